@@ -1,0 +1,80 @@
+// Command nixherd provisions a fleet of NixOS, nix-darwin and home-manager
+// machines from one Nix flake.
+//
+// This package only wires subcommands together: each subcommand lives in its
+// own file and registers itself with register; the work is done by the
+// packages under internal/.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// exitError carries a specific exit code out of a subcommand. Commands that
+// have already printed their findings (check, secrets check) use it to exit
+// non-zero without a second message.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// exitCode returns err wrapped so that main exits with code. A nil err means
+// "the reason was already printed".
+func exitCode(code int, err error) error { return &exitError{code: code, err: err} }
+
+var subcommands []func() *cobra.Command
+
+// register adds a subcommand constructor; every command file calls it from init.
+func register(newCmd func() *cobra.Command) { subcommands = append(subcommands, newCmd) }
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "nixherd",
+		Short: "Provision a fleet of NixOS, nix-darwin and home-manager machines from one flake",
+		Long: `nixherd provisions a fleet of NixOS, nix-darwin and home-manager machines
+from one Nix flake: it checks the fleet's rules, switches the local machine,
+deploys to many hosts in parallel with rollback, manages agenix secrets and
+adds services to the fleet in one command.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.CompletionOptions.HiddenDefaultCmd = true
+	for _, newCmd := range subcommands {
+		root.AddCommand(newCmd())
+	}
+	return root
+}
+
+// run executes nixherd with args and returns the process exit code.
+func run(args []string) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(os.Stderr, "nixherd:", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(os.Stderr, "nixherd:", err)
+	return 1
+}
+
+func main() { os.Exit(run(os.Args[1:])) }
