@@ -1,0 +1,60 @@
+// Package ui shows the progress of work on many hosts at once: a live view
+// that redraws one row per host in place on a terminal, plain timestamped
+// lines everywhere else (CI logs, pipes, files), and a summary table (or
+// JSON) at the end.
+//
+// The deploy pipeline and the local commands report Events; they never know
+// which view is listening. A view is chosen once, from whether the output is
+// a terminal, so a command's output can be piped or logged without control
+// characters leaking into it.
+package ui
+
+import (
+	"io"
+	"os"
+	"time"
+
+	"golang.org/x/term"
+)
+
+// Event is one step of the work on one host: the host entered Phase
+// ("eval", "build", "copy", "activate", ...), with an optional Detail
+// (what is being copied, the store path being activated, an error).
+type Event struct {
+	Host   string
+	Phase  string
+	Detail string
+	Time   time.Time
+	// Done marks the host's last event; Failed says it ended badly.
+	Done   bool
+	Failed bool
+}
+
+// View receives events and draws them. Close flushes the view; call it
+// before printing anything else (such as the summary) to the same output.
+type View interface {
+	Event(Event)
+	Close()
+}
+
+// New returns the live view when w is a terminal and plain lines otherwise.
+// hosts fixes the order of the rows; hosts first seen in an event are
+// appended.
+func New(w io.Writer, hosts ...string) View {
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fd := int(f.Fd())
+		return NewLive(w, func() int {
+			if width, _, err := term.GetSize(fd); err == nil && width > 0 {
+				return width
+			}
+			return 80
+		}, hosts...)
+	}
+	return NewPlain(w, hosts...)
+}
+
+// IsTerminal reports whether w is an interactive terminal.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

@@ -1,0 +1,278 @@
+package ui
+
+import (
+	"bytes"
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 26, 1, 2, 3, 0, time.UTC)
+
+// clock is a fake time source the tests advance by hand.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time           { return c.t }
+func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+var ansi = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
+
+// screen replays the escapes the live view uses (cursor up, carriage return,
+// clear to end of line/screen) on a grid of lines, so tests assert what a
+// user would see rather than the byte stream.
+func screen(out string) []string {
+	var lines []string
+	y := 0
+	cur := ""
+	flush := func() {
+		for len(lines) <= y {
+			lines = append(lines, "")
+		}
+		lines[y] = cur
+	}
+	for len(out) > 0 {
+		if loc := ansi.FindStringIndex(out); loc != nil && loc[0] == 0 {
+			esc := out[:loc[1]]
+			out = out[loc[1]:]
+			switch esc[len(esc)-1] {
+			case 'A':
+				flush()
+				var n int
+				_, _ = fmtSscanf(esc, &n)
+				y -= n
+				cur = lines[y]
+			case 'J':
+				cur = ""
+				flush()
+				lines = lines[:y+1]
+			case 'K':
+				// the line is rewritten whole in these tests
+			}
+			continue
+		}
+		c := out[0]
+		if c != '\n' && c != '\r' {
+			i := strings.IndexAny(out, "\n\r\x1b")
+			if i < 0 {
+				i = len(out)
+			}
+			cur += out[:i]
+			out = out[i:]
+			continue
+		}
+		out = out[1:]
+		switch c {
+		case '\n':
+			flush()
+			y++
+			cur = ""
+			if y < len(lines) {
+				cur = lines[y]
+			}
+		case '\r':
+			cur = ""
+		}
+	}
+	flush()
+	return lines
+}
+
+func fmtSscanf(esc string, n *int) (int, error) {
+	*n = 0
+	for _, c := range esc[2 : len(esc)-1] {
+		*n = *n*10 + int(c-'0')
+	}
+	return 1, nil
+}
+
+func TestLiveRedrawsRowsInPlace(t *testing.T) {
+	var buf bytes.Buffer
+	c := &clock{t0}
+	l := newLive(&buf, func() int { return 80 }, c.now, "devmac", "devnix", "ephem")
+
+	l.Event(Event{Host: "devnix", Phase: "copy", Detail: "12 paths", Time: c.t})
+	c.advance(2500 * time.Millisecond)
+	l.Draw()
+	l.Event(Event{Host: "devnix", Phase: "activate", Time: c.t})
+	l.Event(Event{Host: "ephem", Phase: "build", Time: c.t})
+	c.advance(time.Second)
+	l.Draw()
+
+	got := screen(buf.String())
+	want := []string{
+		"  devmac  waiting",
+		"› devnix  activate    3.5s",
+		"› ephem   build       1.0s",
+		"",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("screen:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestLiveWritesNothingWhenFrameUnchanged(t *testing.T) {
+	var buf bytes.Buffer
+	c := &clock{t0}
+	l := newLive(&buf, func() int { return 80 }, c.now)
+	l.Event(Event{Host: "a", Phase: "switch", Time: c.t})
+	c.advance(time.Second)
+	l.Event(Event{Host: "a", Phase: "switch", Done: true, Time: c.t})
+	l.Draw()
+	n := buf.Len()
+	c.advance(time.Minute)
+	l.Draw()
+	l.Draw()
+	if buf.Len() != n {
+		t.Fatalf("redraw of an unchanged frame wrote %q", buf.String()[n:])
+	}
+	if got := screen(buf.String())[0]; got != "✓ a     switch    1.0s" {
+		t.Fatalf("finished row = %q", got)
+	}
+}
+
+func TestLiveCutsLinesToTerminalWidth(t *testing.T) {
+	var buf bytes.Buffer
+	width := 40
+	c := &clock{t0}
+	l := newLive(&buf, func() int { return width }, c.now)
+	l.Event(Event{Host: "devnix", Phase: "copy", Detail: strings.Repeat("/nix/store/x ", 20), Time: c.t})
+	l.Draw()
+	for _, line := range screen(buf.String()) {
+		if n := len([]rune(line)); n > width-1 {
+			t.Fatalf("line of %d columns on a %d-column terminal: %q", n, width, line)
+		}
+	}
+	if got := screen(buf.String())[0]; !strings.HasSuffix(got, "…") {
+		t.Fatalf("cut line has no ellipsis: %q", got)
+	}
+
+	// Narrower terminal: the frame is redrawn at the new width, and the
+	// cursor goes up over the lines the old frame takes once reflowed.
+	buf.Reset()
+	width = 20
+	l.Draw()
+	if !strings.HasPrefix(buf.String(), "\x1b[2A\r\x1b[J") {
+		t.Fatalf("after shrinking to 20 columns the redraw starts with %q, want to go up 2 lines", buf.String())
+	}
+}
+
+func TestLivePrintfKeepsRowsBelowTheMessage(t *testing.T) {
+	var buf bytes.Buffer
+	c := &clock{t0}
+	l := newLive(&buf, func() int { return 80 }, c.now, "a", "b")
+	l.Draw()
+	l.Printf("warning: %s", "host b is slow")
+	got := screen(buf.String())
+	if got[0] != "warning: host b is slow" || !strings.HasPrefix(got[1], "  a") || !strings.HasPrefix(got[2], "  b") {
+		t.Fatalf("screen after Printf: %q", got)
+	}
+}
+
+func TestLiveFailedHostShowsError(t *testing.T) {
+	var buf bytes.Buffer
+	c := &clock{t0}
+	l := newLive(&buf, func() int { return 80 }, c.now)
+	l.Event(Event{Host: "ephem", Phase: "activate", Time: c.t})
+	l.Event(Event{Host: "ephem", Phase: "failed", Detail: "switch-to-configuration\nexited 4", Done: true, Failed: true, Time: c.t})
+	l.Close()
+	got := screen(buf.String())[0]
+	if got != "✗ ephem  failed    0.0s  switch-to-configuration | exited 4" {
+		t.Fatalf("failed row = %q", got)
+	}
+	if !strings.HasSuffix(buf.String(), "\x1b[?25h") {
+		t.Fatalf("Close did not show the cursor again")
+	}
+}
+
+func TestPlainOneLinePerPhaseChange(t *testing.T) {
+	var buf bytes.Buffer
+	p := NewPlain(&buf, "devmac", "ephem")
+	p.Event(Event{Host: "ephem", Phase: "copy", Detail: "3 paths", Time: t0})
+	p.Event(Event{Host: "ephem", Phase: "copy", Detail: "2 paths left", Time: t0.Add(time.Second)})
+	p.Event(Event{Host: "devmac", Phase: "activate", Time: t0.Add(2 * time.Second)})
+	p.Event(Event{Host: "ephem", Phase: "activate", Time: t0.Add(3 * time.Second)})
+	p.Event(Event{Host: "ephem", Phase: "activate", Detail: "generation 4", Done: true, Time: t0.Add(4 * time.Second)})
+	want := `2026-11-26T01:02:03Z ephem  copy: 3 paths
+2026-11-26T01:02:05Z devmac activate
+2026-11-26T01:02:06Z ephem  activate
+2026-11-26T01:02:07Z ephem  activate: generation 4
+`
+	if buf.String() != want {
+		t.Fatalf("plain output:\n%s\nwant:\n%s", buf.String(), want)
+	}
+	if strings.Contains(buf.String(), "\x1b") {
+		t.Fatal("plain output contains escape sequences")
+	}
+}
+
+func TestNewPicksPlainForNonTerminal(t *testing.T) {
+	if _, ok := New(&bytes.Buffer{}).(*Plain); !ok {
+		t.Fatal("a buffer got the live view")
+	}
+}
+
+func sampleResults() []Result {
+	return []Result{
+		{Host: "devnix", Outcome: "switched", Generation: 7, StorePath: "/nix/store/aaaa-nixos-system-devnix", Duration: 12300 * time.Millisecond, OK: true},
+		{Host: "ephem", Outcome: "unreachable", Duration: 3 * time.Second, Error: "ssh: connect to host 127.0.0.3 port 22: Connection refused"},
+	}
+}
+
+func TestSummaryTable(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteSummary(&buf, sampleResults()); err != nil {
+		t.Fatal(err)
+	}
+	want := `HOST    OUTCOME      GENERATION  STORE PATH                           DURATION  ERROR
+devnix  switched     7           /nix/store/aaaa-nixos-system-devnix  12.3s
+ephem   unreachable  -           -                                    3.0s      ssh: connect to host 127.0.0.3 port 22: Connection refused
+`
+	got := buf.String()
+	// tabwriter pads the empty last cell; compare without trailing blanks.
+	trim := regexp.MustCompile(` +\n`)
+	if trim.ReplaceAllString(got, "\n") != want {
+		t.Fatalf("table:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestSummaryJSON(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteSummaryJSON(&buf, sampleResults()); err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		OK    bool
+		Hosts []map[string]any
+	}
+	if err := json.Unmarshal(buf.Bytes(), &s); err != nil {
+		t.Fatalf("%v\n%s", err, buf.String())
+	}
+	if s.OK {
+		t.Error(`"ok" is true although ephem is unreachable`)
+	}
+	h := s.Hosts[0]
+	if h["host"] != "devnix" || h["generation"] != 7.0 || h["storePath"] != "/nix/store/aaaa-nixos-system-devnix" || h["durationSeconds"] != 12.3 || h["ok"] != true {
+		t.Errorf("first host = %v", h)
+	}
+	if _, has := h["error"]; has {
+		t.Errorf("successful host has an error field: %v", h)
+	}
+
+	buf.Reset()
+	WriteSummaryJSON(&buf, nil)
+	if strings.TrimSpace(buf.String()) != "{\n  \"ok\": true,\n  \"hosts\": []\n}" {
+		t.Errorf("empty summary = %s", buf.String())
+	}
+}
+
+func TestLiveCloseDrawsFinalFrame(t *testing.T) {
+	var buf bytes.Buffer
+	l := NewLive(&buf, func() int { return 80 }, "a")
+	l.Event(Event{Host: "a", Phase: "activate", Detail: "generation 3", Done: true})
+	l.Close()
+	if got := screen(buf.String())[0]; !strings.HasPrefix(got, "✓ a") || !strings.HasSuffix(got, "generation 3") {
+		t.Fatalf("final row = %q", got)
+	}
+}
