@@ -14,7 +14,7 @@ var t0 = time.Date(2026, 11, 26, 1, 2, 3, 0, time.UTC)
 // clock is a fake time source the tests advance by hand.
 type clock struct{ t time.Time }
 
-func (c *clock) now() time.Time           { return c.t }
+func (c *clock) now() time.Time          { return c.t }
 func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 var ansi = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
