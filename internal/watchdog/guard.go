@@ -1,0 +1,190 @@
+package watchdog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Guard is the deployer's half of a guarded activation: start the watchdog,
+// wait for the activation, run the health checks, confirm over a fresh
+// connection and collect the outcome.
+type Guard struct {
+	Params Params
+	// Host is the machine's usual connection (the SSH master).
+	Host Host
+	// Fresh opens a new connection for the confirmation, so that a
+	// confirmation proves a new login works after the activation; nil uses Host.
+	Fresh func() Host
+	// Check runs the machine's health checks after the activation and
+	// returns the names of those that failed.
+	Check func(ctx context.Context) (failed []string)
+	// Poll is the pause between status reads (default 250ms).
+	Poll time.Duration
+	// Patience is how long an unreachable machine is waited for before it is
+	// reported as such (default: the confirm timeout plus 20s).
+	Patience time.Duration
+	// Progress, when set, hears about each step.
+	Progress func(step, detail string)
+}
+
+// Result is how a guarded activation ended for the deploy summary.
+type Result string
+
+const (
+	ResultCommitted   Result = "committed"
+	ResultRolledBack  Result = "ROLLED BACK"
+	ResultFailed      Result = "failed"
+	ResultUnreachable Result = "unreachable"
+	ResultInterrupted Result = "interrupted"
+)
+
+// Outcome of a guarded activation.
+type Outcome struct {
+	Result Result
+	// Reason says why it was not committed.
+	Reason string
+	Status Status
+	// ActivationLog is the tail of the activation's output when it failed.
+	ActivationLog string
+	Watch         *Watch
+}
+
+// OK reports whether the new generation was kept.
+func (o Outcome) OK() bool { return o.Result == ResultCommitted }
+
+func (g *Guard) progress(step, detail string) {
+	if g.Progress != nil {
+		g.Progress(step, detail)
+	}
+}
+
+// Run performs the guarded activation. The error is non-nil only when ctx
+// ended (an interrupt); the outcome then says what the machine will do.
+func (g *Guard) Run(ctx context.Context) (Outcome, error) {
+	if g.Poll <= 0 {
+		g.Poll = 250 * time.Millisecond
+	}
+	timeout := g.Params.ConfirmTimeout
+	if timeout <= 0 {
+		timeout = DefaultConfirmTimeout
+	}
+	if g.Patience <= 0 {
+		g.Patience = timeout + 20*time.Second
+	}
+
+	g.progress("activate", "starting the watchdog")
+	w, err := Start(ctx, g.Host, g.Params)
+	if err != nil {
+		if ctx.Err() != nil {
+			// The launcher may or may not have run; if it did, the
+			// watchdog rolls back by itself for want of a confirmation.
+			return Outcome{Result: ResultInterrupted, Reason: "interrupted while starting the watchdog"}, ctx.Err()
+		}
+		return Outcome{Result: ResultFailed, Reason: err.Error()}, nil
+	}
+	out := Outcome{Watch: w}
+
+	st, err := w.Await(ctx, g.Host, func(s Status) bool { return s.State == Activated }, g.Poll, g.Patience)
+	if err != nil {
+		return g.interrupted(ctx, w, err)
+	}
+	if !Final(st.State) {
+		g.progress("health", "activated; checking health")
+		if g.Check != nil {
+			if failed := g.Check(ctx); len(failed) > 0 {
+				if ctx.Err() != nil {
+					return g.interrupted(ctx, w, ctx.Err())
+				}
+				reason := "health check failed: " + strings.Join(failed, ", ")
+				g.progress("rollback", reason)
+				g.abort(ctx, w, reason)
+			}
+		}
+		if ctx.Err() != nil {
+			return g.interrupted(ctx, w, ctx.Err())
+		}
+		g.progress("confirm", "confirming over a new connection")
+		g.confirm(ctx, w, timeout)
+		if ctx.Err() != nil {
+			return g.interrupted(ctx, w, ctx.Err())
+		}
+		st, err = w.Await(ctx, g.Host, func(Status) bool { return false }, g.Poll, g.Patience)
+		if err != nil {
+			return g.interrupted(ctx, w, err)
+		}
+	}
+	return g.finish(ctx, w, out, st), nil
+}
+
+// confirm retries until the confirmation is recorded or the watchdog has
+// decided otherwise; a fresh connection may fail transiently.
+func (g *Guard) confirm(ctx context.Context, w *Watch, timeout time.Duration) {
+	fresh := g.Host
+	until := time.Now().Add(timeout + 5*time.Second)
+	for time.Now().Before(until) && ctx.Err() == nil {
+		if g.Fresh != nil {
+			fresh = g.Fresh()
+		}
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		d, err := w.Confirm(cctx, fresh)
+		cancel()
+		if err == nil && d != "" {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(g.Poll):
+		}
+	}
+}
+
+func (g *Guard) abort(ctx context.Context, w *Watch, reason string) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	w.Abort(actx, g.Host, reason)
+}
+
+func (g *Guard) finish(ctx context.Context, w *Watch, out Outcome, st Status) Outcome {
+	out.Status = st
+	switch st.State {
+	case Committed:
+		out.Result = ResultCommitted
+	case RolledBack:
+		out.Result, out.Reason = ResultRolledBack, st.Reason
+	default:
+		out.Result, out.Reason = ResultFailed, st.Reason
+	}
+	if st.ActivationRC > 0 {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		out.ActivationLog = w.ActivationLog(lctx, g.Host)
+		cancel()
+	}
+	return out
+}
+
+// interrupted handles an interrupt or a lost machine after the watchdog
+// started: ask for a rollback now (best effort) and report what is known.
+func (g *Guard) interrupted(ctx context.Context, w *Watch, cause error) (Outcome, error) {
+	out := Outcome{Watch: w}
+	if errors.Is(cause, ErrUnreachable) {
+		out.Result = ResultUnreachable
+		out.Reason = fmt.Sprintf("%v; without a confirmation the machine returns to its previous generation by itself (state in %s)", cause, w.Dir)
+		return out, nil
+	}
+	g.progress("rollback", "interrupted; asking the watchdog to roll back")
+	g.abort(ctx, w, "the deploy was interrupted")
+	// Report the rollback if it ends soon; otherwise the watchdog carries on alone.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	st, err := w.Await(wctx, g.Host, func(Status) bool { return false }, g.Poll, 15*time.Second)
+	if err == nil && Final(st.State) {
+		out = g.finish(wctx, w, out, st)
+		return out, cause
+	}
+	out.Result = ResultInterrupted
+	out.Reason = "interrupted; the watchdog on the machine rolls back by itself (state in " + w.Dir + ")"
+	return out, cause
+}

@@ -1,0 +1,144 @@
+# nixherd watchdog: activates a new system generation on this machine and
+# keeps it only if the deployer confirms it in time.
+#
+# It runs detached from the SSH session that started it (systemd-run, or
+# setsid), so a dropped connection, a killed sshd or a dead deployer cannot
+# stop it halfway. Everything it learns goes into files in $dir, where the
+# deployer reads the outcome, over a new connection if the old one died:
+#   prev            store path of the generation to return to
+#   state           starting | activating | activated | committing |
+#                   committed | rolling-back | rolled-back | failed
+#   activation.rc   exit code of the activation
+#   activation.log  its output
+#   decision        symlink, created once, atomically, by whoever decides
+#                   first: -> confirm or -> abort (the deployer), -> timeout
+#                   (this script)
+#   reason          why the machine was rolled back or the run failed
+#
+# Usage: watchdog.sh DIR KIND PROFILE NEW CONFIRM_TIMEOUT_SECONDS
+#   KIND is nixos (switch-to-configuration) or darwin (activate).
+# An executable /nix/var/nixherd/hooks/restart-sshd replaces the usual way
+# of restarting sshd after a rollback (systemctl, launchctl).
+set -u
+dir=$1 kind=$2 profile=$3 new=$4 timeout=$5
+hooks=${dir%/*/*}/hooks # /nix/var/nixherd/hooks
+
+exec </dev/null >>"$dir/watchdog.log" 2>&1
+# The SSH session's hangup and the deployer's ^C are not ours to obey.
+trap '' HUP INT PIPE
+echo $$ >"$dir/pid"
+
+log() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $*"; }
+set_state() {
+	printf '%s\n' "$1" >"$dir/state.tmp" && mv -f "$dir/state.tmp" "$dir/state"
+	log "state $1"
+}
+finish() {
+	rm -f "$gcroot"
+	set_state "$1"
+	exit 0
+}
+
+# Keep the new closure alive while it is only activated, not yet in a
+# profile: a garbage collection now must not take it away.
+gcroot=/nix/var/nix/gcroots/nixherd-${dir##*/}
+mkdir -p /nix/var/nix/gcroots && ln -sfn "$new" "$gcroot"
+
+activate() { # activate STOREPATH MODE
+	case $kind in
+	nixos) "$1/bin/switch-to-configuration" "$2" ;;
+	darwin) "$1/activate" ;;
+	*) echo "unknown kind $kind"; return 1 ;;
+	esac
+}
+
+restart_sshd() {
+	if [ -x "$hooks/restart-sshd" ]; then
+		"$hooks/restart-sshd"
+	elif [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+		systemctl restart sshd.service 2>/dev/null || systemctl restart ssh.service
+	elif [ "$kind" = darwin ] && command -v launchctl >/dev/null 2>&1; then
+		launchctl kickstart -k system/com.openssh.sshd
+	fi || log "restarting sshd failed"
+}
+
+rollback() { # rollback REASON
+	printf '%s\n' "$1" >"$dir/reason"
+	if [ -z "$prev" ]; then
+		log "no previous generation to return to: $1"
+		finish failed
+	fi
+	set_state rolling-back
+	log "returning to $prev: $1"
+	# The profile may already name the new generation if committing failed
+	# half-way; it must name a generation this machine has and boots.
+	if [ "$(readlink -f "$profile" 2>/dev/null)" != "$prev" ]; then
+		nix-env -p "$profile" --set "$prev" || log "resetting $profile failed"
+	fi
+	case $kind in
+	nixos) activate "$prev" switch ;;
+	*) activate "$prev" ;;
+	esac
+	rc=$?
+	[ $rc -eq 0 ] || log "re-activating $prev exited $rc"
+	restart_sshd
+	finish rolled-back
+}
+
+commit() {
+	set_state committing
+	if ! nix-env -p "$profile" --set "$new"; then
+		rollback "setting $profile to the new generation failed"
+	fi
+	if [ "$kind" = nixos ] && ! "$new/bin/switch-to-configuration" boot; then
+		rollback "making the new generation the boot default failed"
+	fi
+	finish committed
+}
+
+# The generation to return to, by store path: a relative generation number
+# could name something else by the time it is used.
+prev=$(readlink -f "$profile" 2>/dev/null || true)
+if [ -z "$prev" ] || [ ! -e "$prev" ]; then
+	prev=$(readlink -f /run/current-system 2>/dev/null || true)
+	[ -n "$prev" ] && [ -e "$prev" ] || prev=
+fi
+printf '%s\n' "$prev" >"$dir/prev"
+
+if [ ! -e "$new" ]; then
+	printf '%s\n' "$new is not in this machine's store" >"$dir/reason"
+	finish failed
+fi
+
+set_state activating
+log "activating $new"
+case $kind in
+nixos) activate "$new" test ;;
+*) activate "$new" ;;
+esac >"$dir/activation.log" 2>&1
+rc=$?
+printf '%s\n' "$rc" >"$dir/activation.rc"
+log "activation exited $rc"
+if [ $rc -ne 0 ]; then
+	ln -s failed "$dir/decision" 2>/dev/null
+	rollback "activation exited $rc"
+fi
+set_state activated
+
+# Wait for the deployer's decision; take the timeout decision ourselves if
+# none comes. ln -s fails when the link exists, so exactly one side decides.
+# Whole seconds: wait at least the timeout, at most a second more.
+deadline=$(($(date +%s) + timeout + 1))
+while :; do
+	decision=$(readlink "$dir/decision" 2>/dev/null)
+	if [ -z "$decision" ] && [ "$(date +%s)" -ge "$deadline" ]; then
+		ln -s timeout "$dir/decision" 2>/dev/null
+		decision=$(readlink "$dir/decision")
+	fi
+	case $decision in
+	confirm) commit ;;
+	abort) rollback "$(cat "$dir/abort-reason" 2>/dev/null || echo "the deployer asked for it")" ;;
+	timeout) rollback "no confirmation within ${timeout}s" ;;
+	esac
+	sleep 0.2 2>/dev/null || sleep 1
+done

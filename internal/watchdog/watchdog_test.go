@@ -1,0 +1,281 @@
+package watchdog
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nixherd/nixherd/internal/testenv"
+)
+
+// local runs the scripts on this machine, as root, the way the SSH runner
+// runs them on a host. The watchdog really detaches (setsid) and really
+// activates store paths built by the real nix.
+type local struct{ calls *int }
+
+func (l local) RunScript(ctx context.Context, script string, args ...string) ([]byte, error) {
+	if l.calls != nil {
+		*l.calls++
+	}
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "/bin/sh", append([]string{"-c", script, "nixherd"}, args...)...)
+	cmd.Stderr = &stderr
+	cmd.WaitDelay = time.Second
+	out, err := cmd.Output()
+	if err != nil {
+		return out, fmt.Errorf("%v: %s", err, stderr.String())
+	}
+	return out, nil
+}
+
+// machine is a fake system profile on this machine with generations whose
+// switch-to-configuration records what it was asked to do.
+type machine struct {
+	t       *testing.T
+	dir     string // marks: log, current
+	profile string
+	state   string
+}
+
+func newMachine(t *testing.T) *machine {
+	testenv.NeedRoot(t)
+	testenv.NixEnv(t)
+	testenv.NeedTool(t, "setsid")
+	dir := t.TempDir()
+	m := &machine{t: t, dir: dir, profile: filepath.Join(dir, "profiles", "system"), state: filepath.Join(dir, "nixherd", "watchdog")}
+	os.MkdirAll(filepath.Dir(m.profile), 0o755)
+	return m
+}
+
+// generation builds a system whose activation exits rc.
+func (m *machine) generation(name string, rc int) string {
+	m.t.Helper()
+	expr := fmt.Sprintf(`builtins.derivation {
+  name = %q; system = builtins.currentSystem; builder = "/bin/sh";
+  args = [ "-c" ''
+    /bin/mkdir -p $out/bin
+    echo '#!/bin/sh
+echo "$1 '$out'" >> %s/log
+case "$1" in test|switch) ln -sfn '$out' %s/current ;; esac
+exit %d' > $out/bin/switch-to-configuration
+    /bin/chmod +x $out/bin/switch-to-configuration
+  '' ];
+}`, "nixos-system-"+name, m.dir, m.dir, rc)
+	out, err := exec.Command("nix-build", "--no-out-link", "-E", expr).Output()
+	if err != nil {
+		m.t.Fatalf("building %s: %v", name, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// install makes p the machine's current generation, as a past deploy would.
+func (m *machine) install(p string) {
+	m.t.Helper()
+	if out, err := exec.Command("nix-env", "-p", m.profile, "--set", p).CombinedOutput(); err != nil {
+		m.t.Fatalf("nix-env --set: %v: %s", err, out)
+	}
+	os.Symlink(p, filepath.Join(m.dir, "current"))
+}
+
+func (m *machine) current() string {
+	p, _ := os.Readlink(filepath.Join(m.dir, "current"))
+	return p
+}
+
+func (m *machine) bootDefault() string {
+	p, _ := filepath.EvalSymlinks(m.profile)
+	return p
+}
+
+func (m *machine) log() string {
+	b, _ := os.ReadFile(filepath.Join(m.dir, "log"))
+	return string(b)
+}
+
+func (m *machine) params(new string, timeout time.Duration) Params {
+	return Params{Kind: NixOS, Profile: m.profile, New: new, ConfirmTimeout: timeout, StateRoot: m.state}
+}
+
+func final(t *testing.T, w *Watch, h Host, within time.Duration) Status {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	st, err := w.Await(ctx, h, func(Status) bool { return false }, 100*time.Millisecond, within)
+	if err != nil {
+		t.Fatalf("watchdog did not finish within %s: %v (last state %q)", within, err, st.State)
+	}
+	return st
+}
+
+func TestConfirmedGenerationBecomesBootDefault(t *testing.T) {
+	m := newMachine(t)
+	old, new := m.generation("old", 0), m.generation("new", 0)
+	m.install(old)
+	h := local{}
+	w, err := Start(context.Background(), h, m.params(new, 5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := w.Await(context.Background(), h, func(s Status) bool { return s.State == Activated }, 50*time.Millisecond, 10*time.Second)
+	if err != nil || st.State != Activated {
+		t.Fatalf("state %q, %v", st.State, err)
+	}
+	if m.bootDefault() != old {
+		t.Fatalf("boot default changed before the confirmation: %s", m.bootDefault())
+	}
+	if st.Prev != old {
+		t.Errorf("prev = %q, want %q", st.Prev, old)
+	}
+	if d, err := w.Confirm(context.Background(), h); err != nil || d != "confirm" {
+		t.Fatalf("confirm: %q, %v", d, err)
+	}
+	st = final(t, w, h, 10*time.Second)
+	if st.State != Committed || m.bootDefault() != new || m.current() != new {
+		t.Fatalf("state %q, boot default %s, running %s", st.State, m.bootDefault(), m.current())
+	}
+	if want := "test " + new + "\nboot " + new + "\n"; m.log() != want {
+		t.Errorf("activations:\n%s\nwant:\n%s", m.log(), want)
+	}
+}
+
+func TestNoConfirmationRollsBackByStorePath(t *testing.T) {
+	m := newMachine(t)
+	old, new := m.generation("old", 0), m.generation("new", 0)
+	m.install(old)
+	h := local{}
+	start := time.Now()
+	w, err := Start(context.Background(), h, m.params(new, 2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := final(t, w, h, 15*time.Second)
+	if st.State != RolledBack || st.Decision != "timeout" || !strings.Contains(st.Reason, "no confirmation within 2s") {
+		t.Fatalf("status %+v", st)
+	}
+	if took := time.Since(start); took > 2*time.Second+5*time.Second {
+		t.Errorf("rollback took %s", took)
+	}
+	if m.current() != old || m.bootDefault() != old {
+		t.Fatalf("running %s, boot default %s; want both %s", m.current(), m.bootDefault(), old)
+	}
+	if want := "test " + new + "\nswitch " + old + "\n"; m.log() != want {
+		t.Errorf("activations:\n%s\nwant:\n%s", m.log(), want)
+	}
+	// A confirmation that arrives late does not undo the rollback.
+	if d, _ := w.Confirm(context.Background(), h); d != "timeout" {
+		t.Errorf("late confirm got %q, want the standing decision timeout", d)
+	}
+}
+
+func TestFailedActivationRollsBackAtOnce(t *testing.T) {
+	m := newMachine(t)
+	old, bad := m.generation("old", 0), m.generation("unit-fails", 4)
+	m.install(old)
+	h := local{}
+	w, err := Start(context.Background(), h, m.params(bad, 30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := final(t, w, h, 10*time.Second)
+	if st.State != RolledBack || st.ActivationRC != 4 || st.Reason != "activation exited 4" {
+		t.Fatalf("status %+v", st)
+	}
+	if m.current() != old || m.bootDefault() != old {
+		t.Fatalf("running %s, boot default %s; want %s", m.current(), m.bootDefault(), old)
+	}
+}
+
+func TestMissingNewGenerationChangesNothing(t *testing.T) {
+	m := newMachine(t)
+	old := m.generation("old", 0)
+	m.install(old)
+	h := local{}
+	w, err := Start(context.Background(), h, m.params("/nix/store/"+strings.Repeat("0", 32)+"-nixos-system-gone", time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := final(t, w, h, 10*time.Second)
+	if st.State != Failed || !strings.Contains(st.Reason, "not in this machine's store") {
+		t.Fatalf("status %+v", st)
+	}
+	if m.log() != "" || m.bootDefault() != old {
+		t.Fatalf("something was activated: %q, boot default %s", m.log(), m.bootDefault())
+	}
+}
+
+func TestGuardFailingHealthCheckRollsBack(t *testing.T) {
+	m := newMachine(t)
+	old, new := m.generation("old", 0), m.generation("new", 0)
+	m.install(old)
+	g := &Guard{
+		Params: m.params(new, 20*time.Second),
+		Host:   local{},
+		Check:  func(context.Context) []string { return []string{"http-api"} },
+		Poll:   50 * time.Millisecond,
+	}
+	start := time.Now()
+	out, err := g.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Result != ResultRolledBack || out.Reason != "health check failed: http-api" {
+		t.Fatalf("outcome %+v", out)
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Errorf("an abort waited for the confirm timeout: %s", time.Since(start))
+	}
+	if m.current() != old || m.bootDefault() != old {
+		t.Fatalf("running %s, boot default %s; want %s", m.current(), m.bootDefault(), old)
+	}
+}
+
+func TestGuardConfirmsOverTheFreshConnection(t *testing.T) {
+	m := newMachine(t)
+	old, new := m.generation("old", 0), m.generation("new", 0)
+	m.install(old)
+	var fresh int
+	checked := false
+	g := &Guard{
+		Params: m.params(new, 20*time.Second),
+		Host:   local{},
+		Fresh:  func() Host { return local{calls: &fresh} },
+		Check:  func(context.Context) []string { checked = true; return nil },
+		Poll:   50 * time.Millisecond,
+	}
+	out, err := g.Run(context.Background())
+	if err != nil || !out.OK() {
+		t.Fatalf("outcome %+v, %v", out, err)
+	}
+	if !checked || fresh != 1 {
+		t.Errorf("health checked %v, fresh connections %d; want true, 1", checked, fresh)
+	}
+	if m.current() != new || m.bootDefault() != new {
+		t.Fatalf("running %s, boot default %s; want %s", m.current(), m.bootDefault(), new)
+	}
+}
+
+func TestGuardInterruptedBeforeConfirmationRollsBack(t *testing.T) {
+	m := newMachine(t)
+	old, new := m.generation("old", 0), m.generation("new", 0)
+	m.install(old)
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &Guard{
+		Params: m.params(new, 30*time.Second),
+		Host:   local{},
+		Check:  func(context.Context) []string { cancel(); return nil }, // ^C during the health checks
+		Poll:   50 * time.Millisecond,
+	}
+	out, err := g.Run(ctx)
+	if err == nil || out.Result != ResultRolledBack || out.Reason != "the deploy was interrupted" {
+		t.Fatalf("outcome %+v, %v", out, err)
+	}
+	if m.current() != old || m.bootDefault() != old {
+		t.Fatalf("running %s, boot default %s; want %s", m.current(), m.bootDefault(), old)
+	}
+}
