@@ -1,0 +1,55 @@
+package remote
+
+import (
+	"context"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+func TestParseAddress(t *testing.T) {
+	for in, want := range map[string]Address{
+		"host":                {Host: "host"},
+		"dylan@devmac.local":  {User: "dylan", Host: "devmac.local"},
+		"root@127.0.0.2:2222": {User: "root", Host: "127.0.0.2", Port: 2222},
+		"root@[::1]:22":       {User: "root", Host: "::1", Port: 22},
+		"me@corp@host":        {User: "me@corp", Host: "host"},
+	} {
+		got, err := ParseAddress(in)
+		if err != nil || got != want {
+			t.Errorf("ParseAddress(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+		if err == nil && got.String() != in {
+			t.Errorf("String() = %q, want %q", got.String(), in)
+		}
+	}
+	for _, bad := range []string{"", "@host", "root@", "h:0", "h:x", "h:70000", "[::1", "a b"} {
+		if _, err := ParseAddress(bad); err == nil {
+			t.Errorf("ParseAddress(%q) accepted", bad)
+		}
+	}
+}
+
+// TestShellJoinRoundTrips runs the quoted words through a real shell.
+func TestShellJoinRoundTrips(t *testing.T) {
+	args := []string{"printf", "%s|", "plain", "with space", "it's", `"$HOME"`, "", "a\nb", "--opt=x"}
+	out, err := exec.Command("sh", "-c", ShellJoin(args)).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Join(args[2:], "|") + "|"; string(out) != want {
+		t.Errorf("got %q, want %q", out, want)
+	}
+}
+
+func TestLocalRunReportsExitStatus(t *testing.T) {
+	_, err := Local{}.Run(context.Background(), Sh("echo oops >&2; exit 3"))
+	ee, ok := err.(*ExitError)
+	if !ok || ee.Code != 3 || !strings.Contains(ee.Error(), "oops") {
+		t.Fatalf("err = %#v", err)
+	}
+	out, err := Local{}.Run(context.Background(), Sh(`echo "$1"`, "x y"))
+	if err != nil || string(out) != "x y\n" {
+		t.Fatalf("out = %q, %v", out, err)
+	}
+}

@@ -1,0 +1,254 @@
+package remote
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Address is where ssh connects: [user@]host[:port].
+type Address struct {
+	User string
+	Host string
+	Port int // 0: ssh's default (or what ~/.ssh/config says)
+}
+
+func (a Address) String() string {
+	s := a.Host
+	if strings.Contains(s, ":") {
+		s = "[" + s + "]"
+	}
+	if a.User != "" {
+		s = a.User + "@" + s
+	}
+	if a.Port != 0 {
+		s += ":" + strconv.Itoa(a.Port)
+	}
+	return s
+}
+
+// ParseAddress reads "[user@]host[:port]"; an IPv6 host is written in brackets.
+func ParseAddress(s string) (Address, error) {
+	var a Address
+	rest := s
+	if i := strings.LastIndex(rest, "@"); i >= 0 {
+		a.User, rest = rest[:i], rest[i+1:]
+		if a.User == "" {
+			return a, fmt.Errorf("%q: empty user before @", s)
+		}
+	}
+	port := ""
+	if strings.HasPrefix(rest, "[") {
+		end := strings.Index(rest, "]")
+		if end < 0 {
+			return a, fmt.Errorf("%q: missing ] after IPv6 address", s)
+		}
+		a.Host, rest = rest[1:end], rest[end+1:]
+		if rest != "" {
+			if !strings.HasPrefix(rest, ":") {
+				return a, fmt.Errorf("%q: unexpected %q after ]", s, rest)
+			}
+			port = rest[1:]
+		}
+	} else if i := strings.Index(rest, ":"); i >= 0 {
+		a.Host, port = rest[:i], rest[i+1:]
+	} else {
+		a.Host = rest
+	}
+	if a.Host == "" || strings.ContainsAny(a.Host, " \t/") {
+		return a, fmt.Errorf("%q: not a host name", s)
+	}
+	if port != "" {
+		p, err := strconv.Atoi(port)
+		if err != nil || p < 1 || p > 65535 {
+			return a, fmt.Errorf("%q: port %q is not a number from 1 to 65535", s, port)
+		}
+		a.Port = p
+	}
+	return a, nil
+}
+
+// Pool owns the master connections of one run and the private directory
+// their control sockets live in. Close ends them all and removes the directory.
+type Pool struct {
+	dir string
+	mu  sync.Mutex
+	n   int
+	all []*SSH
+}
+
+// NewPool makes the private (0700) socket directory. Its path is short on
+// purpose: a unix socket path must fit in about 100 bytes.
+func NewPool() (*Pool, error) {
+	dir, err := os.MkdirTemp("", "nixherd-ssh-")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &Pool{dir: dir}, nil
+}
+
+// Close ends every master connection and removes the socket directory.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	all := p.all
+	p.all = nil
+	p.mu.Unlock()
+	for _, s := range all {
+		s.Close()
+	}
+	return os.RemoveAll(p.dir)
+}
+
+// SSH runs commands on a remote host through the system ssh and a master
+// connection opened by Dial.
+type SSH struct {
+	name    string
+	addr    Address
+	options []string // user's extra ssh arguments, first so they win
+	control string   // ControlPath of the master
+	root    bool
+	once    sync.Once
+}
+
+// Dial opens the master connection to addr (authenticating once) and
+// returns a Runner that reuses it. options are extra ssh arguments such as
+// "-F", "file" or "-o", "ProxyJump=bastion"; they come before nixherd's own so
+// that they win (ssh keeps the first value it sees). Because nix copy takes
+// them through the whitespace-split NIX_SSHOPTS, none may contain a space.
+func (p *Pool) Dial(ctx context.Context, name string, addr Address, options []string) (*SSH, error) {
+	for _, o := range options {
+		if strings.ContainsAny(o, " \t\n") {
+			return nil, fmt.Errorf("%s: ssh option %q contains whitespace, which NIX_SSHOPTS cannot carry; move it into an ssh config file and pass -F FILE", name, o)
+		}
+	}
+	p.mu.Lock()
+	p.n++
+	control := filepath.Join(p.dir, strconv.Itoa(p.n))
+	p.mu.Unlock()
+	s := &SSH{name: name, addr: addr, options: options, control: control}
+
+	// ssh -f forks after authenticating; its stderr must be a file, not a
+	// pipe, or waiting for the pipe would wait for the background master.
+	errf, err := os.CreateTemp(p.dir, "dial-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(errf.Name())
+	defer errf.Close()
+	args := append(s.baseArgs("yes"), "-f", "-N", s.destination())
+	cmd := exec.CommandContext(ctx, "ssh", args...)
+	cmd.Stderr = errf
+	if err := cmd.Run(); err != nil {
+		msg, _ := os.ReadFile(errf.Name())
+		return nil, &ExitError{Host: name, Args: []string{"ssh"}, Code: exitStatus(err), Stderr: sshError(string(msg), err)}
+	}
+	p.mu.Lock()
+	p.all = append(p.all, s)
+	p.mu.Unlock()
+
+	out, err := s.Run(ctx, Cmd("id", "-u"))
+	if err != nil {
+		return s, err
+	}
+	s.root = strings.TrimSpace(string(out)) == "0"
+	return s, nil
+}
+
+func exitStatus(err error) int {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+// sshError keeps ssh's own explanation (host key mismatch, connection
+// refused, permission denied) and drops the warnings around it.
+func sshError(stderr string, err error) string {
+	var keep []string
+	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "Warning: Permanently added") {
+			keep = append(keep, l)
+		}
+	}
+	if len(keep) == 0 {
+		return "cannot connect: " + err.Error()
+	}
+	return "cannot connect: " + strings.Join(keep, "; ")
+}
+
+// baseArgs are the ssh arguments of every connection to this host. master
+// is the ControlMaster value: "yes" to open the master, "no" to use it.
+func (s *SSH) baseArgs(master string) []string {
+	args := append([]string{}, s.options...)
+	args = append(args,
+		"-o", "ControlMaster="+master,
+		"-o", "ControlPath="+s.control,
+		// A dead deployer must not leave masters behind forever.
+		"-o", "ControlPersist=120",
+		"-o", "ConnectTimeout=15",
+		"-o", "ServerAliveInterval=15",
+		"-o", "ServerAliveCountMax=4",
+	)
+	if s.addr.Port != 0 {
+		args = append(args, "-p", strconv.Itoa(s.addr.Port))
+	}
+	return args
+}
+
+func (s *SSH) destination() string {
+	if s.addr.User != "" {
+		return s.addr.User + "@" + s.addr.Host
+	}
+	return s.addr.Host
+}
+
+func (s *SSH) Name() string { return s.name }
+func (s *SSH) IsRoot() bool { return s.root }
+
+// Store is the legacy ssh:// store: it needs only nix-store on the host,
+// not a daemon, and works with every Nix since 2.0.
+func (s *SSH) Store() string {
+	h := s.addr.Host
+	if strings.Contains(h, ":") {
+		h = "[" + h + "]"
+	}
+	if s.addr.User != "" {
+		h = s.addr.User + "@" + h
+	}
+	return "ssh://" + h
+}
+
+func (s *SSH) NixSSHOpts() []string { return s.baseArgs("no") }
+
+func (s *SSH) Run(ctx context.Context, c Command) ([]byte, error) {
+	args := append(s.baseArgs("no"), s.destination(), "--", ShellJoin(withSudo(c, s.root)))
+	cmd := exec.CommandContext(ctx, "ssh", args...)
+	out, err := runCmd(cmd, s.name, append([]string{"ssh"}, args...), c)
+	if ee, ok := err.(*ExitError); ok {
+		ee.Args = c.Args
+		if ee.Code == 255 {
+			ee.Stderr = sshError(ee.Stderr, fmt.Errorf("ssh exited with status 255"))
+		}
+	}
+	return out, err
+}
+
+// Close asks the master to exit.
+func (s *SSH) Close() error {
+	var err error
+	s.once.Do(func() {
+		args := append(s.baseArgs("no"), "-O", "exit", s.destination())
+		cmd := exec.Command("ssh", args...)
+		err = cmd.Run()
+	})
+	return err
+}
