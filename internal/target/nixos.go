@@ -1,0 +1,102 @@
+package target
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nixherd/nixherd/internal/remote"
+)
+
+// NixOS deploys nixosConfigurations with switch-to-configuration.
+type NixOS struct{}
+
+func (NixOS) Platform() string { return "nixos" }
+
+func (NixOS) Attr(configuration string) string {
+	return "nixosConfigurations." + quoteAttr(configuration) + ".config.system.build.toplevel"
+}
+
+func (NixOS) Supports(Action) error { return nil }
+
+func (NixOS) Profile(context.Context, remote.Runner) (string, error) { return SystemProfile, nil }
+
+// Guard: every NixOS toplevel has a nixos-version file; refusing anything
+// else keeps a darwin or home closure off a NixOS profile.
+func (NixOS) Guard(ctx context.Context, r remote.Runner, path string) error {
+	ok, err := testFile(ctx, r, "-f", path+"/nixos-version")
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%s is not a NixOS system (it has no nixos-version); refusing to activate it", path)
+	}
+	return nil
+}
+
+func (NixOS) SetProfile(ctx context.Context, r remote.Runner, path string) error {
+	return setProfile(ctx, r, SystemProfile, path, true)
+}
+
+// systemdRunCheck is true when systemd manages the host (the test that
+// sd_booted uses) and systemd-run exists: only then does wrapping the
+// activation in a transient unit make sense.
+const systemdRunCheck = `test -d /run/systemd/system && command -v systemd-run >/dev/null`
+
+// Activate runs switch-to-configuration. Where systemd runs the host it runs
+// inside a transient unit, as nixos-rebuild does, so that an SSH connection
+// dropped by the new configuration cannot kill the activation half way.
+func (NixOS) Activate(ctx context.Context, r remote.Runner, path string, a Action) error {
+	if !a.Activates() {
+		return nil
+	}
+	stc := []string{path + "/bin/switch-to-configuration", string(a)}
+	args := stc
+	if _, err := r.Run(ctx, remote.Sh(systemdRunCheck)); err == nil {
+		args = append([]string{"systemd-run", "-E", "LOCALE_ARCHIVE", "-E", "NIXOS_INSTALL_BOOTLOADER",
+			"--collect", "--no-ask-password", "--pipe", "--quiet", "--service-type=exec",
+			"--unit=nixherd-switch-to-configuration", "--wait"}, stc...)
+	}
+	_, err := r.Run(ctx, remote.RootCmd(args...))
+	var ee *remote.ExitError
+	if errors.As(err, &ee) {
+		return &ActivationError{Host: ee.Host, Action: a, Code: ee.Code, Meaning: SwitchExitMeaning(ee.Code), Output: ee.Stderr}
+	}
+	return err
+}
+
+// SwitchExitMeaning explains an exit status of switch-to-configuration.
+func SwitchExitMeaning(code int) string {
+	switch code {
+	case 1:
+		return "usage error, bootloader installation failed, or not run as root"
+	case 2:
+		return "the activation script failed"
+	case 3:
+		return "systemd daemon-reload failed"
+	case 4:
+		return "a unit failed to stop, start or restart, or is failed afterwards"
+	case 100:
+		return "the new configuration needs a reboot"
+	case 255:
+		return "the SSH connection was lost"
+	}
+	return "failed"
+}
+
+// ActivationError is a failed activation with the platform's explanation.
+type ActivationError struct {
+	Host    string
+	Action  Action
+	Code    int
+	Meaning string
+	Output  string
+}
+
+func (e *ActivationError) Error() string {
+	msg := fmt.Sprintf("%s: activation (%s) exited with status %d: %s", e.Host, e.Action, e.Code, e.Meaning)
+	if out := lastLines(e.Output, 6); out != "" {
+		msg += "\n" + out
+	}
+	return msg
+}
