@@ -1,0 +1,228 @@
+// Package hosts reads deploy.nix, the file at the root of a fleet that says
+// where each machine is deployed: its SSH target (or "local"), its tags, where
+// its closure is built, extra ssh options and the health checks to run after
+// a switch.
+//
+// deploy.nix is plain data, so it is read with `nix-instantiate --eval
+// --strict --json` without nixpkgs and without evaluating the flake. Schema
+// errors point at the offending attribute as file:line:col, using the
+// positions Nix records for attributes.
+package hosts
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/nixherd/nixherd/internal/remote"
+)
+
+// FileName is the name of the deploy file at the fleet's root.
+const FileName = "deploy.nix"
+
+// Where a machine's closure is built.
+const (
+	BuildLocal  = "local"
+	BuildTarget = "target"
+)
+
+// Platforms a machine can be deployed as; "" means "find it in the flake".
+const (
+	NixOS  = "nixos"
+	Darwin = "darwin"
+	Home   = "home"
+)
+
+// Pos is a place in deploy.nix.
+type Pos struct {
+	File   string
+	Line   int
+	Column int
+}
+
+func (p Pos) String() string {
+	if p.File == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
+}
+
+// HealthCheck is one check to run after activation. Exactly one of HTTP, TCP
+// and Command is set. internal/health runs them; this package only reads them.
+type HealthCheck struct {
+	// HTTP is a URL that must answer with Status.
+	HTTP   string `json:"http,omitempty"`
+	Status int    `json:"status,omitempty"`
+	// TCP is a host:port that must accept a connection.
+	TCP string `json:"tcp,omitempty"`
+	// Command is a shell command run on the host that must exit 0.
+	Command string `json:"command,omitempty"`
+	// Timeout in seconds; 0 means the checker's default.
+	Timeout int `json:"timeout,omitempty"`
+	Pos     Pos `json:"-"`
+}
+
+// Kind is "http", "tcp" or "command".
+func (h HealthCheck) Kind() string {
+	switch {
+	case h.HTTP != "":
+		return "http"
+	case h.TCP != "":
+		return "tcp"
+	default:
+		return "command"
+	}
+}
+
+// Machine is one entry of deploy.nix with the defaults applied.
+type Machine struct {
+	Name string `json:"name"`
+	// Target is "local" or "user@host[:port]" as written.
+	Target string `json:"target"`
+	// Address is the parsed Target; zero when Local.
+	Address remote.Address `json:"-"`
+	Tags    []string       `json:"tags"`
+	// BuildOn is BuildLocal or BuildTarget.
+	BuildOn    string   `json:"buildOn"`
+	SSHOptions []string `json:"sshOptions,omitempty"`
+	// Platform is NixOS, Darwin, Home or "" (look in the flake).
+	Platform string `json:"platform,omitempty"`
+	// Configuration is the name under nixosConfigurations,
+	// darwinConfigurations or homeConfigurations; defaults to Name.
+	Configuration string        `json:"configuration"`
+	HealthChecks  []HealthCheck `json:"healthChecks,omitempty"`
+	Pos           Pos           `json:"-"`
+}
+
+// Local reports whether the machine is the one nixherd runs on.
+func (m Machine) Local() bool { return m.Target == "local" }
+
+// HasTag reports whether the machine carries tag (with or without "@").
+func (m Machine) HasTag(tag string) bool {
+	tag = strings.TrimPrefix(tag, "@")
+	for _, t := range m.Tags {
+		if t == tag {
+			return true
+		}
+	}
+	return false
+}
+
+// Inventory is a parsed deploy.nix.
+type Inventory struct {
+	File     string
+	Machines []Machine // sorted by name
+}
+
+// Machine returns the machine called name.
+func (inv *Inventory) Machine(name string) (Machine, bool) {
+	for _, m := range inv.Machines {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return Machine{}, false
+}
+
+// Names lists the machine names in order.
+func (inv *Inventory) Names() []string {
+	names := make([]string, len(inv.Machines))
+	for i, m := range inv.Machines {
+		names[i] = m.Name
+	}
+	return names
+}
+
+// Select resolves selectors to machines, in inventory order. Each selector
+// is a comma-separated list of names, globs ("dev*") and tags ("@vm"); the
+// result is the union. A selector that matches nothing is an error: a typo
+// must not silently deploy fewer machines than meant.
+func (inv *Inventory) Select(selectors []string, all bool) ([]Machine, error) {
+	if all {
+		if len(selectors) > 0 {
+			return nil, fmt.Errorf("--all and machine selectors %s cannot be combined", strings.Join(selectors, " "))
+		}
+		if len(inv.Machines) == 0 {
+			return nil, fmt.Errorf("%s declares no machines", inv.File)
+		}
+		return inv.Machines, nil
+	}
+	var terms []string
+	for _, s := range selectors {
+		for _, t := range strings.Split(s, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				terms = append(terms, t)
+			}
+		}
+	}
+	if len(terms) == 0 {
+		return nil, fmt.Errorf("name the machines to deploy (names, globs like dev*, tags like @vm) or pass --all")
+	}
+	chosen := map[string]bool{}
+	for _, t := range terms {
+		n, err := inv.match(t, chosen)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return nil, inv.noMatch(t)
+		}
+	}
+	var out []Machine
+	for _, m := range inv.Machines {
+		if chosen[m.Name] {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+func (inv *Inventory) match(term string, chosen map[string]bool) (int, error) {
+	n := 0
+	for _, m := range inv.Machines {
+		var ok bool
+		switch {
+		case strings.HasPrefix(term, "@"):
+			ok = m.HasTag(term)
+		case strings.ContainsAny(term, "*?["):
+			var err error
+			ok, err = filepath.Match(term, m.Name)
+			if err != nil {
+				return 0, fmt.Errorf("selector %q: %v", term, err)
+			}
+		default:
+			ok = m.Name == term
+		}
+		if ok {
+			chosen[m.Name] = true
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (inv *Inventory) noMatch(term string) error {
+	if strings.HasPrefix(term, "@") {
+		tags := map[string]bool{}
+		for _, m := range inv.Machines {
+			for _, t := range m.Tags {
+				tags["@"+t] = true
+			}
+		}
+		known := make([]string, 0, len(tags))
+		for t := range tags {
+			known = append(known, t)
+		}
+		sort.Strings(known)
+		return fmt.Errorf("no machine in %s has tag %s (tags: %s)", inv.File, term, orNone(known))
+	}
+	return fmt.Errorf("no machine in %s matches %q (machines: %s)", inv.File, term, orNone(inv.Names()))
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,91 @@
+package hosts
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/nixherd/nixherd/internal/testenv"
+)
+
+func load(t *testing.T, src string) (*Inventory, error) {
+	t.Helper()
+	testenv.NeedTool(t, "nix-instantiate")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, FileName), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return Load(context.Background(), dir)
+}
+
+func TestLoadAppliesDefaults(t *testing.T) {
+	inv, err := load(t, `{
+  defaults = { buildOn = "target"; tags = [ "fleet" ]; sshOptions = [ "-o" "ConnectTimeout=5" ]; };
+  machines = {
+    b = { target = "root@10.0.0.2:2222"; tags = [ "@vm" ]; healthChecks = [ { http = "http://b/"; } ]; };
+    a = { target = "local"; platform = "home"; configuration = "dylan@a"; };
+  };
+}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := inv.Names(); !reflect.DeepEqual(got, []string{"a", "b"}) {
+		t.Fatalf("names = %v", got)
+	}
+	a, b := inv.Machines[0], inv.Machines[1]
+	if !a.Local() || a.BuildOn != BuildLocal || a.Configuration != "dylan@a" || a.Platform != Home {
+		t.Errorf("a = %+v", a)
+	}
+	if b.Address.User != "root" || b.Address.Host != "10.0.0.2" || b.Address.Port != 2222 {
+		t.Errorf("b address = %+v", b.Address)
+	}
+	if b.BuildOn != BuildTarget || !reflect.DeepEqual(b.Tags, []string{"vm", "fleet"}) || b.Configuration != "b" {
+		t.Errorf("b = %+v", b)
+	}
+	if len(b.HealthChecks) != 1 || b.HealthChecks[0].Status != 200 || b.HealthChecks[0].Kind() != "http" {
+		t.Errorf("b checks = %+v", b.HealthChecks)
+	}
+	if !strings.HasSuffix(b.Pos.String(), "deploy.nix:4:5") {
+		t.Errorf("b pos = %s", b.Pos)
+	}
+}
+
+func TestLoadErrorsPointAtTheAttribute(t *testing.T) {
+	for _, tc := range []struct{ name, src, want string }{
+		{"syntax", "{\n  machines = { a = { target = \"local\" }; };\n}", "deploy.nix:2:"},
+		{"missing target", "{\n  machines = {\n    a = { tags = [ ]; };\n  };\n}", "deploy.nix:3:5: machines.a: missing target"},
+		{"bad target", "{\n  machines.a.target = \"root@h:99999\";\n}", "deploy.nix:2:3: machines.a.target: \"root@h:99999\": port"},
+		{"unknown field", "{\n  machines.a = {\n    target = \"local\";\n    tagz = [ ];\n  };\n}", `deploy.nix:4:5: machines.a: unknown attribute "tagz"`},
+		{"bad buildOn", "{ machines.a = { target = \"local\";\n buildOn = \"remote\"; }; }", `deploy.nix:2:2: machines.a.buildOn is "remote"`},
+		{"tags not strings", "{ machines.a = { target = \"local\";\n tags = [ 1 ]; }; }", "deploy.nix:2:2: machines.a.tags must be a list of strings"},
+		{"two check kinds", "{ machines.a = { target = \"local\"; healthChecks = [\n { tcp = \"h:1\"; command = \"true\"; } ]; }; }", "deploy.nix:2:4: machines.a.healthChecks[0]: set exactly one of"},
+		{"not a set", "[ ]", "deploy.nix:1:1: deploy file must be an attribute set"},
+		{"unknown top", "{ machines = { }; hosts = { }; }", `deploy.nix:1:19: unknown attribute "hosts"`},
+		{"ssh option with space", "{ machines.a = { target = \"h\";\n sshOptions = [ \"-o ProxyJump=x\" ]; }; }", "deploy.nix:2:2: machines.a.sshOptions"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(t, tc.src)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestExampleFleetDeployFile(t *testing.T) {
+	testenv.NeedTool(t, "nix-instantiate")
+	inv, err := Load(context.Background(), "../../examples/fleet/deploy.nix")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel, err := inv.Select([]string{"@vm"}, false)
+	if err != nil || len(sel) != 2 || sel[0].Name != "devnix" || sel[1].Name != "ephem" {
+		t.Fatalf("@vm = %v, %v", sel, err)
+	}
+	if m, _ := inv.Machine("devmac"); m.Platform != Darwin || m.Address.User != "dylan" {
+		t.Errorf("devmac = %+v", m)
+	}
+}

@@ -1,0 +1,415 @@
+package hosts
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/nixherd/nixherd/internal/remote"
+)
+
+// readExpr evaluates deploy.nix and, next to its value, the position of
+// every attribute that a schema error may need to point at.
+const readExpr = `{ file }:
+let
+  d = import file;
+  pos = s: if builtins.isAttrs s then builtins.mapAttrs (n: _: builtins.unsafeGetAttrPos n s) s else null;
+  checks = m: if builtins.isAttrs m && builtins.isList (m.healthChecks or null) then map pos m.healthChecks else null;
+  ms = d.machines or null;
+in
+  if !(builtins.isAttrs d) then { type = builtins.typeOf d; } else {
+    value = d;
+    top = pos d;
+    defaults = pos (d.defaults or null);
+    defaultChecks = checks (d.defaults or null);
+    machines = pos ms;
+    fields = if builtins.isAttrs ms then builtins.mapAttrs (_: pos) ms else null;
+    checks = if builtins.isAttrs ms then builtins.mapAttrs (_: checks) ms else null;
+  }
+`
+
+type rawPos struct {
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Column int    `json:"column"`
+}
+
+type evaluated struct {
+	Type          string                          `json:"type"`
+	Value         map[string]json.RawMessage      `json:"value"`
+	Top           map[string]*rawPos              `json:"top"`
+	Defaults      map[string]*rawPos              `json:"defaults"`
+	DefaultChecks []map[string]*rawPos            `json:"defaultChecks"`
+	Machines      map[string]*rawPos              `json:"machines"`
+	Fields        map[string]map[string]*rawPos   `json:"fields"`
+	Checks        map[string][]map[string]*rawPos `json:"checks"`
+}
+
+// Load reads and checks the deploy.nix at path (a file, or a fleet directory
+// holding one).
+func Load(ctx context.Context, path string) (*Inventory, error) {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		path = filepath.Join(path, FileName)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("%s: no deploy file: declare where machines are deployed in %s (see README, \"deploy.nix\")", path, FileName)
+	}
+	cmd := exec.CommandContext(ctx, "nix-instantiate", "--eval", "--strict", "--json",
+		"--expr", readExpr, "--argstr", "file", abs)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		if _, ok := err.(*exec.ExitError); !ok {
+			return nil, fmt.Errorf("reading %s: nix-instantiate: %w", path, err)
+		}
+		return nil, nixError(path, abs, stderr.String())
+	}
+	var ev evaluated
+	if err := json.Unmarshal(stdout.Bytes(), &ev); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return decode(path, abs, &ev)
+}
+
+var nixPosRE = regexp.MustCompile(`(?m)(?:at |^\s*at )(/[^:\s]+):(\d+):(\d+)`)
+
+// nixError turns nix-instantiate's message into "file:line:col: message".
+func nixError(path, abs, stderr string) error {
+	msg := strings.TrimSpace(stderr)
+	var lines []string
+	for _, l := range strings.Split(msg, "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "warning:") || strings.HasPrefix(l, "…") || strings.HasPrefix(l, "(use '--show-trace'") {
+			continue
+		}
+		lines = append(lines, strings.TrimPrefix(l, "error: "))
+	}
+	where := path
+	if m := nixPosRE.FindStringSubmatch(msg); m != nil {
+		file := m[1]
+		if file == abs {
+			file = path
+		}
+		where = fmt.Sprintf("%s:%s:%s", file, m[2], m[3])
+	}
+	text := ""
+	if len(lines) > 0 {
+		text = lines[0]
+		text = nixPosRE.ReplaceAllString(text, "")
+		text = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(text), ","))
+	}
+	return fmt.Errorf("%s: %s", where, text)
+}
+
+// decoder reports schema errors at the position of the attribute at fault.
+type decoder struct {
+	file, abs string
+}
+
+func (d decoder) pos(p *rawPos) Pos {
+	if p == nil {
+		return Pos{File: d.file, Line: 1, Column: 1}
+	}
+	f := p.File
+	if f == d.abs {
+		f = d.file
+	}
+	return Pos{File: f, Line: p.Line, Column: p.Column}
+}
+
+func (d decoder) errorf(p *rawPos, format string, args ...any) error {
+	return fmt.Errorf("%s: %s", d.pos(p), fmt.Sprintf(format, args...))
+}
+
+// fieldPolicy lists the attributes a machine or the defaults may set.
+var machineFields = map[string]bool{"target": true, "tags": true, "buildOn": true, "sshOptions": true, "healthChecks": true, "platform": true, "configuration": true}
+var defaultFields = map[string]bool{"target": false, "tags": true, "buildOn": true, "sshOptions": true, "healthChecks": true}
+
+func decode(file, abs string, ev *evaluated) (*Inventory, error) {
+	d := decoder{file: file, abs: abs}
+	if ev.Type != "" {
+		return nil, d.errorf(nil, "deploy file must be an attribute set { defaults = { ... }; machines = { ... }; }, not a %s", ev.Type)
+	}
+	for k := range ev.Value {
+		if k != "machines" && k != "defaults" {
+			return nil, d.errorf(ev.Top[k], "unknown attribute %q (deploy.nix has only defaults and machines)", k)
+		}
+	}
+	var def Machine
+	if raw, ok := ev.Value["defaults"]; ok {
+		fields, err := d.object(raw, ev.Top["defaults"], "defaults")
+		if err != nil {
+			return nil, err
+		}
+		if err := d.fields(&def, "defaults", fields, ev.Defaults, ev.DefaultChecks, defaultFields); err != nil {
+			return nil, err
+		}
+	}
+	inv := &Inventory{File: file}
+	raw, ok := ev.Value["machines"]
+	if !ok {
+		return nil, d.errorf(nil, "no machines: add machines = { NAME = { target = \"user@host\"; }; };")
+	}
+	machines, err := d.object(raw, ev.Top["machines"], "machines")
+	if err != nil {
+		return nil, err
+	}
+	for name, mraw := range machines {
+		mpos := ev.Machines[name]
+		fields, err := d.object(mraw, mpos, "machines."+name)
+		if err != nil {
+			return nil, err
+		}
+		m := Machine{Name: name, Pos: d.pos(mpos)}
+		if err := d.fields(&m, "machines."+name, fields, ev.Fields[name], ev.Checks[name], machineFields); err != nil {
+			return nil, err
+		}
+		if _, ok := fields["target"]; !ok {
+			return nil, d.errorf(mpos, "machines.%s: missing target (\"local\" or \"user@host[:port]\")", name)
+		}
+		m.Tags = append(append([]string{}, m.Tags...), def.Tags...)
+		m.Tags = dedupe(m.Tags)
+		m.SSHOptions = append(append([]string{}, m.SSHOptions...), def.SSHOptions...)
+		m.HealthChecks = append(append([]HealthCheck{}, def.HealthChecks...), m.HealthChecks...)
+		if m.BuildOn == "" {
+			m.BuildOn = def.BuildOn
+		}
+		if m.BuildOn == "" {
+			m.BuildOn = BuildLocal
+		}
+		if m.Configuration == "" {
+			m.Configuration = name
+		}
+		if m.Local() && m.BuildOn == BuildTarget {
+			m.BuildOn = BuildLocal // the target is this machine
+		}
+		inv.Machines = append(inv.Machines, m)
+	}
+	sort.Slice(inv.Machines, func(i, j int) bool { return inv.Machines[i].Name < inv.Machines[j].Name })
+	return inv, nil
+}
+
+func dedupe(s []string) []string {
+	seen := map[string]bool{}
+	out := s[:0]
+	for _, x := range s {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func (d decoder) object(raw json.RawMessage, p *rawPos, what string) (map[string]json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		return nil, d.errorf(p, "%s must be an attribute set, not %s", what, describe(raw))
+	}
+	return m, nil
+}
+
+func describe(raw json.RawMessage) string {
+	s := strings.TrimSpace(string(raw))
+	switch {
+	case s == "null":
+		return "null"
+	case strings.HasPrefix(s, "["):
+		return "a list"
+	case strings.HasPrefix(s, "{"):
+		return "an attribute set"
+	case strings.HasPrefix(s, `"`):
+		return "the string " + s
+	case s == "true" || s == "false":
+		return "a boolean"
+	default:
+		return "the number " + s
+	}
+}
+
+func (d decoder) fields(m *Machine, what string, fields map[string]json.RawMessage, pos map[string]*rawPos, checkPos []map[string]*rawPos, allowed map[string]bool) error {
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		raw, p := fields[k], pos[k]
+		if !allowed[k] {
+			return d.errorf(p, "%s: unknown attribute %q (known: %s)", what, k, known(allowed))
+		}
+		var err error
+		switch k {
+		case "target":
+			err = d.target(m, raw, p, what)
+		case "tags":
+			err = d.strings(&m.Tags, raw, p, what+".tags")
+			for i, t := range m.Tags {
+				m.Tags[i] = strings.TrimPrefix(t, "@")
+				if m.Tags[i] == "" || strings.ContainsAny(m.Tags[i], ", \t*?[") {
+					return d.errorf(p, "%s.tags: %q is not a tag (no spaces, commas or glob characters)", what, t)
+				}
+			}
+		case "sshOptions":
+			err = d.strings(&m.SSHOptions, raw, p, what+".sshOptions")
+			for _, o := range m.SSHOptions {
+				if strings.ContainsAny(o, " \t\n") {
+					return d.errorf(p, "%s.sshOptions: %q contains whitespace; write each argument as its own list element (\"-o\" \"Key=value\")", what, o)
+				}
+			}
+		case "buildOn":
+			err = d.enum(&m.BuildOn, raw, p, what+".buildOn", BuildLocal, BuildTarget)
+		case "platform":
+			err = d.enum(&m.Platform, raw, p, what+".platform", NixOS, Darwin, Home)
+		case "configuration":
+			err = d.str(&m.Configuration, raw, p, what+".configuration")
+		case "healthChecks":
+			err = d.checks(m, raw, p, checkPos, what)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func known(allowed map[string]bool) string {
+	var ks []string
+	for k, ok := range allowed {
+		if ok {
+			ks = append(ks, k)
+		}
+	}
+	sort.Strings(ks)
+	return strings.Join(ks, ", ")
+}
+
+func (d decoder) str(dst *string, raw json.RawMessage, p *rawPos, what string) error {
+	if err := json.Unmarshal(raw, dst); err != nil || !strings.HasPrefix(strings.TrimSpace(string(raw)), `"`) {
+		return d.errorf(p, "%s must be a string, not %s", what, describe(raw))
+	}
+	return nil
+}
+
+func (d decoder) strings(dst *[]string, raw json.RawMessage, p *rawPos, what string) error {
+	var v []string
+	if err := json.Unmarshal(raw, &v); err != nil || v == nil {
+		return d.errorf(p, "%s must be a list of strings, not %s", what, describe(raw))
+	}
+	*dst = v
+	return nil
+}
+
+func (d decoder) enum(dst *string, raw json.RawMessage, p *rawPos, what string, values ...string) error {
+	if err := d.str(dst, raw, p, what); err != nil {
+		return err
+	}
+	for _, v := range values {
+		if *dst == v {
+			return nil
+		}
+	}
+	return d.errorf(p, "%s is %q; it must be one of %s", what, *dst, `"`+strings.Join(values, `", "`)+`"`)
+}
+
+func (d decoder) target(m *Machine, raw json.RawMessage, p *rawPos, what string) error {
+	if err := d.str(&m.Target, raw, p, what+".target"); err != nil {
+		return err
+	}
+	if m.Target == "local" {
+		return nil
+	}
+	a, err := remote.ParseAddress(m.Target)
+	if err != nil {
+		return d.errorf(p, "%s.target: %v; write \"local\" or \"user@host[:port]\"", what, err)
+	}
+	m.Address = a
+	return nil
+}
+
+func (d decoder) checks(m *Machine, raw json.RawMessage, p *rawPos, checkPos []map[string]*rawPos, what string) error {
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil || list == nil {
+		return d.errorf(p, "%s.healthChecks must be a list, not %s", what, describe(raw))
+	}
+	for i, craw := range list {
+		var cp map[string]*rawPos
+		if i < len(checkPos) {
+			cp = checkPos[i]
+		}
+		at := fmt.Sprintf("%s.healthChecks[%d]", what, i)
+		fields, err := d.object(craw, p, at)
+		if err != nil {
+			return err
+		}
+		var hc HealthCheck
+		kinds := 0
+		for k, v := range fields {
+			kp := cp[k]
+			if kp == nil {
+				kp = p
+			}
+			switch k {
+			case "http":
+				err = d.str(&hc.HTTP, v, kp, at+".http")
+				if err == nil && !strings.HasPrefix(hc.HTTP, "http://") && !strings.HasPrefix(hc.HTTP, "https://") {
+					err = d.errorf(kp, "%s.http: %q is not an http:// or https:// URL", at, hc.HTTP)
+				}
+				kinds++
+			case "tcp":
+				err = d.str(&hc.TCP, v, kp, at+".tcp")
+				if err == nil && !strings.Contains(hc.TCP, ":") {
+					err = d.errorf(kp, "%s.tcp: %q is not host:port", at, hc.TCP)
+				}
+				kinds++
+			case "command":
+				err = d.str(&hc.Command, v, kp, at+".command")
+				kinds++
+			case "status", "timeout":
+				var n float64
+				if e := json.Unmarshal(v, &n); e != nil || n != float64(int(n)) || n < 0 {
+					err = d.errorf(kp, "%s.%s must be a whole number, not %s", at, k, describe(v))
+				} else if k == "status" {
+					hc.Status = int(n)
+				} else {
+					hc.Timeout = int(n)
+				}
+			default:
+				err = d.errorf(kp, "%s: unknown attribute %q (a check is { http = URL; status = 200; }, { tcp = \"host:port\"; } or { command = \"...\"; }, with an optional timeout)", at, k)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		anyPos := p
+		for _, k := range []string{"http", "tcp", "command", "status", "timeout"} {
+			if v := cp[k]; v != nil {
+				anyPos = v
+				break
+			}
+		}
+		if kinds != 1 {
+			return d.errorf(anyPos, "%s: set exactly one of http, tcp and command", at)
+		}
+		if hc.Status != 0 && hc.HTTP == "" {
+			return d.errorf(cp["status"], "%s: status only applies to http checks", at)
+		}
+		if hc.HTTP != "" && hc.Status == 0 {
+			hc.Status = 200
+		}
+		hc.Pos = d.pos(anyPos)
+		m.HealthChecks = append(m.HealthChecks, hc)
+	}
+	return nil
+}
