@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/nixherd/nixherd/internal/deploy"
+	"github.com/nixherd/nixherd/internal/hosts"
+	"github.com/nixherd/nixherd/internal/target"
+	"github.com/spf13/cobra"
+)
+
+func init() {
+	register(func() *cobra.Command {
+		var (
+			all        bool
+			action     string
+			buildOn    string
+			parallel   int
+			subst      bool
+			cache      string
+			cacheSubst string
+			cacheKey   string
+			dryRun     bool
+			asJSON     bool
+			flake      string
+			sshConfig  string
+			sshOpts    []string
+		)
+		cmd := &cobra.Command{
+			Use:   "deploy [SELECTOR...]",
+			Short: "Build the fleet and deploy it to many machines in parallel",
+			Long: `Deploy builds the selected machines' configurations with one nix evaluation
+and one build, then, for each host in parallel: connects over ssh (one master
+connection per host), takes the host's deploy lock, copies only the store
+paths it lacks, checks the closure is a system of the right kind, sets the
+profile and activates it.
+
+Selectors are machine names, globs (dev*) and tags (@vm), also as comma lists;
+machines, targets and tags come from deploy.nix at the fleet's root.
+
+Exits 0 only when every selected host ended on its new configuration.`,
+			Example: `  nixherd deploy devnix
+  nixherd deploy @vm,devmac --action boot
+  nixherd deploy --all --dry-run
+  nixherd deploy 'dev*' --build-on target --parallel 4 --json`,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				a, err := target.ParseAction(action)
+				if err != nil {
+					return exitCode(2, err)
+				}
+				if buildOn != "" && buildOn != hosts.BuildLocal && buildOn != hosts.BuildTarget {
+					return exitCode(2, fmt.Errorf("--build-on %q: use local or target", buildOn))
+				}
+				if parallel < 1 {
+					return exitCode(2, fmt.Errorf("--parallel must be at least 1"))
+				}
+				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+				defer stop()
+				inv, err := hosts.Load(ctx, filepath.Join(flake, hosts.FileName))
+				if err != nil {
+					return exitCode(2, err)
+				}
+				machines, err := inv.Select(args, all)
+				if err != nil {
+					return exitCode(2, err)
+				}
+				var extra []string
+				if sshConfig != "" {
+					extra = append(extra, "-F", sshConfig)
+				}
+				for _, o := range sshOpts {
+					extra = append(extra, "-o", o)
+				}
+				summary, err := deploy.Run(ctx, machines, deploy.Options{
+					Flake:                   flake,
+					Action:                  a,
+					BuildOn:                 buildOn,
+					Parallel:                parallel,
+					SubstituteOnDestination: subst,
+					Cache:                   cache,
+					CacheSubstituter:        cacheSubst,
+					CachePublicKey:          cacheKey,
+					DryRun:                  dryRun,
+					SSHOptions:              extra,
+					Reporter:                &deploy.Lines{W: cmd.ErrOrStderr()},
+				})
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					summary.WriteJSON(cmd.OutOrStdout())
+				} else {
+					summary.WriteTable(cmd.OutOrStdout())
+				}
+				if !summary.OK {
+					return exitCode(1, nil)
+				}
+				return nil
+			},
+		}
+		f := cmd.Flags()
+		f.BoolVar(&all, "all", false, "deploy every machine in deploy.nix")
+		f.StringVar(&action, "action", "switch", "switch, boot, test, dry-activate or build")
+		f.StringVar(&buildOn, "build-on", "", "where to build: local or target (default: each machine's buildOn in deploy.nix)")
+		f.IntVarP(&parallel, "parallel", "p", 10, "deploy at most `N` hosts at once")
+		f.BoolVarP(&subst, "substitute-on-destination", "s", false, "let hosts fetch paths from their own substituters")
+		f.StringVar(&cache, "cache", "", "push closures once to `STORE_URL` (file://, s3://, http…) and let hosts substitute from it")
+		f.StringVar(&cacheSubst, "cache-substituter", "", "the `URL` hosts fetch from (default: --cache; e.g. an http:// front of a file:// cache)")
+		f.StringVar(&cacheKey, "cache-public-key", "", "a signing `KEY` hosts should trust for the cache (when their config does not yet)")
+		f.BoolVar(&dryRun, "dry-run", false, "build and show what each host would receive; change nothing")
+		f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
+		f.StringVar(&flake, "flake", ".", "the fleet `DIR` (flake.nix and deploy.nix)")
+		f.StringVarP(&sshConfig, "ssh-config", "F", "", "ssh configuration `FILE` for every host (ssh -F)")
+		f.StringArrayVarP(&sshOpts, "ssh-option", "o", nil, "extra ssh `OPTION=VALUE` for every host (ssh -o), repeatable")
+		return cmd
+	})
+}
+

@@ -1,0 +1,255 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nixherd/nixherd/internal/hosts"
+	"github.com/nixherd/nixherd/internal/nix"
+	"github.com/nixherd/nixherd/internal/remote"
+	"github.com/nixherd/nixherd/internal/target"
+)
+
+// host deploys one machine: connect → lock → copy (or build there) → guard →
+// activate → record. It never returns an error: everything ends up in the
+// Result, so one bad host does not stop the others.
+func (d *run) host(ctx context.Context, c Closure) (res Result) {
+	m := c.Machine
+	start := time.Now()
+	res = Result{Machine: m.Name, Target: m.Target, Platform: c.Platform, Path: c.OutPath}
+	report := func(p Phase, detail string) { d.report(m.Name, p, detail) }
+	defer func() {
+		res.Seconds = time.Since(start).Seconds()
+		if res.Err != nil {
+			res.Error = res.Err.Error()
+			d.o.Reporter.Event(Event{Host: m.Name, Phase: PhaseFailed, Detail: string(res.Outcome), Err: res.Err, Time: time.Now()})
+		} else {
+			report(PhaseDone, string(res.Outcome))
+		}
+	}()
+	fail := func(o Outcome, err error) Result {
+		res.Outcome, res.Err = o, err
+		return res
+	}
+	if c.Err != nil {
+		return fail(Failed, c.Err)
+	}
+	onTarget := d.buildOn(m) == hosts.BuildTarget
+	if d.o.Action == target.Build && !onTarget {
+		res.Outcome = Built
+		return res
+	}
+
+	report(PhaseConnect, m.Target)
+	r, err := d.connect(ctx, m)
+	if err != nil {
+		if isUnreachable(err) {
+			return fail(Unreachable, err)
+		}
+		return fail(Failed, err)
+	}
+	exec, _ := target.For(c.Platform)
+	root := target.NeedsRoot(exec)
+
+	if !d.o.DryRun {
+		report(PhaseLock, "")
+		lock, err := Lock(ctx, r, root)
+		if err != nil {
+			if errors.Is(err, ErrLocked) {
+				return fail(Refused, err)
+			}
+			return fail(Failed, fmt.Errorf("%s: %w", m.Name, err))
+		}
+		defer lock.Release()
+	}
+
+	if onTarget {
+		if err := d.buildOnTarget(ctx, r, c, root, &res, report); err != nil {
+			return fail(Failed, err)
+		}
+	} else if err := d.copyClosure(ctx, r, c, root, &res, report); err != nil {
+		return fail(Failed, err)
+	}
+	if d.o.DryRun {
+		res.Outcome = WouldCopy
+		return res
+	}
+	if d.o.Action == target.Build {
+		res.Outcome = Built
+		return res
+	}
+
+	report(PhaseGuard, "")
+	if err := exec.Guard(ctx, r, c.OutPath); err != nil {
+		return fail(Failed, fmt.Errorf("%s: %w", m.Name, err))
+	}
+	profile, err := exec.Profile(ctx, r)
+	if err != nil {
+		return fail(Failed, err)
+	}
+	prev, err := target.Current(ctx, r, profile)
+	if err != nil {
+		return fail(Failed, err)
+	}
+	res.PreviousGeneration = prev.Number
+	h := &Host{Machine: m, Runner: r, Executor: exec, Path: c.OutPath, Action: d.o.Action, Profile: profile, Previous: prev, Report: report}
+	if err := d.o.Activation.Activate(ctx, h); err != nil {
+		res.Generation = prev.Number
+		if cur, e := target.Current(ctx, r, profile); e == nil {
+			res.Generation = cur.Number
+		}
+		return fail(Failed, err)
+	}
+	cur, err := target.Current(ctx, r, profile)
+	if err != nil {
+		return fail(Failed, err)
+	}
+	res.Generation = cur.Number
+	if d.o.Action.SetsProfile() && cur.Path != c.OutPath {
+		return fail(Failed, fmt.Errorf("%s: after activation %s points at %s, not the new %s", m.Name, profile, cur.Path, c.OutPath))
+	}
+	res.Outcome = outcomeOf(d.o.Action)
+	return res
+}
+
+// copyClosure sends the host the paths of a locally built closure that it
+// lacks, after letting it substitute from the --cache store.
+func (d *run) copyClosure(ctx context.Context, r remote.Runner, c Closure, root bool, res *Result, report func(Phase, string)) error {
+	if r.Store() == "" {
+		report(PhaseCopy, "local store: nothing to copy")
+		return nil
+	}
+	if d.o.Cache != "" && !d.o.DryRun {
+		report(PhaseRealise, "substituting from "+d.o.CacheSubstituter)
+		if err := d.substitute(ctx, r, c.OutPath, root); err != nil {
+			return err
+		}
+	}
+	missing, err := missingPaths(ctx, r, closureOf(d.closure, c.OutPath))
+	if err != nil {
+		return err
+	}
+	res.CopiedPaths, res.CopiedBytes = len(missing), totalSize(missing)
+	report(PhaseCopy, copyDetail(missing, d.o.DryRun))
+	if len(missing) == 0 || d.o.DryRun {
+		return nil
+	}
+	err = d.o.Nix.Copy(ctx, r.Store(), []string{c.OutPath}, nix.CopyOptions{SSHOpts: r.NixSSHOpts(), SubstituteOnDestination: d.o.SubstituteOnDestination})
+	if err != nil {
+		return fmt.Errorf("%s: copying the closure: %w", r.Name(), err)
+	}
+	return nil
+}
+
+func copyDetail(missing []nix.PathInfo, dry bool) string {
+	verb := "copying"
+	if dry {
+		verb = "would copy"
+	}
+	if len(missing) == 0 {
+		return "nothing to copy"
+	}
+	return fmt.Sprintf("%s %d paths (%s)", verb, len(missing), HumanBytes(totalSize(missing)))
+}
+
+// buildOnTarget copies the derivation closure and realises it on the host,
+// so only .drv files and sources cross the network.
+func (d *run) buildOnTarget(ctx context.Context, r remote.Runner, c Closure, root bool, res *Result, report func(Phase, string)) error {
+	drvClosure, err := d.o.Nix.Closure(ctx, []string{c.DrvPath})
+	if err != nil {
+		return fmt.Errorf("reading the derivation closure: %w", err)
+	}
+	missing, err := missingPaths(ctx, r, drvClosure)
+	if err != nil {
+		return err
+	}
+	res.CopiedPaths, res.CopiedBytes = len(missing), totalSize(missing)
+	report(PhaseCopy, copyDetail(missing, d.o.DryRun)+" of derivations")
+	if d.o.DryRun {
+		return nil
+	}
+	if len(missing) > 0 {
+		err = d.o.Nix.Copy(ctx, r.Store(), []string{c.DrvPath}, nix.CopyOptions{SSHOpts: r.NixSSHOpts()})
+		if err != nil {
+			return fmt.Errorf("%s: copying the derivations: %w", r.Name(), err)
+		}
+	}
+	report(PhaseRealise, "building on the host")
+	cmd := remote.Cmd("nix-store", "--realise", c.DrvPath)
+	cmd.Root = root
+	out, err := r.Run(ctx, cmd)
+	if err != nil {
+		return fmt.Errorf("building on the host: %w", err)
+	}
+	if !strings.Contains(string(out), c.OutPath) {
+		return fmt.Errorf("%s: nix-store --realise built %q, expected %s", r.Name(), strings.TrimSpace(string(out)), c.OutPath)
+	}
+	return nil
+}
+
+// closureOf walks references from root in the closure info of all machines.
+func closureOf(all []nix.PathInfo, root string) []nix.PathInfo {
+	byPath := make(map[string]nix.PathInfo, len(all))
+	for _, p := range all {
+		byPath[p.Path] = p
+	}
+	seen := map[string]bool{}
+	var out []nix.PathInfo
+	var walk func(string)
+	walk = func(p string) {
+		if seen[p] {
+			return
+		}
+		seen[p] = true
+		info, ok := byPath[p]
+		if !ok {
+			info = nix.PathInfo{Path: p}
+		}
+		out = append(out, info)
+		for _, ref := range info.References {
+			walk(ref)
+		}
+	}
+	walk(root)
+	return out
+}
+
+// missingPaths asks the host which paths of closure its store lacks, in one
+// round trip (the list goes through stdin: a closure can be thousands of paths).
+func missingPaths(ctx context.Context, r remote.Runner, closure []nix.PathInfo) ([]nix.PathInfo, error) {
+	if r.Store() == "" || len(closure) == 0 {
+		return nil, nil
+	}
+	var list strings.Builder
+	for _, p := range closure {
+		list.WriteString(p.Path + "\n")
+	}
+	c := remote.Sh(`xargs nix-store --check-validity --print-invalid`)
+	c.Stdin = strings.NewReader(list.String())
+	out, err := r.Run(ctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("asking which store paths are missing: %w", err)
+	}
+	invalid := map[string]bool{}
+	for _, l := range strings.Fields(string(out)) {
+		invalid[l] = true
+	}
+	var missing []nix.PathInfo
+	for _, p := range closure {
+		if invalid[p.Path] {
+			missing = append(missing, p)
+		}
+	}
+	return missing, nil
+}
+
+func totalSize(ps []nix.PathInfo) int64 {
+	var n int64
+	for _, p := range ps {
+		n += p.NarSize
+	}
+	return n
+}

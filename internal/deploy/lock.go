@@ -1,0 +1,118 @@
+package deploy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"strings"
+	"time"
+
+	"github.com/nixherd/nixherd/internal/remote"
+)
+
+// lockScript takes the host's deploy lock and holds it until its stdin
+// closes: when nixherd finishes, or dies and its ssh connection with it.
+// mkdir is atomic on every Unix, so the lock works on NixOS and macOS alike.
+// A lock whose holder is gone (its pid is dead, or the host rebooted since)
+// is stale and taken over.
+const lockScript = `if [ "$(id -u)" = 0 ]; then d=/run/nixherd; else d="${XDG_RUNTIME_DIR:-/tmp}/nixherd-$(id -u)"; fi
+mkdir -p "$d" && chmod 700 "$d" || exit 1
+l="$d/deploy.lock"
+boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || sysctl -n kern.boottime 2>/dev/null)
+if ! mkdir "$l" 2>/dev/null; then
+  pid=$(cat "$l/pid" 2>/dev/null); b=$(cat "$l/boot" 2>/dev/null)
+  if [ -n "$pid" ] && { [ "$b" != "$boot" ] || ! kill -0 "$pid" 2>/dev/null; }; then
+    mv "$l" "$l.stale.$$" 2>/dev/null && rm -rf "$l.stale.$$"
+  fi
+  if ! mkdir "$l" 2>/dev/null; then
+    echo "held by $(cat "$l/owner" 2>/dev/null || echo 'a deploy that is starting')" >&2
+    exit 75
+  fi
+fi
+trap 'rm -rf "$l"' EXIT
+trap 'exit 1' HUP INT TERM PIPE
+echo $$ > "$l/pid"; echo "$boot" > "$l/boot"; printf '%s\n' "$1" > "$l/owner"
+echo locked
+cat >/dev/null`
+
+// lockBusy is lockScript's exit status when another deploy holds the lock.
+const lockBusy = 75
+
+// ErrLocked is returned (wrapped) when another deploy holds a host's lock.
+var ErrLocked = errors.New("another deploy to this host is in progress")
+
+// LockedError says who holds the lock.
+type LockedError struct {
+	Host   string
+	Holder string
+}
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("%s: another deploy to this host is in progress (%s); refusing to deploy to it", e.Host, e.Holder)
+}
+
+func (e *LockedError) Unwrap() error { return ErrLocked }
+
+// HostLock is a held deploy lock.
+type HostLock struct {
+	stdin io.WriteCloser
+	done  chan error
+}
+
+// lockOwner describes this deploy for whoever finds the lock taken.
+func lockOwner() string {
+	who := "unknown"
+	if u, err := user.Current(); err == nil {
+		who = u.Username
+	}
+	host, _ := os.Hostname()
+	return fmt.Sprintf("nixherd on %s@%s, pid %d, since %s", who, host, os.Getpid(), time.Now().UTC().Format(time.RFC3339))
+}
+
+// Lock takes the deploy lock of the host r runs on. root selects the
+// system-wide lock (/run/nixherd) over the user's own.
+func Lock(ctx context.Context, r remote.Runner, root bool) (*HostLock, error) {
+	stdinR, stdinW := io.Pipe()
+	stdoutR, stdoutW := io.Pipe()
+	c := remote.Sh(lockScript, lockOwner())
+	c.Root = root
+	c.Stdin = stdinR
+	c.Stdout = stdoutW
+	l := &HostLock{stdin: stdinW, done: make(chan error, 1)}
+	go func() {
+		_, err := r.Run(ctx, c)
+		stdoutW.CloseWithError(io.EOF)
+		l.done <- err
+	}()
+	line, _ := bufio.NewReader(stdoutR).ReadString('\n')
+	if strings.TrimSpace(line) == "locked" {
+		// Keep draining stdout so the script never blocks on it.
+		go io.Copy(io.Discard, stdoutR)
+		return l, nil
+	}
+	stdinW.Close()
+	err := <-l.done
+	var ee *remote.ExitError
+	if errors.As(err, &ee) && ee.Code == lockBusy {
+		return nil, &LockedError{Host: r.Name(), Holder: strings.TrimPrefix(strings.TrimSpace(ee.Stderr), "held by ")}
+	}
+	if err == nil {
+		err = fmt.Errorf("the lock script ended without taking the lock")
+	}
+	return nil, fmt.Errorf("taking the deploy lock: %w", err)
+}
+
+// Release gives the lock back and waits until the host removed it.
+func (l *HostLock) Release() error {
+	l.stdin.Close()
+	select {
+	case err := <-l.done:
+		return err
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("the host did not release its deploy lock within 30s")
+	}
+}

@@ -1,0 +1,144 @@
+package deploy
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nixherd/nixherd/internal/target"
+)
+
+// Outcome is how a host's deploy ended.
+type Outcome string
+
+const (
+	Switched     Outcome = "switched"      // new generation, running now
+	Booted       Outcome = "booted"        // new generation, runs after a reboot
+	Tested       Outcome = "tested"        // running now, no new generation
+	DryActivated Outcome = "dry-activated" // nothing changed on the host
+	Built        Outcome = "built"         // closure built, host not contacted
+	WouldCopy    Outcome = "dry-run"       // --dry-run: copy computed, nothing changed
+	Failed       Outcome = "failed"
+	Refused      Outcome = "refused" // another deploy holds the host's lock
+	Unreachable  Outcome = "unreachable"
+)
+
+func outcomeOf(a target.Action) Outcome {
+	switch a {
+	case target.Switch:
+		return Switched
+	case target.Boot:
+		return Booted
+	case target.Test:
+		return Tested
+	case target.DryActivate:
+		return DryActivated
+	}
+	return Built
+}
+
+// Result is one host's outcome.
+type Result struct {
+	Machine  string  `json:"machine"`
+	Target   string  `json:"target"`
+	Platform string  `json:"platform,omitempty"`
+	Outcome  Outcome `json:"outcome"`
+	// Path is the closure deployed (or meant to be).
+	Path string `json:"path,omitempty"`
+	// Generation is the profile generation the host ended on (0 if none).
+	Generation int `json:"generation,omitempty"`
+	// PreviousGeneration is the generation before the deploy.
+	PreviousGeneration int `json:"previousGeneration,omitempty"`
+	// CopiedPaths and CopiedBytes count what was sent to the host (or, with
+	// --dry-run, what would be).
+	CopiedPaths int     `json:"copiedPaths"`
+	CopiedBytes int64   `json:"copiedBytes"`
+	Seconds     float64 `json:"seconds"`
+	Error       string  `json:"error,omitempty"`
+	Err         error   `json:"-"`
+}
+
+// OK reports whether the host ended where the action meant it to.
+func (r Result) OK() bool {
+	return r.Outcome != Failed && r.Outcome != Refused && r.Outcome != Unreachable
+}
+
+// Summary is the outcome of a whole deploy.
+type Summary struct {
+	Action  target.Action `json:"action"`
+	Results []Result      `json:"hosts"`
+	// Evaluations is the number of nix evaluations of the flake (1).
+	Evaluations int `json:"evaluations"`
+	// SSHConnections is the number of SSH master connections opened.
+	SSHConnections int     `json:"sshConnections"`
+	Seconds        float64 `json:"seconds"`
+	OK             bool    `json:"ok"`
+}
+
+// Failed lists the machines that did not end on their new configuration.
+func (s *Summary) Failed() []string {
+	var names []string
+	for _, r := range s.Results {
+		if !r.OK() {
+			names = append(names, r.Machine)
+		}
+	}
+	return names
+}
+
+// WriteJSON writes the summary as indented JSON.
+func (s *Summary) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
+}
+
+// WriteTable writes the plain summary table.
+func (s *Summary) WriteTable(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MACHINE\tTARGET\tOUTCOME\tGENERATION\tCOPIED\tTIME\tDETAIL")
+	for _, r := range s.Results {
+		gen := "-"
+		if r.Generation > 0 {
+			gen = fmt.Sprint(r.Generation)
+		}
+		detail := r.Path
+		if r.Error != "" {
+			detail = firstLine(r.Error)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Machine, r.Target, r.Outcome, gen,
+			copied(r.CopiedPaths, r.CopiedBytes), (time.Duration(r.Seconds*1000) * time.Millisecond).Round(100*time.Millisecond), detail)
+	}
+	tw.Flush()
+	if failed := s.Failed(); len(failed) > 0 {
+		fmt.Fprintf(w, "%d of %d machines failed: %s\n", len(failed), len(s.Results), strings.Join(failed, ", "))
+	}
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
+
+func copied(n int, bytes int64) string {
+	if n == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%d (%s)", n, HumanBytes(bytes))
+}
+
+// HumanBytes writes a size the way people read it.
+func HumanBytes(b int64) string {
+	switch {
+	case b >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))
+	case b >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+	case b >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", b)
+}
