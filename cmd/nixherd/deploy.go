@@ -119,4 +119,3 @@ Exits 0 only when every selected host ended on its new configuration.`,
 		return cmd
 	})
 }
-
