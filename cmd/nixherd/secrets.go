@@ -1,0 +1,380 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/nixherd/nixherd/internal/secrets"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// secretsFlags are shared by every secrets subcommand.
+type secretsFlags struct {
+	rules      string
+	identities []string
+}
+
+func (f *secretsFlags) load() (*secrets.Rules, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	path, err := secrets.FindRules(wd, f.rules)
+	if err != nil {
+		return nil, err
+	}
+	return secrets.LoadRules(path)
+}
+
+func init() {
+	register(func() *cobra.Command {
+		f := &secretsFlags{}
+		cmd := &cobra.Command{
+			Use:   "secrets",
+			Short: "Manage agenix secrets: list, edit, decrypt, encrypt, rekey, check",
+			Long: `Manage the fleet's agenix secrets: age files under secrets/, encrypted to the
+SSH and age public keys that secrets/secrets.nix lists for each file. The files
+stay readable by the agenix NixOS and nix-darwin modules and the age CLI.
+
+The rules file is --rules, else $RULES, else ./secrets/secrets.nix, else
+./secrets.nix. Secrets are named by their file, relative to the rules folder
+or to the current directory, with or without .age ("api-key",
+"secrets/api-key.age").
+
+Identities (-i, repeatable) are SSH private keys or age identity files; the
+default is ~/.ssh/id_ed25519 and ~/.ssh/id_rsa. A passphrase-protected key asks
+once per run, on the terminal (or through the program in $NIXHERD_ASKPASS).`,
+		}
+		cmd.PersistentFlags().StringVar(&f.rules, "rules", "", "the rules file (default $RULES, ./secrets/secrets.nix or ./secrets.nix)")
+		cmd.PersistentFlags().StringArrayVarP(&f.identities, "identity", "i", nil, "private key or age identity file to decrypt with (repeatable)")
+		cmd.AddCommand(
+			secretsListCmd(f), secretsEditCmd(f), secretsDecryptCmd(f), secretsEncryptCmd(f),
+			secretsRekeyCmd(f), secretsCheckCmd(f), secretsInstallHookCmd(f),
+		)
+		return cmd
+	})
+}
+
+func secretsListCmd(f *secretsFlags) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List every secret with its recipients, armor and status",
+		Long: `List every secret in the rules, and every stray file beside them, with its
+recipients (named after the let bindings of secrets.nix), whether it is armored,
+and its status: ok, needs rekey, missing file, not in rules, not encrypted.
+Reads only the files' headers; no private key is needed.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rs, err := f.load()
+			if err != nil {
+				return err
+			}
+			entries, err := rs.Audit()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				if entries == nil {
+					entries = []*secrets.Entry{}
+				}
+				return enc.Encode(entries)
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "FILE\tSTATUS\tARMOR\tRECIPIENTS")
+			for _, e := range entries {
+				names := make([]string, len(e.Recipients))
+				for i, r := range e.Recipients {
+					names[i] = r.String()
+				}
+				armor := "-"
+				if e.Armor {
+					armor = "yes"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.File, e.Status, armor, strings.Join(names, ", "))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func secretsEditCmd(f *secretsFlags) *cobra.Command {
+	var fromStdin bool
+	cmd := &cobra.Command{
+		Use:   "edit NAME",
+		Short: "Edit a secret in $EDITOR (or set it from standard input with --stdin)",
+		Long: `Decrypt a secret into a private temporary directory (0700, removed on every
+exit, also on SIGINT and SIGTERM), open it in $EDITOR (vi when unset), and
+re-encrypt it only if the content changed; the file is replaced atomically.
+A secret in the rules whose file does not exist yet is created.
+
+--stdin reads the new content from standard input instead: it is never read
+implicitly. If encryption fails the file is untouched and the edited plaintext
+stays in the private directory, whose path is printed.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rs, err := f.load()
+			if err != nil {
+				return err
+			}
+			r, err := rs.Lookup(args[0])
+			if err != nil {
+				return err
+			}
+			ids, err := secrets.LoadIdentities(f.identities)
+			if err != nil {
+				return err
+			}
+			opts := secrets.EditOptions{Editor: os.Getenv("EDITOR"), Stderr: cmd.ErrOrStderr()}
+			if fromStdin {
+				opts.Stdin = cmd.InOrStdin()
+			}
+			res, err := rs.Edit(r, ids, opts)
+			var ie *secrets.InterruptedError
+			if errors.As(err, &ie) {
+				code := 130
+				if ie.Signal == syscall.SIGTERM {
+					code = 143
+				}
+				return exitCode(code, err)
+			}
+			if err != nil {
+				return err
+			}
+			shown := relToWd(rs.PathOf(r))
+			switch {
+			case res.Created:
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s: created\n", shown)
+			case res.Changed:
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s: updated\n", shown)
+			default:
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s: unchanged\n", shown)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&fromStdin, "stdin", false, "read the new content from standard input instead of running an editor")
+	return cmd
+}
+
+func secretsDecryptCmd(f *secretsFlags) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "decrypt NAME",
+		Short: "Decrypt a secret to standard output or a file",
+		Long: `Decrypt a secret to standard output, or with -o to a file (written
+atomically, mode 0600). A secret listed in the rules whose file is missing is
+an error, not empty output. When no identity matches, the keys tried and the
+file's recipients are printed.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rs, err := f.load()
+			if err != nil {
+				return err
+			}
+			r, err := rs.Lookup(args[0])
+			if err != nil {
+				return err
+			}
+			ids, err := secrets.LoadIdentities(f.identities)
+			if err != nil {
+				return err
+			}
+			plain, err := rs.Decrypt(r, ids)
+			if err != nil {
+				return err
+			}
+			if output != "" && output != "-" {
+				return secrets.WritePrivateFile(output, plain)
+			}
+			_, err = cmd.OutOrStdout().Write(plain)
+			return err
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "write the plaintext to this file (mode 0600) instead of standard output")
+	return cmd
+}
+
+func secretsEncryptCmd(f *secretsFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "encrypt NAME",
+		Short: "Encrypt standard input into a secret (no private key needed)",
+		Long: `Encrypt standard input to the recipients the rules give NAME and replace its
+file atomically. Needs no private key, so someone who may set a secret but
+not read it can (agenix #9). Empty input is refused.`,
+		Example: `  printf %s "$TOKEN" | nixherd secrets encrypt github-token`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rs, err := f.load()
+			if err != nil {
+				return err
+			}
+			r, err := rs.Lookup(args[0])
+			if err != nil {
+				return err
+			}
+			in := cmd.InOrStdin()
+			if fd, ok := in.(*os.File); ok && term.IsTerminal(int(fd.Fd())) {
+				fmt.Fprintln(cmd.ErrOrStderr(), "reading the secret from the terminal; end with Ctrl-D")
+			}
+			plain, err := io.ReadAll(in)
+			if err != nil {
+				return err
+			}
+			if len(plain) == 0 {
+				return fmt.Errorf("empty standard input: %s was not changed", relToWd(rs.PathOf(r)))
+			}
+			if err := rs.Encrypt(r, plain); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s: encrypted to %d recipient(s)\n", relToWd(rs.PathOf(r)), len(r.Recipients))
+			return nil
+		},
+	}
+}
+
+func secretsRekeyCmd(f *secretsFlags) *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "rekey [NAME...]",
+		Short: "Re-encrypt the secrets whose recipients differ from the rules",
+		Long: `Re-encrypt the secrets (all, or those named) whose recipients, read from their
+age headers, or armor differ from the rules; the others stay byte-identical,
+so git shows only what changed. --all re-encrypts every file.
+
+All or nothing: each new file is written beside its target first, and the
+files are renamed only when all were written; on any failure nothing changed.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rs, err := f.load()
+			if err != nil {
+				return err
+			}
+			var rules []*secrets.Rule
+			for _, a := range args {
+				r, err := rs.Lookup(a)
+				if err != nil {
+					return err
+				}
+				rules = append(rules, r)
+			}
+			ids, err := secrets.LoadIdentities(f.identities)
+			if err != nil {
+				return err
+			}
+			res, err := rs.Rekey(rules, ids, all)
+			if err != nil {
+				return err
+			}
+			w := cmd.ErrOrStderr()
+			for _, s := range res.Skipped {
+				fmt.Fprintf(w, "%s: missing, skipped\n", relToWd(filepath.Join(rs.Dir, s)))
+			}
+			for _, s := range res.Rekeyed {
+				fmt.Fprintf(w, "%s: rekeyed\n", relToWd(filepath.Join(rs.Dir, s)))
+			}
+			fmt.Fprintf(w, "%d rekeyed, %d up to date\n", len(res.Rekeyed), countOr(len(args), len(rs.Secrets))-len(res.Rekeyed)-len(res.Skipped))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "re-encrypt every secret, even those already up to date")
+	return cmd
+}
+
+func countOr(n, def int) int {
+	if n == 0 {
+		return def
+	}
+	return n
+}
+
+func secretsCheckCmd(f *secretsFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "check",
+		Short: "Audit the secrets against the rules without any private key",
+		Long: `Audit every secret offline, for CI and pre-commit: the SSH recipients in each
+file's header (by tag) against secrets.nix, age X25519 recipients by count,
+armor, files not in the rules, rules without files, and plaintext in the
+secrets folder. Exits 1 on any drift, naming the file and the keys.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rs, err := f.load()
+			if err != nil {
+				return err
+			}
+			entries, err := rs.Audit()
+			if err != nil {
+				return err
+			}
+			bad := 0
+			for _, e := range entries {
+				if e.Status == secrets.StatusOK {
+					continue
+				}
+				bad++
+				shown := relToWd(filepath.Join(rs.Dir, e.File))
+				if len(e.Problems) == 0 {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", shown, e.Status)
+				}
+				for _, p := range e.Problems {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: %s: %s\n", shown, e.Status, p)
+				}
+			}
+			if bad > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "secrets check: %d of %d files need attention (nixherd secrets rekey fixes recipients)\n", bad, len(entries))
+				return exitCode(1, nil)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "secrets check: %d secrets match %s\n", len(entries), rs.Path)
+			return nil
+		},
+	}
+}
+
+func secretsInstallHookCmd(f *secretsFlags) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "install-hook",
+		Short: "Install a git pre-commit hook that runs nixherd secrets check",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			wd, err := os.Getwd()
+			if err != nil {
+				return err
+			}
+			rules, err := secrets.FindRules(wd, f.rules)
+			if err != nil {
+				return err
+			}
+			hook, err := secrets.InstallHook(wd, rules, force)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "installed %s\n", relToWd(hook))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "replace a pre-commit hook nixherd did not write")
+	return cmd
+}
+
+// relToWd shows a path relative to the working directory when it is below it.
+func relToWd(p string) string {
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(rel, "..") {
+			return rel
+		}
+	}
+	return p
+}

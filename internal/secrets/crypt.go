@@ -1,0 +1,220 @@
+package secrets
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"filippo.io/age"
+	"filippo.io/age/armor"
+)
+
+// Decrypt reads and decrypts the rule's file. A file listed in the rules but
+// missing is an error, never empty output.
+func (rs *Rules) Decrypt(r *Rule, ids *Identities) ([]byte, error) {
+	shown := displayPath(rs.PathOf(r))
+	data, err := os.ReadFile(rs.PathOf(r))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s: listed in the rules but the file does not exist", shown)
+		}
+		return nil, fmt.Errorf("%s: %w", shown, unwrapPathError(err))
+	}
+	plain, err := decryptBytes(data, ids)
+	if err != nil {
+		return nil, rs.explainDecrypt(shown, r, data, ids, err)
+	}
+	return plain, nil
+}
+
+func decryptBytes(data []byte, ids *Identities) ([]byte, error) {
+	// Read our own way first: its errors name the problem and the line.
+	hdr, err := ReadHeader(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	if len(ids.ids) == 0 {
+		return nil, errors.New(ids.empty)
+	}
+	var src io.Reader = bytes.NewReader(data)
+	if hdr.Armored {
+		src = armor.NewReader(src)
+	}
+	pr, err := age.Decrypt(src, ids.ids...)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := io.ReadAll(pr)
+	if err != nil {
+		return nil, fmt.Errorf("the encrypted content is damaged: %v", err)
+	}
+	return plain, nil
+}
+
+// explainDecrypt turns an age error into one that says what to do.
+func (rs *Rules) explainDecrypt(shown string, r *Rule, data []byte, ids *Identities, err error) error {
+	var noMatch *age.NoIdentityMatchError
+	switch {
+	case errors.Is(err, ErrNotEncrypted):
+		return fmt.Errorf("%s: %w (plaintext where a secret should be?)", shown, err)
+	case errors.As(err, &noMatch):
+		hdr, _ := ReadHeader(bytes.NewReader(data))
+		return fmt.Errorf("%s: no identity matches this file\nkeys tried:\n%s\nthe file is encrypted to:\n%s",
+			shown, ids.Describe(), describeHeader(hdr, r))
+	case strings.Contains(err.Error(), "bad header MAC"):
+		return fmt.Errorf("%s: the header MAC does not match: the file is damaged or was modified", shown)
+	}
+	return fmt.Errorf("%s: %w", shown, err)
+}
+
+// describeHeader lists a header's recipients, named after the rule's keys where the tags match.
+func describeHeader(h *Header, r *Rule) string {
+	if h == nil {
+		return "  (unreadable header)"
+	}
+	byID := map[string]*Recipient{}
+	if r != nil {
+		for _, rec := range r.Recipients {
+			if rec.Tag != "" {
+				byID[rec.stanzaID()] = rec
+			}
+		}
+	}
+	var lines []string
+	for _, t := range h.SSHTags() {
+		if rec, ok := byID[t]; ok {
+			lines = append(lines, fmt.Sprintf("  %s (%s)", rec, t))
+		} else {
+			lines = append(lines, fmt.Sprintf("  %s (not in the rules)", t))
+		}
+	}
+	for _, t := range []string{StanzaX25519, StanzaHybrid} {
+		if n := h.Count(t); n > 0 {
+			lines = append(lines, fmt.Sprintf("  %d %s key(s) (age keys carry no identifier)", n, t))
+		}
+	}
+	if len(lines) == 0 {
+		return "  (no recipient nixherd knows)"
+	}
+	return strings.Join(lines, "\n")
+}
+
+// encryptFor encrypts plain to the rule's recipients, armored when the rule says so.
+func encryptFor(r *Rule, plain []byte) ([]byte, error) {
+	if len(r.Recipients) == 0 {
+		return nil, fmt.Errorf("%s has no publicKeys in the rules", r.File)
+	}
+	recs := make([]age.Recipient, len(r.Recipients))
+	for i, rec := range r.Recipients {
+		recs[i] = rec.age
+	}
+	var buf bytes.Buffer
+	var dst io.Writer = &buf
+	var aw io.WriteCloser
+	if r.Armor {
+		aw = armor.NewWriter(&buf)
+		dst = aw
+	}
+	w, err := age.Encrypt(dst, recs...)
+	if err != nil {
+		return nil, fmt.Errorf("encrypting %s: %v", r.File, err)
+	}
+	if _, err := w.Write(plain); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	if aw != nil {
+		if err := aw.Close(); err != nil {
+			return nil, err
+		}
+		buf.WriteByte('\n')
+	}
+	return buf.Bytes(), nil
+}
+
+// Encrypt encrypts plain to the rule's recipients and replaces the file
+// atomically; someone who cannot decrypt a secret can still set it.
+func (rs *Rules) Encrypt(r *Rule, plain []byte) error {
+	data, err := encryptFor(r, plain)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(rs.PathOf(r), data)
+}
+
+// staged is a file written beside its target, waiting to be renamed over it.
+type staged struct{ tmp, target string }
+
+// stage writes data to a temporary file in target's folder, with target's
+// mode (0644 for a new file, as agenix leaves them for git).
+func stage(target string, data []byte) (staged, error) {
+	mode := os.FileMode(0o644)
+	if fi, err := os.Stat(target); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return staged{}, err
+	}
+	f, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".nixherd-*")
+	if err != nil {
+		return staged{}, err
+	}
+	s := staged{tmp: f.Name(), target: target}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = f.Chmod(mode)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(s.tmp)
+		return staged{}, fmt.Errorf("writing %s: %w", displayPath(target), err)
+	}
+	return s, nil
+}
+
+func (s staged) commit() error { return os.Rename(s.tmp, s.target) }
+func (s staged) abort()        { os.Remove(s.tmp) }
+
+func writeAtomic(target string, data []byte) error {
+	s, err := stage(target, data)
+	if err != nil {
+		return err
+	}
+	if err := s.commit(); err != nil {
+		s.abort()
+		return fmt.Errorf("replacing %s: %w", displayPath(target), err)
+	}
+	return nil
+}
+
+// WritePrivateFile writes decrypted content where the user asked for it,
+// readable by the owner only, atomically.
+func WritePrivateFile(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".nixherd-*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}

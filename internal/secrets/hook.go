@@ -1,0 +1,71 @@
+package secrets
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+const hookMarker = "# nixherd secrets check hook"
+
+// InstallHook writes a git pre-commit hook in the repository holding dir
+// that runs `nixherd secrets check`, so drift and plaintext never get
+// committed. An existing hook that nixherd did not write is left alone
+// unless force is set. It returns the hook's path.
+func InstallHook(dir, rulesFile string, force bool) (string, error) {
+	out, err := exec.Command("git", "-C", dir, "rev-parse", "--show-toplevel", "--git-path", "hooks").Output()
+	if err != nil {
+		return "", fmt.Errorf("%s is not in a git repository", displayPath(dir))
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 2 {
+		return "", fmt.Errorf("unexpected output from git rev-parse: %q", out)
+	}
+	top, hooks := lines[0], lines[1]
+	if !filepath.IsAbs(hooks) {
+		hooks = filepath.Join(dir, hooks)
+	}
+	hook := filepath.Join(hooks, "pre-commit")
+	if old, err := os.ReadFile(hook); err == nil && !bytes.Contains(old, []byte(hookMarker)) && !force {
+		return "", fmt.Errorf("%s exists and was not written by nixherd; add `nixherd secrets check` to it, or use --force to replace it", hook)
+	}
+	absRules, err := filepath.Abs(rulesFile)
+	if err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(top, absRules)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return "", fmt.Errorf("the rules file %s is outside the repository %s", rulesFile, top)
+	}
+	// Prefer the nixherd on PATH at commit time; fall back to this binary.
+	self, _ := os.Executable()
+	script := fmt.Sprintf(`#!/bin/sh
+%s
+# Refuses a commit whose secrets drift from %s or hold plaintext.
+# Needs no private key. Remove this file to disable.
+cd "$(git rev-parse --show-toplevel)" || exit 1
+nixherd=$(command -v nixherd || echo %s)
+exec "$nixherd" secrets check --rules %s
+`, hookMarker, shellQuote(rel), shellQuote(self), shellQuote(rel))
+	if err := os.MkdirAll(hooks, 0o755); err != nil {
+		return "", err
+	}
+	s, err := stage(hook, []byte(script))
+	if err != nil {
+		return "", err
+	}
+	if err := os.Chmod(s.tmp, 0o755); err != nil {
+		s.abort()
+		return "", err
+	}
+	if err := s.commit(); err != nil {
+		s.abort()
+		return "", err
+	}
+	return hook, nil
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
