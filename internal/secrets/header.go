@@ -33,6 +33,8 @@ const (
 	StanzaHybrid     = "mlkem768x25519"
 )
 
+const msgTruncated = "unexpected end of file (truncated header)"
+
 // ErrNotEncrypted is returned by ReadHeader for a file that is neither a
 // binary nor an armored age file: plaintext where a secret should be.
 var ErrNotEncrypted = errors.New("not an age-encrypted file")
@@ -138,8 +140,9 @@ func parseHeader(br *bufio.Reader) (*Header, error) {
 
 	intro, err := next()
 	if err != nil {
-		if line == 1 {
-			return nil, ErrNotEncrypted
+		var he *HeaderError
+		if errors.As(err, &he) && he.Msg == msgTruncated {
+			return nil, ErrNotEncrypted // no line at all: not an age file
 		}
 		return nil, err
 	}
@@ -162,6 +165,9 @@ func parseHeader(br *bufio.Reader) (*Header, error) {
 		if mac, ok := strings.CutPrefix(s, "--- "); ok {
 			if _, err := base64.RawStdEncoding.Strict().DecodeString(mac); err != nil || len(mac) != 43 {
 				return nil, &HeaderError{line, "invalid header MAC encoding"}
+			}
+			if len(h.Stanzas) == 0 {
+				return nil, &HeaderError{line, "no recipient stanzas"}
 			}
 			h.MAC = mac
 			return h, nil

@@ -1,0 +1,126 @@
+package secrets
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// secrets.nix in the styles real fleets write; each must give the same rules.
+func TestRulesStyles(t *testing.T) {
+	ks := testKeys(t)
+	a, b, x := ks["ed25519"].Public, ks["rsa2048"].Public, ks["x25519"].Public
+	styles := map[string]string{
+		"plain data": fmt.Sprintf(`{
+  "api.age".publicKeys = [ %q %q %q ];
+  "db.age" = { publicKeys = [ %q ]; armor = true; };
+}`, a, b, x, a),
+		"let-bound keys joined with ++": fmt.Sprintf(`let
+  alice = %q;
+  bob = %q;
+  ci = %q;
+  users = [ alice bob ];
+in
+{
+  "api.age".publicKeys = users ++ [ ci ];
+  "db.age" = { publicKeys = [ alice ]; armor = true; };
+}`, a, b, x),
+		"builtins.attrValues": fmt.Sprintf(`let
+  users = { alice = %q; bob = %q; };
+  systems = { devnix = %q; };
+  all = builtins.attrValues users ++ builtins.attrValues systems;
+in
+{
+  "api.age".publicKeys = all;
+  "db.age" = { publicKeys = [ users.alice ]; armor = true; };
+}`, a, b, x),
+	}
+	for name, src := range styles {
+		t.Run(name, func(t *testing.T) {
+			rs := mustLoad(t, fleet(t, src))
+			if len(rs.Secrets) != 2 {
+				t.Fatalf("%d secrets", len(rs.Secrets))
+			}
+			api, db := mustRule(t, rs, "api.age"), mustRule(t, rs, "db")
+			var got []string
+			for _, r := range api.Recipients {
+				got = append(got, r.Type)
+			}
+			if strings.Join(got, " ") != "ssh-ed25519 ssh-rsa X25519" || api.Armor {
+				t.Errorf("api.age: %v armor=%v", got, api.Armor)
+			}
+			if len(db.Recipients) != 1 || !db.Armor {
+				t.Errorf("db.age: %d recipients, armor=%v", len(db.Recipients), db.Armor)
+			}
+		})
+	}
+}
+
+func TestRulesErrorsAreLocated(t *testing.T) {
+	ks := testKeys(t)
+	for _, tc := range []struct{ name, src, want string }{
+		{"syntax error", "{\n  \"a.age\".publicKeys = [ \"x\" ;\n}\n", `secrets.nix:2:30: syntax error, unexpected ';'`},
+		{"undefined variable", "let a = 1; in {\n  \"a.age\".publicKeys = [ bob ];\n}\n", `secrets.nix:2:26: undefined variable 'bob'`},
+		{"not a key", `{ "a.age".publicKeys = [ "ssh-ed25519 AAAAnot-base64" ]; }`, `"a.age".publicKeys[0]: publicKeys entry is not a valid SSH public key`},
+		{"not a key at all", `{ "a.age".publicKeys = [ "alice" ]; }`, `publicKeys entry is not a public key "alice"`},
+		{"private key pasted", `{ "a.age".publicKeys = [ "AGE-SECRET-KEY-1QQQ" ]; }`, `a private key where a public key belongs`},
+		{"not a string", fmt.Sprintf(`{ "a.age".publicKeys = [ %q 3 ]; }`, ks["ed25519"].Public), `"a.age".publicKeys[1]: want a string, found a number`},
+		{"escaping path", fmt.Sprintf(`{ "../a.age".publicKeys = [ %q ]; }`, ks["ed25519"].Public), `must be relative to the rules file's folder`},
+		{"not an attrset", `[ 1 ]`, `must evaluate to an attribute set`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadRules(fleet(t, tc.src))
+			var re *RulesError
+			if !errors.As(err, &re) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "AGE-SECRET-KEY") {
+				t.Errorf("error echoes a private key: %v", err)
+			}
+		})
+	}
+}
+
+// Names on the command line work from the fleet root and from inside the
+// secrets folder (agenix's form), with or without .age.
+func TestLookup(t *testing.T) {
+	rules := fleet(t, fmt.Sprintf(`{ "api.age".publicKeys = [ %q ]; "hosts/db.age".publicKeys = [ %q ]; }`, testKeys(t)["ed25519"].Public, testKeys(t)["ed25519"].Public))
+	root := filepath.Dir(filepath.Dir(rules))
+	for _, tc := range []struct{ wd, name, want string }{
+		{root, "api", "api.age"},
+		{root, "secrets/api.age", "api.age"},
+		{root, "hosts/db", "hosts/db.age"},
+		{root, "secrets/hosts/db.age", "hosts/db.age"},
+		{filepath.Join(root, "secrets"), "api.age", "api.age"},
+		{filepath.Join(root, "secrets"), "./hosts/db.age", "hosts/db.age"},
+		{"/", filepath.Join(root, "secrets", "api.age"), "api.age"},
+	} {
+		t.Chdir(tc.wd)
+		found, err := FindRules(tc.wd, "")
+		if tc.wd == "/" {
+			found = rules
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		rs := mustLoad(t, found)
+		r, err := rs.Lookup(tc.name)
+		if err != nil || r.File != tc.want {
+			t.Errorf("from %s, %q: %v %v, want %s", tc.wd, tc.name, r, err, tc.want)
+		}
+	}
+	rs := mustLoad(t, rules)
+	if _, err := rs.Lookup("nope"); err == nil || !strings.Contains(err.Error(), `no secret "nope"`) {
+		t.Errorf("unknown name: %v", err)
+	}
+	t.Setenv("RULES", "elsewhere.nix")
+	if p, _ := FindRules(root, ""); p != "elsewhere.nix" {
+		t.Errorf("RULES not honoured: %s", p)
+	}
+	if p, _ := FindRules(root, "flag.nix"); p != "flag.nix" {
+		t.Errorf("--rules not preferred: %s", p)
+	}
+	os.Unsetenv("RULES")
+}
