@@ -199,4 +199,3 @@ func TestIdentities(t *testing.T) {
 		t.Errorf("garbage identity: %v", err)
 	}
 }
-
