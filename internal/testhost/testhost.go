@@ -1,0 +1,315 @@
+// Package testhost runs simulated machines on this computer so that
+// nixherd's deploy, status and rollback code can be tested against real
+// OpenSSH servers and real, separate Nix stores instead of mocks.
+//
+// Each host is a shell running as process 1 of its own PID and mount
+// namespaces (unshare --pid --mount --kill-child). Inside, the host's own
+// directory is bind-mounted over /nix, /etc/nix and /root, a tmpfs over /run,
+// and the shell supervises an sshd that listens on the host's own address: a
+// loopback address 127.77.x.y by default, or an address on a veth pair into a
+// network namespace of its own (NetNS) when a test must cut the host's
+// network. Debian's nix lives in /usr/bin, so it keeps working over the empty
+// private /nix; the host's store and database appear on first use.
+//
+// Clients reach the hosts with the system ssh through a generated ssh_config
+// (Cluster.SSHConfig) that names the per-run client key and a known_hosts file
+// holding every host key, so StrictHostKeyChecking stays on.
+//
+// Stopping a host kills the unshare process; --kill-child makes the kernel
+// kill the namespace's process 1 and with it every process of the host, and
+// the private mounts vanish with the mount namespace. Hosts must be started
+// as root.
+package testhost
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/nixherd/nixherd/internal/testenv"
+)
+
+// Options says how many hosts to start and how.
+type Options struct {
+	// Names of the hosts, one per host. When empty, N hosts named
+	// host1…hostN are started.
+	Names []string
+	N     int
+	// NetNS puts every host in a network namespace of its own, reached over
+	// a veth pair, so that Host.Cut and Host.Restore can take its network
+	// away. Otherwise hosts listen on loopback addresses.
+	NetNS bool
+	// Port is the sshd port of every host (default 22).
+	Port int
+	// Dir is where the run's files go (keys, known_hosts, ssh_config, one
+	// directory per host). Default: a new private temporary directory,
+	// removed by Close.
+	Dir string
+	// LogLevel of the hosts' sshd (default VERBOSE, which logs every
+	// accepted key so that handshakes can be counted).
+	LogLevel string
+}
+
+// Cluster is a set of running test hosts sharing one client key.
+type Cluster struct {
+	// Dir holds the run's files.
+	Dir string
+	// Hosts in the order of Options.Names.
+	Hosts []*Host
+	// IdentityFile is the private key that every host accepts for root.
+	IdentityFile string
+	// KnownHosts lists every host's key under its address.
+	KnownHosts string
+	// SSHConfig is an ssh_config file for `ssh -F`: it sets IdentityFile,
+	// UserKnownHostsFile, StrictHostKeyChecking=yes and BatchMode, and
+	// declares each host name as an alias of its address.
+	SSHConfig string
+
+	removeDir bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Need skips the test (or fails it when NIXHERD_REQUIRE_TOOLS is set) unless
+// test hosts can run here: root, unshare, sshd, ssh and nix.
+func Need(t testing.TB) {
+	t.Helper()
+	testenv.NeedRoot(t)
+	for _, tool := range []string{"unshare", "nsenter", "sshd", "ssh", "ssh-keygen", "ip"} {
+		testenv.NeedTool(t, tool)
+	}
+	testenv.NixEnv(t)
+}
+
+// Start starts the hosts for a test and stops them when the test ends. It
+// fails the test if the hosts cannot be started; without root or the tools
+// it skips (or fails when NIXHERD_REQUIRE_TOOLS is set).
+func Start(t testing.TB, opts Options) *Cluster {
+	t.Helper()
+	Need(t)
+	c, err := New(opts)
+	if err != nil {
+		t.Fatalf("testhost: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Errorf("testhost: %v", err)
+		}
+	})
+	return c
+}
+
+// New starts the hosts. The caller must Close the cluster on every exit
+// path. On error nothing is left running.
+func New(opts Options) (c *Cluster, err error) {
+	if os.Geteuid() != 0 {
+		return nil, errors.New("test hosts need root (mount and network namespaces)")
+	}
+	names := opts.Names
+	if len(names) == 0 {
+		for i := 1; i <= opts.N; i++ {
+			names = append(names, fmt.Sprintf("host%d", i))
+		}
+	}
+	if len(names) == 0 {
+		return nil, errors.New("no hosts requested")
+	}
+	seen := map[string]bool{}
+	for _, n := range names {
+		if !validName(n) {
+			return nil, fmt.Errorf("host name %q: use letters, digits, '-' and '_'", n)
+		}
+		if seen[n] {
+			return nil, fmt.Errorf("host name %q given twice", n)
+		}
+		seen[n] = true
+	}
+	if opts.Port == 0 {
+		opts.Port = 22
+	}
+	if opts.LogLevel == "" {
+		opts.LogLevel = "VERBOSE"
+	}
+	for _, tool := range []string{"unshare", "nsenter", "ssh", "ssh-keygen", "mount"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return nil, fmt.Errorf("test hosts need %s: %w", tool, err)
+		}
+	}
+	if opts.NetNS {
+		if _, err := lookSbin("ip"); err != nil {
+			return nil, fmt.Errorf("network-namespace hosts need ip (iproute2): %w", err)
+		}
+	}
+	if _, err := lookSbin("sshd"); err != nil {
+		return nil, fmt.Errorf("test hosts need sshd (openssh-server): %w", err)
+	}
+
+	c = &Cluster{Dir: opts.Dir}
+	if c.Dir == "" {
+		d, err := os.MkdirTemp("", "nixherd-testhost-")
+		if err != nil {
+			return nil, err
+		}
+		c.Dir, c.removeDir = d, true
+	} else if err := os.MkdirAll(c.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			c.Close()
+			c = nil
+		}
+	}()
+	if err := os.Chmod(c.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	c.IdentityFile = filepath.Join(c.Dir, "id_ed25519")
+	if err := keygen(c.IdentityFile, "nixherd-testhost-client"); err != nil {
+		return nil, err
+	}
+	clientPub, err := os.ReadFile(c.IdentityFile + ".pub")
+	if err != nil {
+		return nil, err
+	}
+
+	// Start the hosts concurrently: each waits for its sshd to listen.
+	c.Hosts = make([]*Host, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Hosts[i], errs[i] = startHost(c, name, opts, clientPub)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if err := c.writeClientFiles(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Close stops every host, removes network namespaces and, when New created
+// it, the run's directory. It is safe to call more than once.
+func (c *Cluster) Close() error {
+	c.closeOnce.Do(func() {
+		var errs []error
+		for _, h := range c.Hosts {
+			if h != nil {
+				errs = append(errs, h.stop())
+			}
+		}
+		if c.removeDir {
+			errs = append(errs, os.RemoveAll(c.Dir))
+		}
+		c.closeErr = errors.Join(errs...)
+	})
+	return c.closeErr
+}
+
+// Host returns the host with the given name, or nil.
+func (c *Cluster) Host(name string) *Host {
+	for _, h := range c.Hosts {
+		if h.Name == name {
+			return h
+		}
+	}
+	return nil
+}
+
+// SSHArgs are the ssh options that reach the hosts: `-F <SSHConfig>`.
+func (c *Cluster) SSHArgs() []string { return []string{"-F", c.SSHConfig} }
+
+// SSHOpts is the value for NIX_SSHOPTS, so that `nix copy --to ssh://…`
+// uses the same key and known_hosts.
+func (c *Cluster) SSHOpts() string { return "-F " + c.SSHConfig }
+
+// Env is the environment a client of the hosts needs: NIX_SSHOPTS for nix
+// and NIXHERD_SSH_CONFIG for nixherd's own ssh.
+func (c *Cluster) Env() []string {
+	return []string{"NIX_SSHOPTS=" + c.SSHOpts(), "NIXHERD_SSH_CONFIG=" + c.SSHConfig}
+}
+
+func validName(s string) bool {
+	if s == "" || len(s) > 63 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// lookSbin finds a program that may live in /usr/sbin or /sbin, which are not
+// on every root PATH.
+func lookSbin(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/bin", "/bin"} {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found", name)
+}
+
+func keygen(path, comment string) error {
+	out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ssh-keygen %s: %v: %s", path, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// writeClientFiles writes known_hosts and ssh_config for all hosts.
+func (c *Cluster) writeClientFiles() error {
+	var kh, cfg strings.Builder
+	for _, h := range c.Hosts {
+		fmt.Fprintf(&kh, "%s %s\n", h.knownHostsName(), h.hostKey)
+	}
+	c.KnownHosts = filepath.Join(c.Dir, "known_hosts")
+	if err := writeFileAtomic(c.KnownHosts, []byte(kh.String()), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(&cfg, "# Generated by nixherd's testhost for the test hosts in %s.\n", c.Dir)
+	for _, h := range c.Hosts {
+		fmt.Fprintf(&cfg, "Host %s\n  HostName %s\n  Port %d\n  User root\n", h.Name, h.Addr, h.Port)
+	}
+	fmt.Fprintf(&cfg, "Host *\n  IdentityFile %s\n  IdentitiesOnly yes\n  UserKnownHostsFile %s\n  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n  BatchMode yes\n  ConnectTimeout 5\n  LogLevel ERROR\n",
+		c.IdentityFile, c.KnownHosts)
+	c.SSHConfig = filepath.Join(c.Dir, "ssh_config")
+	return writeFileAtomic(c.SSHConfig, []byte(cfg.String()), 0o644)
+}
+
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

@@ -1,0 +1,448 @@
+package testhost_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nixherd/nixherd/internal/testhost"
+)
+
+// build builds the fixture's toplevels with the real nix and returns their
+// store paths, in order.
+func build(t *testing.T, dir string, ms ...testhost.FixtureMachine) []string {
+	t.Helper()
+	args := []string{"build", "--json", "--no-link"}
+	for _, m := range ms {
+		args = append(args, "path:"+dir+"#"+m.Attr())
+	}
+	cmd := exec.Command("nix", args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("nix build: %v\n%s", err, stderr.String())
+	}
+	var res []struct {
+		Outputs map[string]string `json:"outputs"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("nix build output %q: %v", out, err)
+	}
+	var paths []string
+	for _, r := range res {
+		paths = append(paths, r.Outputs["out"])
+	}
+	return paths
+}
+
+func fixture(t *testing.T, ms ...testhost.FixtureMachine) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := testhost.WriteFixture(dir, testhost.FixtureOptions{Machines: ms}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// copyTo copies a closure to the host with the real nix copy over ssh.
+func copyTo(t *testing.T, c *testhost.Cluster, h *testhost.Host, path string) {
+	t.Helper()
+	cmd := exec.Command("nix", "copy", "--no-check-sigs", "--to", h.StoreURL(), path)
+	cmd.Env = append(os.Environ(), c.Env()...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nix copy to %s: %v\n%s", h.Name, err, out)
+	}
+}
+
+func run(t *testing.T, h *testhost.Host, script string) string {
+	t.Helper()
+	out, err := h.Run(context.Background(), script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// exitCode runs script on the host and returns its exit status.
+func exitCode(t *testing.T, h *testhost.Host, script string) int {
+	t.Helper()
+	err := h.SSH(context.Background(), script).Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0
+}
+
+// Three hosts, each its own sshd with a verified host key and its own store:
+// a closure copied to one is in that host's store only, and its
+// switch-to-configuration records the activation on that host only.
+func TestHostsHaveOwnStoresAndActivation(t *testing.T) {
+	c := testhost.Start(t, testhost.Options{Names: []string{"devmac", "devnix", "ephem"}})
+	addrs := map[string]bool{}
+	for _, h := range c.Hosts {
+		if got := strings.TrimSpace(run(t, h, "hostname")); got != h.Name {
+			t.Errorf("hostname on %s = %q", h.Name, got)
+		}
+		if addrs[h.Addr] {
+			t.Errorf("address %s used twice", h.Addr)
+		}
+		addrs[h.Addr] = true
+		if !strings.HasPrefix(h.Addr, "127.") {
+			t.Errorf("loopback host %s has address %s", h.Name, h.Addr)
+		}
+	}
+	// The ssh_config keeps host key checking on.
+	cfg, err := os.ReadFile(c.SSHConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(cfg), "StrictHostKeyChecking yes") {
+		t.Errorf("ssh_config does not verify host keys:\n%s", cfg)
+	}
+
+	m := testhost.FixtureMachine{Name: "devnix", Platform: testhost.NixOS, Generation: "g1", PayloadBytes: 4096}
+	dir := fixture(t, m)
+	top := build(t, dir, m)[0]
+	devnix := c.Host("devnix")
+	copyTo(t, c, devnix, top)
+	if !devnix.HasStorePath(top) {
+		t.Fatalf("%s not in devnix's store after nix copy", top)
+	}
+	run(t, devnix, "nix-store --check-validity "+top)
+	for _, other := range []string{"devmac", "ephem"} {
+		if c.Host(other).HasStorePath(top) {
+			t.Errorf("%s is in %s's store too", top, other)
+		}
+		if code := exitCode(t, c.Host(other), "nix-store --check-validity "+top); code == 0 {
+			t.Errorf("%s is valid in %s's store", top, other)
+		}
+	}
+
+	// The NixOS contract: guard, profile, activate.
+	run(t, devnix, "test -f "+top+"/nixos-version")
+	run(t, devnix, "nix-env -p /nix/var/nix/profiles/system --set "+top)
+	run(t, devnix, top+"/bin/switch-to-configuration switch")
+	if got := devnix.Profile("/nix/var/nix/profiles/system"); got != top {
+		t.Errorf("system profile = %q, want %s", got, top)
+	}
+	if got := devnix.CurrentSystem(); got != top {
+		t.Errorf("devnix /run/current-system = %q, want %s", got, top)
+	}
+	if got := strings.TrimSpace(run(t, devnix, "readlink /run/current-system")); got != top {
+		t.Errorf("/run/current-system seen over ssh = %q", got)
+	}
+	acts, err := devnix.Activations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(acts) != 1 || acts[0].Action != "switch" || acts[0].Path != top || acts[0].Exit != 0 {
+		t.Errorf("devnix activations = %+v", acts)
+	}
+	for _, other := range []string{"devmac", "ephem"} {
+		if got := c.Host(other).CurrentSystem(); got != "" {
+			t.Errorf("%s has /run/current-system %q after devnix's switch", other, got)
+		}
+		if acts, _ := c.Host(other).Activations(); len(acts) != 0 {
+			t.Errorf("%s recorded activations %+v", other, acts)
+		}
+	}
+	// Nothing of the host leaked onto the real machine.
+	if _, err := os.Lstat(filepath.Join("/nix/var/nixherd-fixture")); err == nil {
+		if l, _ := os.ReadFile("/nix/var/nixherd-fixture/activations.log"); strings.Contains(string(l), top) {
+			t.Errorf("the real /nix/var/nixherd-fixture recorded the host's activation")
+		}
+	}
+	if l, _ := os.Readlink("/run/current-system"); l == top {
+		t.Errorf("the real /run/current-system points at the host's generation")
+	}
+}
+
+// A host whose key is not the one in known_hosts is refused: the generated
+// client files really verify host keys.
+func TestWrongHostKeyIsRefused(t *testing.T) {
+	c := testhost.Start(t, testhost.Options{N: 2})
+	a, b := c.Hosts[0], c.Hosts[1]
+	// known_hosts that lists b's key under a's address.
+	kh, err := os.ReadFile(c.KnownHosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bKey string
+	for _, line := range strings.Split(string(kh), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == b.Addr {
+			bKey = f[1] + " " + f[2]
+		}
+	}
+	wrong := filepath.Join(t.TempDir(), "known_hosts")
+	os.WriteFile(wrong, []byte(a.Addr+" "+bKey+"\n"), 0o644)
+	out, err := exec.Command("ssh", "-F", c.SSHConfig, "-o", "UserKnownHostsFile="+wrong, a.Name, "true").CombinedOutput()
+	if err == nil {
+		t.Fatalf("ssh to %s accepted a wrong host key", a.Name)
+	}
+	if !strings.Contains(string(out), "IDENTIFICATION HAS CHANGED") && !strings.Contains(string(out), "verification failed") {
+		t.Errorf("unexpected refusal: %s", out)
+	}
+	run(t, a, "true") // with the right known_hosts it works
+}
+
+// The fixture's activation scripts honour the contracts and their knobs.
+func TestFixtureActivationContracts(t *testing.T) {
+	c := testhost.Start(t, testhost.Options{N: 1})
+	h := c.Hosts[0]
+	good := testhost.FixtureMachine{Name: "devnix", Platform: testhost.NixOS, Generation: "good"}
+	unitFails := testhost.FixtureMachine{Name: "devnix", Platform: testhost.NixOS, Generation: "unit", ActivateExit: 4}
+	scriptFails := testhost.FixtureMachine{Name: "devnix", Platform: testhost.NixOS, Generation: "script", ActivateScript: "echo hook ran > /run/hook; exit 3"}
+	closesSSH := testhost.FixtureMachine{Name: "devnix", Platform: testhost.NixOS, Generation: "nossh", SSHDown: true}
+	var paths []string
+	for _, m := range []testhost.FixtureMachine{good, unitFails, scriptFails, closesSSH} {
+		paths = append(paths, build(t, fixture(t, m), m)[0])
+		copyTo(t, c, h, paths[len(paths)-1])
+	}
+	goodP, unitP, scriptP, nosshP := paths[0], paths[1], paths[2], paths[3]
+	stc := func(p, action string) int { return exitCode(t, h, p+"/bin/switch-to-configuration "+action) }
+
+	if code := stc(goodP, "bogus"); code != 1 {
+		t.Errorf("unknown action: exit %d, want 1", code)
+	}
+	if code := stc(goodP, "boot"); code != 0 || h.BootDefault() != goodP || h.CurrentSystem() != "" {
+		t.Errorf("boot: exit %d, boot default %q, current %q", code, h.BootDefault(), h.CurrentSystem())
+	}
+	if code := stc(goodP, "dry-activate"); code != 0 || h.CurrentSystem() != "" {
+		t.Errorf("dry-activate: exit %d, current %q", code, h.CurrentSystem())
+	}
+	if code := stc(goodP, "test"); code != 0 || h.CurrentSystem() != goodP {
+		t.Errorf("test: exit %d, current %q", code, h.CurrentSystem())
+	}
+	if code := stc(unitP, "switch"); code != 4 || h.CurrentSystem() != unitP || h.BootDefault() != unitP {
+		t.Errorf("unit failure: exit %d, current %q, boot %q", code, h.CurrentSystem(), h.BootDefault())
+	}
+	if code := stc(scriptP, "switch"); code != 2 || h.CurrentSystem() != unitP {
+		t.Errorf("failing activate script: exit %d, current %q (want unchanged %s)", code, h.CurrentSystem(), unitP)
+	}
+	if got := strings.TrimSpace(run(t, h, "cat /run/hook")); got != "hook ran" {
+		t.Errorf("activation hook output %q", got)
+	}
+	acts, err := h.Activations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range acts {
+		got = append(got, a.Action+" "+strconv.Itoa(a.Exit))
+	}
+	if want := "boot 0,dry-activate 0,test 0,switch 4,switch 2"; strings.Join(got, ",") != want {
+		t.Errorf("activation log %q, want %q", strings.Join(got, ","), want)
+	}
+
+	// A generation that closes the ssh port: the activation's own session
+	// survives, new connections fail until a generation without it is
+	// activated again (here from inside the host, as a watchdog would).
+	if code := stc(nosshP, "test"); code != 0 {
+		t.Fatalf("ssh-closing generation: exit %d", code)
+	}
+	if err := waitSSH(h, false, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.Command(context.Background(), goodP+"/bin/switch-to-configuration", "test").CombinedOutput()
+	if err != nil {
+		t.Fatalf("re-activating inside the host: %v\n%s", err, out)
+	}
+	if err := waitSSH(h, true, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if h.CurrentSystem() != goodP {
+		t.Errorf("after rollback current = %q", h.CurrentSystem())
+	}
+}
+
+// waitSSH waits until ssh to the host works (up) or fails (!up).
+func waitSSH(h *testhost.Host, up bool, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		err := h.SSH(ctx, "true").Run()
+		cancel()
+		if (err == nil) == up {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New(map[bool]string{true: "ssh did not come back", false: "ssh still answers"}[up] + " on " + h.Name)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// darwin's activate (and the old activate-user) and home-manager's activate.
+func TestFixtureDarwinAndHome(t *testing.T) {
+	c := testhost.Start(t, testhost.Options{N: 1})
+	h := c.Hosts[0]
+	mac := testhost.FixtureMachine{Name: "devmac", Platform: testhost.Darwin, Generation: "1", ActivateUser: true}
+	home := testhost.FixtureMachine{Name: "me@ephem", Platform: testhost.Home, Generation: "1"}
+	paths := build(t, fixture(t, mac, home), mac, home)
+	for _, p := range paths {
+		copyTo(t, c, h, p)
+	}
+	macP, homeP := paths[0], paths[1]
+	if got := strings.TrimSpace(run(t, h, "cat "+macP+"/systemConfig")); got != macP {
+		t.Errorf("systemConfig = %q", got)
+	}
+	run(t, h, "nix-env -p /nix/var/nix/profiles/system --set "+macP+" && "+macP+"/activate-user && "+macP+"/activate")
+	run(t, h, "nix-env -p /nix/var/nix/profiles/per-user/root/home-manager --set "+homeP+" && "+homeP+"/activate")
+	if h.CurrentSystem() != macP {
+		t.Errorf("darwin current-system = %q", h.CurrentSystem())
+	}
+	if h.HomeGeneration("root") != homeP {
+		t.Errorf("home generation = %q", h.HomeGeneration("root"))
+	}
+	acts, _ := h.Activations()
+	var got []string
+	for _, a := range acts {
+		got = append(got, a.Action)
+	}
+	if strings.Join(got, ",") != "activate-user,activate,home-activate" {
+		t.Errorf("activations %v", got)
+	}
+}
+
+// A host in a network namespace: cutting its link makes ssh fail, restoring
+// it makes ssh work again.
+func TestNetNSCutAndRestore(t *testing.T) {
+	c := testhost.Start(t, testhost.Options{N: 1, NetNS: true})
+	h := c.Hosts[0]
+	if h.NetNS() == "" || strings.HasPrefix(h.Addr, "127.") {
+		t.Fatalf("netns host has namespace %q address %s", h.NetNS(), h.Addr)
+	}
+	run(t, h, "true")
+	if err := h.Cut(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.SSH(ctx, "true").Run(); err == nil {
+		t.Fatal("ssh worked with the link cut")
+	}
+	if err := h.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitSSH(h, true, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Closing a cluster leaves no process, mount namespace, network namespace,
+// veth, listener or directory behind, and frees the addresses.
+func TestCloseCleansUp(t *testing.T) {
+	testhost.Need(t)
+	c, err := testhost.New(testhost.Options{N: 2, NetNS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, err := testhost.New(testhost.Options{N: 1})
+	if err != nil {
+		c.Close()
+		t.Fatal(err)
+	}
+	type left struct{ pidNS, mntNS, netns, addr, dir string }
+	var hosts []left
+	for _, cl := range []*testhost.Cluster{c, lo} {
+		for _, h := range cl.Hosts {
+			p, m := h.Namespaces()
+			if len(h.Processes()) < 2 { // the supervisor and sshd
+				t.Errorf("%s runs %v", h.Name, h.Processes())
+			}
+			// Start a detached process inside, as a watchdog would.
+			run(t, h, "setsid sleep 600 </dev/null >/dev/null 2>&1 &")
+			hosts = append(hosts, left{p, m, h.NetNS(), h.Addr + ":" + strconv.Itoa(h.Port), cl.Dir})
+		}
+	}
+	if err := c.Close(); err != nil {
+		t.Error(err)
+	}
+	if err := lo.Close(); err != nil {
+		t.Error(err)
+	}
+	for _, h := range hosts {
+		if ps := testhost.ProcessesInNamespace("pid", h.pidNS); len(ps) > 0 {
+			t.Errorf("processes %v left in %s", ps, h.pidNS)
+		}
+		if ps := testhost.ProcessesInNamespace("mnt", h.mntNS); len(ps) > 0 {
+			t.Errorf("processes %v left in %s", ps, h.mntNS)
+		}
+		if h.netns != "" {
+			if _, err := os.Stat("/run/netns/" + h.netns); err == nil {
+				t.Errorf("network namespace %s left", h.netns)
+			}
+		}
+		// Only loopback addresses are dialled: a removed namespace's address
+		// has no route of its own any more.
+		if h.netns != "" {
+			continue
+		}
+		if conn, err := net.DialTimeout("tcp", h.addr, time.Second); err == nil {
+			conn.Close()
+			t.Errorf("something still listens on %s", h.addr)
+		}
+	}
+	for _, h := range hosts {
+		if _, err := os.Stat(h.dir); err == nil {
+			t.Errorf("directory %s left", h.dir)
+		}
+	}
+	links, _ := exec.Command("ip", "-br", "link").Output()
+	for _, h := range hosts {
+		if h.netns != "" && strings.Contains(string(links), strings.Replace(h.netns, "nixherd-th", "nhth", 1)+"a") {
+			t.Errorf("veth of %s left:\n%s", h.netns, links)
+		}
+	}
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(mounts), "nixherd-testhost") {
+		t.Errorf("host mounts visible outside:\n%s", mounts)
+	}
+}
+
+// Clusters started at the same time (as go test does with packages) get
+// distinct addresses.
+func TestConcurrentClustersGetDistinctAddresses(t *testing.T) {
+	testhost.Need(t)
+	var mu sync.Mutex
+	seen := map[string]string{}
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := testhost.New(testhost.Options{N: 2})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+			mu.Lock()
+			defer mu.Unlock()
+			for _, h := range c.Hosts {
+				if prev, ok := seen[h.Addr]; ok {
+					t.Errorf("address %s given to cluster %d and %s", h.Addr, i, prev)
+				}
+				seen[h.Addr] = strconv.Itoa(i)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(seen) != 6 {
+		t.Errorf("got %d addresses, want 6", len(seen))
+	}
+}
