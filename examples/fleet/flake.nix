@@ -1,0 +1,123 @@
+{
+  description = "A fleet of Apple Silicon machines: one nix-darwin Mac and NixOS VMs, with home-manager and agenix";
+
+  inputs = {
+    nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.05";
+
+    home-manager = {
+      url = "github:nix-community/home-manager/release-25.05";
+      inputs.nixpkgs.follows = "nixpkgs";
+    };
+
+    nix-darwin = {
+      url = "github:nix-darwin/nix-darwin/nix-darwin-25.05";
+      inputs.nixpkgs.follows = "nixpkgs";
+    };
+
+    agenix = {
+      url = "github:ryantm/agenix";
+      inputs.nixpkgs.follows = "nixpkgs";
+      inputs.darwin.follows = "nix-darwin";
+      inputs.home-manager.follows = "home-manager";
+    };
+
+    # Homebrew itself, pinned, with its core and cask taps as plain sources.
+    nix-homebrew.url = "github:zhaofengli/nix-homebrew";
+    homebrew-core = {
+      url = "github:homebrew/homebrew-core";
+      flake = false;
+    };
+    homebrew-cask = {
+      url = "github:homebrew/homebrew-cask";
+      flake = false;
+    };
+
+    # Service flakes: each exports nixosModules.default, which mkService runs
+    # in its own NixOS container (programs/services/git-services.nix). A real
+    # service usually lives in its own repository:
+    #   my-service.url = "git+ssh://git@github.com/user/my-service.git";
+    llm-proxy.url = "path:./service-flakes/llm-proxy";
+    git-stats.url = "path:./service-flakes/git-stats";
+  };
+
+  outputs =
+    inputs@{
+      nixpkgs,
+      home-manager,
+      nix-darwin,
+      agenix,
+      nix-homebrew,
+      llm-proxy,
+      git-stats,
+      ...
+    }:
+    let
+      # Configuration every machine shares, NixOS and nix-darwin alike.
+      shared = {
+        nix.settings.experimental-features = [
+          "nix-command"
+          "flakes"
+        ];
+        environment.variables.EDITOR = "nvim";
+
+        home-manager = {
+          useGlobalPkgs = true;
+          useUserPackages = true;
+          backupFileExtension = "backup";
+          users.dylan = {
+            programs.git = {
+              enable = true;
+              extraConfig.init.defaultBranch = "main";
+            };
+          };
+        };
+      };
+
+      # A NixOS machine: the shared configuration, home-manager, agenix, the
+      # service flakes for mkService, and the machine's own module.
+      nixosMachine =
+        machine:
+        nixpkgs.lib.nixosSystem {
+          specialArgs = { inherit inputs; };
+          modules = [
+            shared
+            home-manager.nixosModules.home-manager
+            agenix.nixosModules.default
+            {
+              _module.args.serviceFlakes = {
+                llmproxy = llm-proxy;
+                gitstats = git-stats;
+              };
+            }
+            machine
+          ];
+        };
+
+      # A nix-darwin machine: the shared configuration, home-manager, agenix,
+      # nix-homebrew, and the machine's own module.
+      darwinMachine =
+        machine:
+        nix-darwin.lib.darwinSystem {
+          specialArgs = { inherit inputs; };
+          modules = [
+            shared
+            home-manager.darwinModules.home-manager
+            agenix.darwinModules.default
+            nix-homebrew.darwinModules.nix-homebrew
+            machine
+          ];
+        };
+    in
+    {
+      # One line per machine: `nixherd init --machines` keeps only the lines
+      # (and machines/ folders) of the machines asked for.
+      darwinConfigurations = {
+        devmac = darwinMachine ./machines/devmac;
+      };
+
+      nixosConfigurations = {
+        devnix = nixosMachine ./machines/devnix;
+        ephem = nixosMachine ./machines/ephem;
+      };
+    };
+}

@@ -1,0 +1,27 @@
+# The disk layout of a VMware Fusion VM installed with the NixOS installer's
+# defaults. Regenerate it on the VM with
+# `nixos-generate-config --show-hardware-config` if yours differs.
+{ ... }:
+{
+  boot.initrd.availableKernelModules = [
+    "nvme"
+    "ehci_pci"
+    "xhci_pci"
+    "usbhid"
+    "sr_mod"
+  ];
+
+  fileSystems."/" = {
+    device = "/dev/disk/by-label/nixos";
+    fsType = "ext4";
+  };
+  fileSystems."/boot" = {
+    device = "/dev/disk/by-label/boot";
+    fsType = "vfat";
+    options = [
+      "fmask=0077"
+      "dmask=0077"
+    ];
+  };
+  swapDevices = [ ];
+}

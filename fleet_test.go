@@ -1,0 +1,360 @@
+package nixherd
+
+// Tests of the reference fleet in examples/fleet with the real tools: every
+// .nix file parses with nix-instantiate, the pure parts (mkService, the
+// services, the secrets rules, the service flakes) evaluate with real Nix to
+// what the seed describes, and the example secrets decrypt with the demo
+// keys using the real age CLI. nixpkgs is not available here, so nothing
+// that needs it is evaluated (see examples/fleet/README.md).
+
+import (
+	"bytes"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/nixherd/nixherd/internal/testenv"
+)
+
+const fleetDir = "examples/fleet"
+
+func nixFiles(t *testing.T) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(fleetDir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".nix") {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 15 {
+		t.Fatalf("found only %d .nix files under %s", len(files), fleetDir)
+	}
+	return files
+}
+
+func TestFleetFilesParse(t *testing.T) {
+	nixInstantiate := testenv.NeedTool(t, "nix-instantiate")
+	testenv.NixEnv(t)
+	for _, f := range nixFiles(t) {
+		out, err := exec.Command(nixInstantiate, "--parse", f).CombinedOutput()
+		if err != nil {
+			t.Errorf("nix-instantiate --parse %s: %v\n%s", f, err, out)
+		}
+	}
+}
+
+// Machines import programs; programs never import machines.
+func TestProgramsNeverImportMachines(t *testing.T) {
+	for _, f := range nixFiles(t) {
+		if !strings.HasPrefix(f, filepath.Join(fleetDir, "programs")) {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(data, []byte("machines/")) {
+			t.Errorf("%s refers to machines/", f)
+		}
+	}
+}
+
+// evalJSON evaluates a Nix expression with the fleet's folder as ./ and
+// decodes its strict JSON value.
+func evalJSON(t *testing.T, expr string, v any) {
+	t.Helper()
+	nixInstantiate := testenv.NeedTool(t, "nix-instantiate")
+	testenv.NixEnv(t)
+	abs, err := filepath.Abs(fleetDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(nixInstantiate, "--eval", "--strict", "--json", "--expr", expr)
+	cmd.Dir = abs
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("nix-instantiate --eval: %v\n%s", err, stderr.String())
+	}
+	if err := json.Unmarshal(out, v); err != nil {
+		t.Fatalf("decoding %s: %v", out, err)
+	}
+}
+
+// The module system is not available without nixpkgs; these stubs stand in
+// for the two module arguments the service modules read: serviceFlakes (as
+// flake.nix passes them) and config.age.secrets.<name>.path (as agenix sets
+// it). Each module is applied to them and its imports collected one level
+// deep, which is all git-services.nix and mkService use.
+const servicesExpr = `
+let
+  serviceFlakes = {
+    llmproxy.nixosModules.default = "llm-proxy module";
+    gitstats.nixosModules.default = "git-stats module";
+  };
+  config.age.secrets = {
+    openai-api-key.path = "/run/agenix/openai-api-key";
+  };
+  gitServices = import ./programs/services/git-services.nix { inherit serviceFlakes config; };
+  modules = map (m: m { inherit config; }) gitServices.imports;
+  merged = builtins.foldl' (acc: m: acc // m.containers) { } modules;
+  container = c: (removeAttrs c [ "config" ]) // { inner = c.config { }; };
+in
+{
+  containers = builtins.mapAttrs (_: container) merged;
+  assertions = builtins.concatMap (m: m.assertions) modules;
+  secrets = builtins.concatMap (m: builtins.attrNames m.age.secrets) modules;
+  secretFiles = builtins.concatMap (m: map (s: baseNameOf (toString s.file)) (builtins.attrValues m.age.secrets)) modules;
+  imports = builtins.concatMap (m: map (p: baseNameOf (toString p)) m.imports) modules;
+  nat = (import ./programs/services/container-nat.nix { }).networking.nat;
+}
+`
+
+type forwardPort struct {
+	Protocol      string `json:"protocol"`
+	HostPort      int    `json:"hostPort"`
+	ContainerPort int    `json:"containerPort"`
+}
+
+type bindMount struct {
+	HostPath   string `json:"hostPath"`
+	IsReadOnly bool   `json:"isReadOnly"`
+}
+
+type container struct {
+	AutoStart      bool                 `json:"autoStart"`
+	PrivateNetwork bool                 `json:"privateNetwork"`
+	HostAddress    string               `json:"hostAddress"`
+	LocalAddress   string               `json:"localAddress"`
+	ForwardPorts   []forwardPort        `json:"forwardPorts"`
+	BindMounts     map[string]bindMount `json:"bindMounts"`
+	Inner          struct {
+		Imports    []string `json:"imports"`
+		Networking struct {
+			Firewall struct {
+				AllowedTCPPorts []int `json:"allowedTCPPorts"`
+			} `json:"firewall"`
+		} `json:"networking"`
+		Systemd struct {
+			GlobalEnvironment map[string]string `json:"globalEnvironment"`
+		} `json:"systemd"`
+		Environment struct {
+			Variables map[string]string `json:"variables"`
+		} `json:"environment"`
+	} `json:"inner"`
+}
+
+func TestMkServiceContainers(t *testing.T) {
+	var got struct {
+		Containers map[string]container `json:"containers"`
+		Assertions []struct {
+			Assertion bool   `json:"assertion"`
+			Message   string `json:"message"`
+		} `json:"assertions"`
+		Secrets     []string `json:"secrets"`
+		SecretFiles []string `json:"secretFiles"`
+		Imports     []string `json:"imports"`
+		Nat         struct {
+			Enable             bool     `json:"enable"`
+			InternalInterfaces []string `json:"internalInterfaces"`
+			ExternalInterface  string   `json:"externalInterface"`
+		} `json:"nat"`
+	}
+	evalJSON(t, servicesExpr, &got)
+
+	if len(got.Containers) != 2 {
+		t.Fatalf("containers = %v, want llmproxy and gitstats", got.Containers)
+	}
+	tests := []struct {
+		name, address, module string
+		port                  int
+		mounts                map[string]bindMount
+		env                   map[string]string
+	}{
+		{
+			name: "llmproxy", address: "192.168.100.15", port: 8060, module: "llm-proxy module",
+			mounts: map[string]bindMount{"/run/secrets/openai-api-key": {HostPath: "/run/agenix/openai-api-key", IsReadOnly: true}},
+			env:    map[string]string{"PORT": "8060", "OPENAI_MODEL": "gpt-4o-mini", "OPENAI_API_KEY_FILE": "/run/secrets/openai-api-key"},
+		},
+		{
+			name: "gitstats", address: "192.168.100.16", port: 8061, module: "git-stats module",
+			mounts: map[string]bindMount{},
+			env:    map[string]string{"PORT": "8061"},
+		},
+	}
+	for _, tt := range tests {
+		c, ok := got.Containers[tt.name]
+		if !ok {
+			t.Errorf("no container %s", tt.name)
+			continue
+		}
+		if !c.AutoStart || !c.PrivateNetwork {
+			t.Errorf("%s: autoStart=%v privateNetwork=%v, want both true", tt.name, c.AutoStart, c.PrivateNetwork)
+		}
+		if c.HostAddress != "192.168.100.1" || c.LocalAddress != tt.address {
+			t.Errorf("%s: hostAddress=%s localAddress=%s, want 192.168.100.1 and %s", tt.name, c.HostAddress, c.LocalAddress, tt.address)
+		}
+		if want := []forwardPort{{"tcp", tt.port, tt.port}}; !reflect.DeepEqual(c.ForwardPorts, want) {
+			t.Errorf("%s: forwardPorts=%v, want %v", tt.name, c.ForwardPorts, want)
+		}
+		if !reflect.DeepEqual(c.BindMounts, tt.mounts) {
+			t.Errorf("%s: bindMounts=%v, want %v", tt.name, c.BindMounts, tt.mounts)
+		}
+		if !reflect.DeepEqual(c.Inner.Imports, []string{tt.module}) {
+			t.Errorf("%s: container imports %v, want the service flake's nixosModules.default", tt.name, c.Inner.Imports)
+		}
+		if !reflect.DeepEqual(c.Inner.Networking.Firewall.AllowedTCPPorts, []int{tt.port}) {
+			t.Errorf("%s: container firewall opens %v, want [%d]", tt.name, c.Inner.Networking.Firewall.AllowedTCPPorts, tt.port)
+		}
+		if !reflect.DeepEqual(c.Inner.Systemd.GlobalEnvironment, tt.env) || !reflect.DeepEqual(c.Inner.Environment.Variables, tt.env) {
+			t.Errorf("%s: environment %v / %v, want %v", tt.name, c.Inner.Systemd.GlobalEnvironment, c.Inner.Environment.Variables, tt.env)
+		}
+	}
+	for _, a := range got.Assertions {
+		if !a.Assertion {
+			t.Errorf("assertion fails for the reference services: %s", a.Message)
+		}
+	}
+	if !reflect.DeepEqual(got.Secrets, []string{"openai-api-key"}) || !reflect.DeepEqual(got.SecretFiles, []string{"openai-api-key.age"}) {
+		t.Errorf("age.secrets = %v from %v, want openai-api-key from openai-api-key.age", got.Secrets, got.SecretFiles)
+	}
+	if !reflect.DeepEqual(got.Imports, []string{"container-nat.nix", "container-nat.nix"}) {
+		t.Errorf("mkService imports %v, want container-nat.nix (by path, so NixOS includes it once)", got.Imports)
+	}
+	if !got.Nat.Enable || !reflect.DeepEqual(got.Nat.InternalInterfaces, []string{"ve-+"}) || got.Nat.ExternalInterface != "ens160" {
+		t.Errorf("networking.nat = %+v, want enabled, ve-+ to ens160", got.Nat)
+	}
+}
+
+// 10 + index must stay a host address in 192.168.100.0/24.
+func TestMkServiceAssertsIndexRange(t *testing.T) {
+	expr := `
+let
+  mkService = import ./programs/services/mk-service.nix;
+  check = index: builtins.head ((mkService "svc" { port = 9000; inherit index; } { } { config = { }; }).assertions);
+in
+map (i: (check i).assertion) [ 0 244 245 (-1) ]
+`
+	var got []bool
+	evalJSON(t, expr, &got)
+	if want := []bool{true, true, false, false}; !reflect.DeepEqual(got, want) {
+		t.Errorf("assertion for index 0, 244, 245, -1 = %v, want %v", got, want)
+	}
+}
+
+func demoKey(t *testing.T, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "demo-keys", name+".pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(data))
+}
+
+func TestSecretsRules(t *testing.T) {
+	var got map[string]struct {
+		PublicKeys []string `json:"publicKeys"`
+		Armor      bool     `json:"armor"`
+	}
+	evalJSON(t, "import ./secrets/secrets.nix", &got)
+
+	dylan, devmac, devnix, ephem := demoKey(t, "dylan"), demoKey(t, "devmac"), demoKey(t, "devnix"), demoKey(t, "ephem")
+	want := map[string][]string{
+		"anthropic-api-key.age":         {dylan, devmac, devnix, ephem},
+		"github-token.age":              {dylan, devnix, ephem},
+		"openai-api-key.age":            {dylan, devnix},
+		"photoprism-admin-password.age": {dylan, devnix},
+	}
+	if len(got) != len(want) {
+		t.Errorf("secrets.nix has %d entries, want %d", len(got), len(want))
+	}
+	for file, keys := range want {
+		if !reflect.DeepEqual(got[file].PublicKeys, keys) {
+			t.Errorf("%s publicKeys = %q, want %q", file, got[file].PublicKeys, keys)
+		}
+		if got[file].Armor != (file == "anthropic-api-key.age") {
+			t.Errorf("%s armor = %v", file, got[file].Armor)
+		}
+		if _, err := os.Stat(filepath.Join(fleetDir, "secrets", file)); err != nil {
+			t.Errorf("secrets.nix lists %s: %v", file, err)
+		}
+	}
+}
+
+// Each example secret decrypts, with the real age CLI, with exactly the demo
+// keys secrets.nix lists for it.
+func TestSecretsDecryptWithDemoKeys(t *testing.T) {
+	age := testenv.NeedTool(t, "age")
+	plaintext := map[string]string{
+		"anthropic-api-key.age":         "sk-ant-DEMO-not-a-real-key\n",
+		"github-token.age":              "access-tokens = github.com=ghp_DEMOnotARealToken0000000000000000\n",
+		"openai-api-key.age":            "sk-DEMO-not-a-real-key\n",
+		"photoprism-admin-password.age": "demo-password-change-me\n",
+	}
+	readers := map[string][]string{
+		"anthropic-api-key.age":         {"dylan", "devmac", "devnix", "ephem"},
+		"github-token.age":              {"dylan", "devnix", "ephem"},
+		"openai-api-key.age":            {"dylan", "devnix"},
+		"photoprism-admin-password.age": {"dylan", "devnix"},
+	}
+	for file, text := range plaintext {
+		path := filepath.Join(fleetDir, "secrets", file)
+		if data, _ := os.ReadFile(path); bytes.HasPrefix(data, []byte("-----BEGIN AGE ENCRYPTED FILE-----")) != (file == "anthropic-api-key.age") {
+			t.Errorf("%s: armored must match secrets.nix's armor", file)
+		}
+		for _, key := range []string{"dylan", "devmac", "devnix", "ephem"} {
+			out, err := exec.Command(age, "-d", "-i", filepath.Join("testdata", "demo-keys", key), path).Output()
+			canRead := false
+			for _, r := range readers[file] {
+				canRead = canRead || r == key
+			}
+			switch {
+			case canRead && err != nil:
+				t.Errorf("age -d -i %s %s: %v", key, file, err)
+			case canRead && string(out) != text:
+				t.Errorf("%s decrypted with %s = %q, want %q", file, key, out, text)
+			case !canRead && err == nil:
+				t.Errorf("%s decrypts with %s, which secrets.nix does not list", file, key)
+			}
+		}
+	}
+}
+
+// The example service flakes are flakes Nix accepts, and their module
+// defines the systemd unit mkService's environment is meant for.
+func TestServiceFlakes(t *testing.T) {
+	nix := testenv.NixEnv(t)
+	for name, unit := range map[string]string{"llm-proxy": "llm-proxy", "git-stats": "git-stats"} {
+		// A copy outside the repository: a path: flake inside a git
+		// checkout would be fetched as the whole checkout.
+		dir := filepath.Join(t.TempDir(), name)
+		if err := os.CopyFS(dir, os.DirFS(filepath.Join(fleetDir, "service-flakes", name))); err != nil {
+			t.Fatal(err)
+		}
+		apply := `m: let c = m { pkgs.python3 = "/python3"; }; in builtins.attrNames c.systemd.services`
+		cmd := exec.Command(nix, "eval", "--json", "path:"+dir+"#nixosModules.default", "--apply", apply)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("nix eval %s: %v\n%s", name, err, stderr.String())
+		}
+		var units []string
+		if err := json.Unmarshal(out, &units); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(units, []string{unit}) {
+			t.Errorf("%s defines units %v, want [%s]", name, units, unit)
+		}
+	}
+}
