@@ -88,6 +88,10 @@ func dropMachine(text, machine string) (string, error) {
 				return "", err
 			}
 			i = end
+			// Keep one blank line where the binding stood between two.
+			if len(out) > 0 && strings.TrimSpace(out[len(out)-1]) == "" && i+1 < len(lines) && strings.TrimSpace(lines[i+1]) == "" {
+				i++
+			}
 			continue
 		}
 		out = append(out, listLiteral.ReplaceAllStringFunc(line, func(list string) string {

@@ -137,7 +137,7 @@ func TestMachinesSubset(t *testing.T) {
 				if strings.HasPrefix(p, "machines/"+m+"/") {
 					t.Errorf("keep %v: %s written", tt.keep, p)
 				}
-				if p == "flake.nix" || p == "secrets/secrets.nix" {
+				if p == "flake.nix" || p == "secrets/secrets.nix" || p == "deploy.nix" {
 					if n := tokenLine(string(data), m); n > 0 {
 						t.Errorf("keep %v: %s:%d still names %s", tt.keep, p, n, m)
 					}
@@ -180,8 +180,10 @@ func checkWithNix(t *testing.T, files map[string][]byte) {
 			}
 		}
 	}
-	if out, err := exec.Command(nixInstantiate, "--eval", "--strict", filepath.Join(dir, "secrets/secrets.nix")).CombinedOutput(); err != nil {
-		t.Errorf("secrets.nix does not evaluate: %v\n%s", err, out)
+	for _, p := range []string{"secrets/secrets.nix", "deploy.nix"} {
+		if out, err := exec.Command(nixInstantiate, "--eval", "--strict", filepath.Join(dir, p)).CombinedOutput(); err != nil {
+			t.Errorf("%s does not evaluate: %v\n%s", p, err, out)
+		}
 	}
 }
 
@@ -195,6 +197,7 @@ func TestUnknownMachine(t *testing.T) {
 func TestDropMachine(t *testing.T) {
 	in := "{\n  a = 1;\n  box = import ./box;\n  deploy = {\n    box = {\n      target = \"root@box\";\n    };\n    other = { };\n  };\n  all = [ a box other ];\n  # box is gone\n}\n"
 	want := "{\n  a = 1;\n  deploy = {\n    other = { };\n  };\n  all = [ a other ];\n  # box is gone\n}\n"
+	// (a blank line on both sides of a dropped binding becomes one)
 	got, err := dropMachine(in, "box")
 	if err != nil || got != want {
 		t.Errorf("dropMachine = %q, %v\nwant %q", got, err, want)
