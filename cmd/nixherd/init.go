@@ -48,7 +48,8 @@ failed init leaves DIR as it was.`,
 				fmt.Fprintln(out, "secrets/ holds example secrets encrypted to published demo keys:")
 				fmt.Fprintln(out, "replace the keys in secrets/secrets.nix with your own and re-encrypt before adding real secrets.")
 				if len(machines) > 0 && len(kept) < len(scaffold.Machines) {
-					fmt.Fprintln(out, "the example secrets are still encrypted to the left-out machines' demo keys until re-encrypted.")
+					fmt.Fprintln(out, "the example secrets are still encrypted to the left-out machines' demo keys:")
+					fmt.Fprintln(out, "'nixherd secrets check' reports them until 'nixherd secrets rekey' re-encrypts them.")
 				}
 				return nil
 			},

@@ -1,7 +1,7 @@
 # agenix rules: which public keys can decrypt which secret.
 #
-# Edit a secret with nixherd's secrets command or `agenix -e FILE` from this
-# folder; after changing a key list, re-encrypt the secrets it names.
+# Edit a secret with `nixherd secrets edit FILE` (or `agenix -e FILE`); after
+# changing a key list, re-encrypt with `nixherd secrets rekey` (or `agenix -r`).
 #
 # DEMO KEYS: the private halves of these keys are published with nixherd
 # (testdata/demo-keys), so anyone can decrypt the example secrets here.
