@@ -358,3 +358,166 @@ func TestServiceFlakes(t *testing.T) {
 		}
 	}
 }
+
+// factsExpr evaluates flake.nix's outputs with stub inputs (see
+// testdata/stub-flake-eval.nix) and picks what the seed says about each
+// machine.
+const factsExpr = `
+let
+  e = import ../../testdata/stub-flake-eval.nix { fleet = ./.; };
+  names = builtins.attrNames;
+  home = c: let u = c.home-manager.users.dylan; in {
+    programs = names u.programs;
+    git = u.programs.git.extraConfig.init.defaultBranch;
+    neovim = { inherit (u.programs.neovim) defaultEditor; coc = u.programs.neovim.coc.enable; plugins = u.programs.neovim.plugins; };
+    anthropicKeyFromSecret = builtins.match ".*\"cmd:cat /run/agenix/anthropic-api-key\".*" u.programs.neovim.extraLuaConfig != null;
+    zsh = u.programs.zsh.defaultKeymap;
+    tmux = u.programs.tmux.keyMode;
+    stateVersion = u.home.stateVersion;
+  };
+  common = c: {
+    inherit (c.networking) hostName;
+    inherit (c.nixpkgs) hostPlatform;
+    inherit (c.system) stateVersion;
+    experimentalFeatures = c.nix.settings.experimental-features;
+    editor = c.environment.variables.EDITOR;
+    secrets = builtins.mapAttrs (n: s: { file = baseNameOf (toString s.file); owner = s.owner or "root"; }) c.age.secrets;
+    home = home c;
+    containers = builtins.mapAttrs (n: c: c.localAddress) (c.containers or { });
+    assertionsHold = builtins.all (a: a.assertion) (c.assertions or [ ]);
+  };
+  nixos = c: common c // {
+    keyboard = { inherit (c.services.xserver.xkb) layout variant; console = c.console.keyMap; };
+    gnome = c.services.xserver.desktopManager.gnome.enable && c.services.xserver.displayManager.gdm.enable;
+    docker = c.virtualisation.docker.enable;
+    groups = c.users.users.dylan.extraGroups;
+    parallels = c.hardware.parallels.enable or false;
+    vmware = c.virtualisation.vmware.guest.enable or false;
+    nat = c.networking.nat or null;
+    forgejo = c.virtualisation.oci-containers.containers.forgejo.image or null;
+    photoprism = c.services.photoprism.enable or false;
+    serviceFlakes = names c._module.args.serviceFlakes;
+    githubToken = c.nix.extraOptions;
+  };
+  devmac = e.outputs.darwinConfigurations.devmac.config;
+  devnix = e.outputs.nixosConfigurations.devnix.config;
+in
+{
+  outputs = { darwin = names e.outputs.darwinConfigurations; nixos = names e.outputs.nixosConfigurations; };
+  inputs = builtins.mapAttrs (n: i: { url = i.url; flake = i.flake or true; follows = builtins.mapAttrs (_: f: f.follows) (i.inputs or { }); }) e.inputs;
+  devmac = common devmac // {
+    inherit (devmac.system) primaryUser;
+    userHome = devmac.users.users.dylan.home;
+    homebrew = { inherit (devmac.homebrew) enable taps casks; cleanup = devmac.homebrew.onActivation.cleanup; };
+    nixHomebrew = { inherit (devmac.nix-homebrew) enable user mutableTaps; taps = builtins.attrValues devmac.nix-homebrew.taps; };
+  };
+  devnix = nixos devnix // {
+    llmproxy = (e.evalContainer devnix.containers.llmproxy).systemd.services.llm-proxy.wantedBy;
+  };
+  ephem = nixos e.outputs.nixosConfigurations.ephem.config;
+}
+`
+
+const factsWant = `{
+  "outputs": {"darwin": ["devmac"], "nixos": ["devnix", "ephem"]},
+  "inputs": {
+    "nixpkgs": {"url": "github:NixOS/nixpkgs/nixos-25.05", "flake": true, "follows": {}},
+    "home-manager": {"url": "github:nix-community/home-manager/release-25.05", "flake": true, "follows": {"nixpkgs": "nixpkgs"}},
+    "nix-darwin": {"url": "github:nix-darwin/nix-darwin/nix-darwin-25.05", "flake": true, "follows": {"nixpkgs": "nixpkgs"}},
+    "agenix": {"url": "github:ryantm/agenix", "flake": true, "follows": {"nixpkgs": "nixpkgs", "darwin": "nix-darwin", "home-manager": "home-manager"}},
+    "nix-homebrew": {"url": "github:zhaofengli/nix-homebrew", "flake": true, "follows": {}},
+    "homebrew-core": {"url": "github:homebrew/homebrew-core", "flake": false, "follows": {}},
+    "homebrew-cask": {"url": "github:homebrew/homebrew-cask", "flake": false, "follows": {}},
+    "llm-proxy": {"url": "path:./service-flakes/llm-proxy", "flake": true, "follows": {}},
+    "git-stats": {"url": "path:./service-flakes/git-stats", "flake": true, "follows": {}}
+  },
+  "devmac": {
+    "hostName": "devmac", "hostPlatform": "aarch64-darwin", "stateVersion": 6,
+    "experimentalFeatures": ["nix-command", "flakes"], "editor": "nvim",
+    "secrets": {"anthropic-api-key": {"file": "anthropic-api-key.age", "owner": "dylan"}},
+    "home": {"programs": ["git", "neovim", "tmux", "zsh"], "git": "main",
+      "neovim": {"defaultEditor": true, "coc": true, "plugins": ["vimPlugins.nvim-lspconfig", "vimPlugins.dracula-nvim", "vimPlugins.vim-oscyank", "vimPlugins.plenary-nvim", "vimPlugins.nvim-treesitter.withAllGrammars", "vimPlugins.codecompanion-nvim"]},
+      "anthropicKeyFromSecret": true, "zsh": "viins", "tmux": "vi", "stateVersion": "25.05"},
+    "containers": {}, "assertionsHold": true,
+    "primaryUser": "dylan", "userHome": "/Users/dylan",
+    "homebrew": {"enable": true, "taps": ["homebrew/homebrew-cask", "homebrew/homebrew-core"], "casks": ["parallels", "vmware-fusion"], "cleanup": "zap"},
+    "nixHomebrew": {"enable": true, "user": "dylan", "mutableTaps": false, "taps": ["/stub/homebrew-cask", "/stub/homebrew-core"]}
+  },
+  "devnix": {
+    "hostName": "devnix", "hostPlatform": "aarch64-linux", "stateVersion": "25.05",
+    "experimentalFeatures": ["nix-command", "flakes"], "editor": "nvim",
+    "secrets": {
+      "anthropic-api-key": {"file": "anthropic-api-key.age", "owner": "dylan"},
+      "github-token": {"file": "github-token.age", "owner": "root"},
+      "openai-api-key": {"file": "openai-api-key.age", "owner": "root"},
+      "photoprism-admin-password": {"file": "photoprism-admin-password.age", "owner": "root"}
+    },
+    "home": {"programs": ["git", "neovim", "tmux", "zsh"], "git": "main",
+      "neovim": {"defaultEditor": true, "coc": true, "plugins": ["vimPlugins.nvim-lspconfig", "vimPlugins.dracula-nvim", "vimPlugins.vim-oscyank", "vimPlugins.plenary-nvim", "vimPlugins.nvim-treesitter.withAllGrammars", "vimPlugins.codecompanion-nvim"]},
+      "anthropicKeyFromSecret": true, "zsh": "viins", "tmux": "vi", "stateVersion": "25.05"},
+    "containers": {"llmproxy": "192.168.100.15", "gitstats": "192.168.100.16"}, "assertionsHold": true,
+    "keyboard": {"layout": "ch", "variant": "de_mac", "console": "sg"},
+    "gnome": true, "docker": true, "groups": ["wheel", "docker", "networkmanager"],
+    "parallels": true, "vmware": false,
+    "nat": {"enable": true, "internalInterfaces": ["ve-+"], "externalInterface": "ens160"},
+    "forgejo": "codeberg.org/forgejo/forgejo:11", "photoprism": true,
+    "serviceFlakes": ["gitstats", "llmproxy"],
+    "githubToken": "!include /run/agenix/github-token\n",
+    "llmproxy": ["multi-user.target"]
+  },
+  "ephem": {
+    "hostName": "ephem", "hostPlatform": "aarch64-linux", "stateVersion": "25.05",
+    "experimentalFeatures": ["nix-command", "flakes"], "editor": "nvim",
+    "secrets": {
+      "anthropic-api-key": {"file": "anthropic-api-key.age", "owner": "dylan"},
+      "github-token": {"file": "github-token.age", "owner": "root"}
+    },
+    "home": {"programs": ["git", "neovim", "tmux", "zsh"], "git": "main",
+      "neovim": {"defaultEditor": true, "coc": true, "plugins": ["vimPlugins.nvim-lspconfig", "vimPlugins.dracula-nvim", "vimPlugins.vim-oscyank", "vimPlugins.plenary-nvim", "vimPlugins.nvim-treesitter.withAllGrammars", "vimPlugins.codecompanion-nvim"]},
+      "anthropicKeyFromSecret": true, "zsh": "viins", "tmux": "vi", "stateVersion": "25.05"},
+    "containers": {}, "assertionsHold": true,
+    "keyboard": {"layout": "ch", "variant": "de_mac", "console": "sg"},
+    "gnome": true, "docker": true, "groups": ["wheel", "docker", "networkmanager"],
+    "parallels": false, "vmware": true, "nat": null, "forgejo": null, "photoprism": false,
+    "serviceFlakes": ["gitstats", "llmproxy"],
+    "githubToken": "!include /run/agenix/github-token\n"
+  }
+}`
+
+// The whole flake evaluates, with stub inputs and a small stand-in for the
+// module system, to the machines the seed describes: every import resolves,
+// the fleet's modules merge without conflicts, and the values are the seed's.
+func TestFleetEvaluatesWithStubInputs(t *testing.T) {
+	var got, want any
+	evalJSON(t, factsExpr, &got)
+	if err := json.Unmarshal([]byte(factsWant), &want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		g, _ := json.MarshalIndent(got, "", "  ")
+		t.Errorf("facts differ from the seed's; got:\n%s", g)
+	}
+}
+
+// The stand-in module system does catch a broken fleet: an import that does
+// not exist fails the evaluation.
+func TestFleetEvaluationCatchesMissingImport(t *testing.T) {
+	nixInstantiate := testenv.NeedTool(t, "nix-instantiate")
+	testenv.NixEnv(t)
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(fleetDir)); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "machines", "ephem", "default.nix")
+	data, _ := os.ReadFile(p)
+	broken := bytes.Replace(data, []byte("../common/nixos-vm.nix"), []byte("../common/nixos-mv.nix"), 1)
+	if err := os.WriteFile(p, broken, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stub, _ := filepath.Abs("testdata/stub-flake-eval.nix")
+	expr := "(import " + stub + " { fleet = " + dir + "; }).outputs.nixosConfigurations.ephem.config.networking.hostName"
+	out, err := exec.Command(nixInstantiate, "--eval", "--strict", "--expr", expr).CombinedOutput()
+	if err == nil || !bytes.Contains(out, []byte("nixos-mv.nix")) {
+		t.Errorf("evaluating a fleet with a missing import: err=%v\n%s", err, out)
+	}
+}

@@ -2,6 +2,7 @@ package scaffold
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
@@ -155,13 +156,13 @@ func TestMachinesSubset(t *testing.T) {
 		if _, ok := got["machines/common/nixos-vm.nix"]; ok != tt.common {
 			t.Errorf("keep %v: machines/common written = %v, want %v", tt.keep, ok, tt.common)
 		}
-		checkWithNix(t, got)
+		checkWithNix(t, got, tt.keep)
 	}
 }
 
 // checkWithNix parses every .nix file of a rendered fleet with the real
 // nix-instantiate and evaluates its secrets.nix.
-func checkWithNix(t *testing.T, files map[string][]byte) {
+func checkWithNix(t *testing.T, files map[string][]byte, keep []string) {
 	t.Helper()
 	nixInstantiate := testenv.NeedTool(t, "nix-instantiate")
 	testenv.NixEnv(t)
@@ -178,6 +179,18 @@ func checkWithNix(t *testing.T, files map[string][]byte) {
 			if out, err := exec.Command(nixInstantiate, "--parse", full).CombinedOutput(); err != nil {
 				t.Errorf("%s does not parse: %v\n%s", p, err, out)
 			}
+		}
+	}
+	// The flake itself, with stub inputs: every machine kept evaluates.
+	stub, _ := filepath.Abs("../../testdata/stub-flake-eval.nix")
+	expr := "let o = (import " + stub + " { fleet = " + dir + "; }).outputs; hosts = s: map (c: c.config.networking.hostName) (builtins.attrValues s); in hosts o.darwinConfigurations ++ hosts o.nixosConfigurations"
+	if out, err := exec.Command(nixInstantiate, "--eval", "--strict", "--json", "--expr", expr).CombinedOutput(); err != nil {
+		t.Errorf("flake.nix does not evaluate with stub inputs: %v\n%s", err, out)
+	} else {
+		var hosts []string
+		json.Unmarshal(out, &hosts)
+		if len(hosts) != len(keep) {
+			t.Errorf("flake outputs hosts %v, want %v", hosts, keep)
 		}
 	}
 	for _, p := range []string{"secrets/secrets.nix", "deploy.nix"} {
