@@ -124,3 +124,32 @@ func TestLookup(t *testing.T) {
 	}
 	os.Unsetenv("RULES")
 }
+
+// Without nix, a rules file beyond the static reader is a clear error.
+func TestRulesWithoutNix(t *testing.T) {
+	rules := fleet(t, `{ "a.age".publicKeys = builtins.attrValues (import ./keys.nix); }`)
+	t.Setenv("PATH", t.TempDir())
+	_, err := LoadRules(rules)
+	if err == nil || !strings.Contains(err.Error(), "nix is not installed") {
+		t.Fatalf("error %v", err)
+	}
+}
+
+// ReadSecret is what other commands (update's github-token) use.
+func TestReadSecret(t *testing.T) {
+	k := testKeys(t)["ed25519"]
+	rules := fleet(t, fmt.Sprintf(`{ "github-token.age".publicKeys = [ %q ]; }`, k.Public))
+	rs := mustLoad(t, rules)
+	if err := rs.Encrypt(mustRule(t, rs, "github-token"), []byte("ghp_x")); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Dir(filepath.Dir(rules))
+	t.Chdir(t.TempDir())
+	got, err := ReadSecret(root, "github-token", []string{k.Private})
+	if err != nil || string(got) != "ghp_x" {
+		t.Fatalf("ReadSecret: %q %v", got, err)
+	}
+	if _, err := ReadSecret(root, "nope", []string{k.Private}); err == nil {
+		t.Error("ReadSecret of an unknown secret succeeded")
+	}
+}
