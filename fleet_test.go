@@ -521,3 +521,67 @@ func TestFleetEvaluationCatchesMissingImport(t *testing.T) {
 		t.Errorf("evaluating a fleet with a missing import: err=%v\n%s", err, out)
 	}
 }
+
+// The service flakes are inputs by relative path ("path:./service-flakes/…").
+// Real Nix locks and evaluates such inputs in a git checkout: a flake with
+// exactly flake.nix's path inputs, beside copies of the service flakes.
+func TestServiceFlakeInputsLockByRelativePath(t *testing.T) {
+	nix := testenv.NixEnv(t)
+	git := testenv.NeedTool(t, "git")
+	flake, err := os.ReadFile(filepath.Join(fleetDir, "flake.nix"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inputs []string
+	for _, line := range strings.Split(string(flake), "\n") {
+		if l := strings.TrimSpace(line); strings.Contains(l, `.url = "path:./`) {
+			inputs = append(inputs, l)
+		}
+	}
+	if len(inputs) != 2 {
+		t.Fatalf("flake.nix has path inputs %q, want the two service flakes", inputs)
+	}
+	dir := t.TempDir()
+	if err := os.CopyFS(filepath.Join(dir, "service-flakes"), os.DirFS(filepath.Join(fleetDir, "service-flakes"))); err != nil {
+		t.Fatal(err)
+	}
+	test := "{\n  inputs = {\n    " + strings.Join(inputs, "\n    ") + "\n  };\n" +
+		"  outputs = inputs: { modules = builtins.mapAttrs (_: i: builtins.attrNames i.nixosModules) (removeAttrs inputs [ \"self\" ]); };\n}\n"
+	if err := os.WriteFile(filepath.Join(dir, "flake.nix"), []byte(test), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"init", "-q"}, {"add", "-A"}} {
+		cmd := exec.Command(git, args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	cmd := exec.Command(nix, "eval", "--json", ".#modules")
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("nix eval: %v\n%s", err, stderr.String())
+	}
+	var got map[string][]string
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{"llm-proxy": {"default"}, "git-stats": {"default"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("service flake inputs give %v, want %v", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "flake.lock")); err != nil {
+		t.Errorf("no flake.lock written: %v", err)
+	}
+}
+
+// provision.sh, the seed's legacy script, is valid bash.
+func TestProvisionScriptParses(t *testing.T) {
+	bash := testenv.NeedTool(t, "bash")
+	if out, err := exec.Command(bash, "-n", filepath.Join(fleetDir, "provision.sh")).CombinedOutput(); err != nil {
+		t.Errorf("bash -n provision.sh: %v\n%s", err, out)
+	}
+}

@@ -84,8 +84,9 @@ func Render(fleet fs.FS, opts Options) ([]File, error) {
 		if err != nil {
 			return err
 		}
+		// Embedded files carry no permission bits: scripts are what is run.
 		mode := fs.FileMode(0o644)
-		if info, err := d.Info(); err == nil && info.Mode()&0o111 != 0 {
+		if path.Ext(p) == ".sh" {
 			mode = 0o755
 		}
 		files = append(files, File{Path: p, Data: data, Mode: mode})

@@ -77,6 +77,9 @@ func TestWriteDefaultIsTheReferenceFleet(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameFiles(t, filesOf(t, os.DirFS(dir)), filesOf(t, onDisk))
+	if info, err := os.Stat(filepath.Join(dir, "provision.sh")); err != nil || info.Mode().Perm()&0o100 == 0 {
+		t.Errorf("provision.sh is not executable: %v", info)
+	}
 }
 
 func TestUserIsSubstitutedOnlyAsAToken(t *testing.T) {
