@@ -138,7 +138,7 @@ stays in the private directory, whose path is printed.`,
 			if err != nil {
 				return err
 			}
-			opts := secrets.EditOptions{Editor: os.Getenv("EDITOR"), Stderr: cmd.ErrOrStderr()}
+			opts := secrets.EditOptions{Editor: os.Getenv("EDITOR")}
 			if fromStdin {
 				opts.Stdin = cmd.InOrStdin()
 			}

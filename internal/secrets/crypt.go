@@ -133,7 +133,6 @@ func encryptFor(r *Rule, plain []byte) ([]byte, error) {
 		if err := aw.Close(); err != nil {
 			return nil, err
 		}
-		buf.WriteByte('\n')
 	}
 	return buf.Bytes(), nil
 }

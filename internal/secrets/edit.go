@@ -30,8 +30,6 @@ type EditOptions struct {
 	// Editor is the command to run with the plaintext file as its last
 	// argument, split on spaces like a shell would ($EDITOR); "" means vi.
 	Editor string
-	// Stdout and Stderr receive progress messages.
-	Stderr io.Writer
 }
 
 // EditResult says what Edit did.

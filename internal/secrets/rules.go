@@ -31,7 +31,7 @@ type Rule struct {
 	Armor      bool
 }
 
-// Path returns the rule's file on disk.
+// PathOf returns the rule's file on disk.
 func (rs *Rules) PathOf(r *Rule) string { return filepath.Join(rs.Dir, r.File) }
 
 // Lookup finds the rule for a secret named on the command line: "api-key",
@@ -124,7 +124,12 @@ func LoadRules(path string) (*Rules, error) {
 	for _, f := range files {
 		rule, err := buildRule(f, raw[f], names)
 		if err != nil {
-			return nil, &RulesError{File: shown, Msg: err.Error()}
+			re := &RulesError{File: shown, Msg: err.Error()}
+			var be *badKeyError
+			if errors.As(err, &be) {
+				re.Line, re.Col = locate(src, strconv.Quote(be.key))
+			}
+			return nil, re
 		}
 		rs.Secrets = append(rs.Secrets, rule)
 	}
@@ -156,7 +161,7 @@ func buildRule(file string, v json.RawMessage, names map[string]string) (*Rule, 
 		}
 		rec, err := ParseRecipient(s)
 		if err != nil {
-			return nil, fmt.Errorf("%q.publicKeys[%d]: publicKeys entry is %v", file, i, err)
+			return nil, &badKeyError{key: s, msg: fmt.Sprintf("%q.publicKeys[%d]: publicKeys entry is %v", file, i, err)}
 		}
 		if seen[rec.Key] {
 			continue
@@ -171,6 +176,23 @@ func buildRule(file string, v json.RawMessage, names map[string]string) (*Rule, 
 		}
 	}
 	return r, nil
+}
+
+// badKeyError is a publicKeys entry that is not a key; the rules error
+// locates the string in the source when it is written there literally.
+type badKeyError struct{ key, msg string }
+
+func (e *badKeyError) Error() string { return e.msg }
+
+// locate returns the 1-based line and column of the first occurrence of
+// needle in src, or 0, 0.
+func locate(src []byte, needle string) (line, col int) {
+	i := bytes.Index(src, []byte(needle))
+	if i < 0 {
+		return 0, 0
+	}
+	line = 1 + bytes.Count(src[:i], []byte("\n"))
+	return line, i - bytes.LastIndexByte(src[:i], '\n')
 }
 
 func jsonKind(v any) string {

@@ -64,7 +64,7 @@ func TestRulesErrorsAreLocated(t *testing.T) {
 	for _, tc := range []struct{ name, src, want string }{
 		{"syntax error", "{\n  \"a.age\".publicKeys = [ \"x\" ;\n}\n", `secrets.nix:2:30: syntax error, unexpected ';'`},
 		{"undefined variable", "let a = 1; in {\n  \"a.age\".publicKeys = [ bob ];\n}\n", `secrets.nix:2:26: undefined variable 'bob'`},
-		{"not a key", `{ "a.age".publicKeys = [ "ssh-ed25519 AAAAnot-base64" ]; }`, `"a.age".publicKeys[0]: publicKeys entry is not a valid SSH public key`},
+		{"not a key", `{ "a.age".publicKeys = [ "ssh-ed25519 AAAAnot-base64" ]; }`, `secrets.nix:1:26: "a.age".publicKeys[0]: publicKeys entry is not a valid SSH public key`},
 		{"not a key at all", `{ "a.age".publicKeys = [ "alice" ]; }`, `publicKeys entry is not a public key "alice"`},
 		{"private key pasted", `{ "a.age".publicKeys = [ "AGE-SECRET-KEY-1QQQ" ]; }`, `a private key where a public key belongs`},
 		{"not a string", fmt.Sprintf(`{ "a.age".publicKeys = [ %q 3 ]; }`, ks["ed25519"].Public), `"a.age".publicKeys[1]: want a string, found a number`},
