@@ -65,7 +65,13 @@ func (l *Live) add(host string) *row {
 		return r
 	}
 	r := &row{host: host, phase: "waiting"}
-	l.rows = append(l.rows, r)
+	if host == "" {
+		// The run-wide row (evaluation, build) heads the view.
+		r.host = RunLabel
+		l.rows = append([]*row{r}, l.rows...)
+	} else {
+		l.rows = append(l.rows, r)
+	}
 	l.byHost[host] = r
 	return r
 }
@@ -79,6 +85,10 @@ func (l *Live) Event(e Event) {
 		t = l.now()
 	}
 	r := l.add(e.Host)
+	if run, ok := l.byHost[""]; ok && e.Host != "" && !run.done {
+		// Hosts start once the run-wide stages are over.
+		run.done, run.end = true, t
+	}
 	if r.start.IsZero() {
 		r.start = t
 	}

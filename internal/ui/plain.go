@@ -39,12 +39,16 @@ func (p *Plain) Event(e Event) {
 		return
 	}
 	p.last[e.Host] = key
-	p.width = max(p.width, len(e.Host))
+	host := e.Host
+	if host == "" {
+		host = RunLabel
+	}
+	p.width = max(p.width, len(host))
 	t := e.Time
 	if t.IsZero() {
 		t = time.Now()
 	}
-	line := fmt.Sprintf("%s %-*s %s", t.UTC().Format(time.RFC3339), p.width, e.Host, e.Phase)
+	line := fmt.Sprintf("%s %-*s %s", t.UTC().Format(time.RFC3339), p.width, host, e.Phase)
 	if e.Detail != "" {
 		line += ": " + oneLine(e.Detail)
 	}

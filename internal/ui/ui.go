@@ -17,11 +17,15 @@ import (
 	"golang.org/x/term"
 )
 
+// RunLabel names the row of events that concern the whole run rather than
+// one host (Host ""): evaluating and building every selected machine.
+const RunLabel = "*"
+
 // Event is one step of the work on one host: the host entered Phase
 // ("eval", "build", "copy", "activate", ...), with an optional Detail
 // (what is being copied, the store path being activated, an error).
 type Event struct {
-	Host   string
+	Host   string // "" for the whole run
 	Phase  string
 	Detail string
 	Time   time.Time

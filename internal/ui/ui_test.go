@@ -1,8 +1,11 @@
 package ui
 
 import (
+	"errors"
+
 	"bytes"
 	"encoding/json"
+	"github.com/nixherd/nixherd/internal/deploy"
 	"regexp"
 	"strings"
 	"testing"
@@ -274,5 +277,33 @@ func TestLiveCloseDrawsFinalFrame(t *testing.T) {
 	l.Close()
 	if got := screen(buf.String())[0]; !strings.HasPrefix(got, "✓ a") || !strings.HasSuffix(got, "generation 3") {
 		t.Fatalf("final row = %q", got)
+	}
+}
+
+func TestDeployEventsDriveTheView(t *testing.T) {
+	var buf bytes.Buffer
+	c := &clock{t0}
+	l := newLive(&buf, func() int { return 100 }, c.now, "devnix", "ephem")
+	r := Reporter(l)
+	r.Event(deploy.Event{Phase: deploy.PhaseEval, Detail: "2 machines", Time: c.t})
+	c.advance(2 * time.Second)
+	r.Event(deploy.Event{Host: "devnix", Phase: deploy.PhaseCopy, Detail: "3 paths (1.2 MiB)", Time: c.t})
+	r.Event(deploy.Event{Host: "ephem", Phase: deploy.PhaseFailed, Err: errors.New("ephem: cannot connect: Connection refused"), Time: c.t})
+	c.advance(time.Second)
+	l.Draw()
+	want := []string{
+		"✓ *       eval      2.0s  2 machines",
+		"› devnix  copy      1.0s  3 paths (1.2 MiB)",
+		"✗ ephem   failed    0.0s  ephem: cannot connect: Connection refused",
+		"",
+	}
+	if got := screen(buf.String()); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("screen:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	var plain bytes.Buffer
+	Reporter(NewPlain(&plain)).Event(deploy.Event{Phase: deploy.PhaseBuild, Detail: "2 closures", Time: t0})
+	if plain.String() != "2026-11-26T01:02:03Z * build: 2 closures\n" {
+		t.Fatalf("plain run-wide line = %q", plain.String())
 	}
 }

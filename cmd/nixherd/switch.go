@@ -1,0 +1,150 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/nixherd/nixherd/internal/hosts"
+	"github.com/nixherd/nixherd/internal/local"
+	"github.com/nixherd/nixherd/internal/nix"
+	"github.com/nixherd/nixherd/internal/target"
+	"github.com/nixherd/nixherd/internal/ui"
+	"github.com/spf13/cobra"
+)
+
+func init() {
+	register(func() *cobra.Command {
+		var machine, action, flake string
+		cmd := &cobra.Command{
+			Use:   "switch [--machine NAME] [--action ACTION] [--flake DIR]",
+			Short: "Rebuild the machine nixherd runs on",
+			Long: `switch builds this machine's configuration from the fleet flake and
+activates it here, with the contract of its platform: NixOS
+(switch-to-configuration), nix-darwin (system profile, then activate) or
+standalone home-manager (its profile, then activate, as the user). It replaces
+nixos-rebuild, darwin-rebuild and home-manager switch.
+
+The machine is found by host name, as those tools do: nixosConfigurations
+(Linux) or darwinConfigurations (macOS, LocalHostName) named after the host,
+then homeConfigurations "USER@HOST" and "USER", then the one machine whose
+deploy.nix target is "local". --machine overrides the lookup.
+
+Actions: switch (new generation, active now), boot (new generation, active
+after a reboot; NixOS only), test (active now, no new generation),
+dry-activate (show what would change; NixOS only), build (build only and
+print the store path). Commands that need root run through sudo, which may
+ask for your password; home-manager runs as you.`,
+			Example: `  nixherd switch
+  nixherd switch --machine devnix --action boot
+  nixherd switch --action build --flake ~/fleet`,
+			Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				a, err := target.ParseAction(action)
+				if err != nil {
+					return exitCode(2, err)
+				}
+				if _, err := os.Stat(filepath.Join(flake, "flake.nix")); err != nil {
+					return exitCode(2, fmt.Errorf("%s: no flake.nix here; pass --flake DIR", flake))
+				}
+				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+				defer stop()
+
+				var inv *hosts.Inventory
+				if _, err := os.Stat(filepath.Join(flake, hosts.FileName)); err == nil {
+					if inv, err = hosts.Load(ctx, filepath.Join(flake, hosts.FileName)); err != nil {
+						return exitCode(2, err)
+					}
+				}
+				n, err := nix.Probe(ctx)
+				if err != nil {
+					return err
+				}
+				m, err := localMachine(cmd, n, flake, inv, machine)
+				if err != nil {
+					return exitCode(2, err)
+				}
+				res, err := local.Switch(ctx, local.SwitchOptions{
+					Flake:    flake,
+					Machine:  m,
+					Action:   a,
+					Nix:      n,
+					Runner:   local.Runner{Stderr: cmd.ErrOrStderr()},
+					Reporter: ui.Reporter(ui.NewPlain(cmd.ErrOrStderr())),
+				})
+				if err != nil {
+					return fmt.Errorf("%s: %w", m.Name, err)
+				}
+				out := cmd.OutOrStdout()
+				switch {
+				case a == target.Build:
+					fmt.Fprintln(out, res.Path)
+				case a.SetsProfile():
+					fmt.Fprintf(out, "%s: %s, generation %d (was %d): %s\n", res.Machine, done(a), res.Generation, res.Previous, res.Path)
+				default:
+					fmt.Fprintf(out, "%s: %s %s (profile unchanged, generation %d)\n", res.Machine, done(a), res.Path, res.Generation)
+				}
+				return nil
+			},
+		}
+		f := cmd.Flags()
+		f.StringVar(&machine, "machine", "", "build the configuration `NAME` instead of the one named after this host")
+		f.StringVar(&action, "action", "switch", "switch, boot, test, dry-activate or build")
+		f.StringVar(&flake, "flake", ".", "the fleet flake `DIR`")
+		return cmd
+	})
+}
+
+// localMachine picks the machine a local command works on: --machine, or
+// the configuration named after this host, or deploy.nix's "local" target.
+func localMachine(cmd *cobra.Command, n *nix.Nix, flake string, inv *hosts.Inventory, explicit string) (hosts.Machine, error) {
+	if explicit != "" {
+		if inv != nil {
+			if m, ok := inv.Machine(explicit); ok {
+				return m, nil
+			}
+		}
+		// Not in deploy.nix: the evaluation finds its platform.
+		return hosts.Machine{Name: explicit, Configuration: explicit, Target: "local"}, nil
+	}
+	confs, err := local.FlakeConfigurations(cmd.Context(), n, flake)
+	if err != nil {
+		return hosts.Machine{}, err
+	}
+	if inv != nil {
+		for _, m := range inv.Machines {
+			if m.Local() {
+				confs.Local = append(confs.Local, m.Configuration)
+			}
+		}
+	}
+	found, err := local.Resolve(confs, local.This(cmd.Context()), "")
+	if err != nil {
+		return hosts.Machine{}, err
+	}
+	if inv != nil {
+		for _, m := range inv.Machines {
+			if m.Configuration == found.Name {
+				return m, nil
+			}
+		}
+	}
+	return hosts.Machine{Name: found.Name, Configuration: found.Name, Platform: string(found.Platform), Target: "local"}, nil
+}
+
+func done(a target.Action) string {
+	switch a {
+	case target.Switch:
+		return "switched"
+	case target.Boot:
+		return "set for next boot"
+	case target.Test:
+		return "activated"
+	case target.DryActivate:
+		return "dry-activated"
+	}
+	return string(a)
+}
+

@@ -1,0 +1,39 @@
+package local
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+)
+
+// ErrNotDarwin is returned when bootstrap is asked for on a machine that is
+// not a Mac: nix-darwin cannot be installed there.
+var ErrNotDarwin = errors.New("bootstrap installs nix-darwin and only runs on macOS")
+
+// BootstrapCommand is the first-time nix-darwin install for machine from the
+// flake in dir: nix-darwin's own darwin-rebuild, run with nix run before it
+// is installed, as root (it sets the system profile), with flakes enabled on
+// the command line because a fresh Nix install may not have them.
+func BootstrapCommand(goos, dir, machine string, isRoot bool) ([]string, error) {
+	if goos != "darwin" {
+		return nil, fmt.Errorf("%w (this is %s): use `nixherd switch` for NixOS and home-manager machines", ErrNotDarwin, goos)
+	}
+	if machine == "" {
+		return nil, errors.New("no machine to bootstrap: pass --machine NAME")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	args := []string{
+		"nix",
+		"--extra-experimental-features", "nix-command flakes",
+		"run", "nix-darwin/master#darwin-rebuild",
+		"--", "switch", "--flake", abs + "#" + machine,
+	}
+	if !isRoot {
+		// -H: root's HOME, so nix does not write root-owned caches into ours.
+		args = append([]string{"sudo", "-H", "--"}, args...)
+	}
+	return args, nil
+}

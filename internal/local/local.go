@@ -1,0 +1,151 @@
+// Package local answers the questions nixherd asks about the machine it runs
+// on before a local rebuild: which of the fleet's machines this is (by host
+// name, the way nixos-rebuild, darwin-rebuild and home-manager pick their
+// configuration), and how to install nix-darwin on a Mac that has only Nix.
+package local
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+)
+
+// Platform is what kind of configuration a machine is built from.
+type Platform string
+
+const (
+	NixOS  Platform = "nixos"  // nixosConfigurations.NAME
+	Darwin Platform = "darwin" // darwinConfigurations.NAME
+	Home   Platform = "home"   // homeConfigurations.NAME (standalone home-manager)
+)
+
+// Configurations are the machine names a fleet flake defines, per platform.
+type Configurations struct {
+	NixOS  []string `json:"nixos"`
+	Darwin []string `json:"darwin"`
+	Home   []string `json:"home"`
+	// Local are the machines whose deploy target is "local" (deploy.nix).
+	Local []string `json:"-"`
+}
+
+// Machine is a configuration of the fleet.
+type Machine struct {
+	Name     string
+	Platform Platform
+}
+
+// Lookup returns the platform of a named configuration. A name defined for
+// more than one platform is taken for this machine's own OS first (a NixOS
+// configuration on Linux, a darwin one on a Mac), then home-manager.
+func (c Configurations) Lookup(name, goos string) (Machine, bool) {
+	order := []Platform{NixOS, Darwin, Home}
+	if goos == "darwin" {
+		order = []Platform{Darwin, NixOS, Home}
+	}
+	for _, p := range order {
+		if slices.Contains(c.names(p), name) {
+			return Machine{name, p}, true
+		}
+	}
+	return Machine{}, false
+}
+
+func (c Configurations) names(p Platform) []string {
+	switch p {
+	case NixOS:
+		return c.NixOS
+	case Darwin:
+		return c.Darwin
+	}
+	return c.Home
+}
+
+// All lists every configuration name, for error messages.
+func (c Configurations) All() []string {
+	all := slices.Concat(c.NixOS, c.Darwin, c.Home)
+	slices.Sort(all)
+	return slices.Compact(all)
+}
+
+// Identity is what the local machine is called.
+type Identity struct {
+	Hostname string // short host name (darwin: LocalHostName)
+	User     string
+	GOOS     string
+}
+
+// Resolve picks the configuration to build for the machine described by id:
+// an explicit name wins; otherwise the system configuration named after the
+// host (as nixos-rebuild and darwin-rebuild do), then home-manager's
+// "user@host" and "user" (as home-manager does), then the one machine the
+// fleet deploys to "local".
+func Resolve(c Configurations, id Identity, explicit string) (Machine, error) {
+	if explicit != "" {
+		if m, ok := c.Lookup(explicit, id.GOOS); ok {
+			return m, nil
+		}
+		return Machine{}, fmt.Errorf("the flake defines no machine %q (machines: %s)", explicit, list(c.All()))
+	}
+	system := NixOS
+	if id.GOOS == "darwin" {
+		system = Darwin
+	}
+	if id.Hostname != "" && slices.Contains(c.names(system), id.Hostname) {
+		return Machine{id.Hostname, system}, nil
+	}
+	if id.User != "" {
+		for _, name := range []string{id.User + "@" + id.Hostname, id.User} {
+			if slices.Contains(c.Home, name) {
+				return Machine{name, Home}, nil
+			}
+		}
+	}
+	var local []Machine
+	for _, name := range c.Local {
+		if m, ok := c.Lookup(name, id.GOOS); ok {
+			local = append(local, m)
+		}
+	}
+	if len(local) == 1 {
+		return local[0], nil
+	}
+	if len(local) > 1 {
+		names := make([]string, len(local))
+		for i, m := range local {
+			names[i] = m.Name
+		}
+		return Machine{}, fmt.Errorf("several machines are deployed to \"local\" (%s); pass --machine", list(names))
+	}
+	return Machine{}, fmt.Errorf("no machine of the flake matches this host %q (machines: %s); pass --machine NAME",
+		id.Hostname, list(c.All()))
+}
+
+func list(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+// This describes the machine nixherd runs on.
+func This(ctx context.Context) Identity {
+	id := Identity{GOOS: runtime.GOOS, User: os.Getenv("USER")}
+	if id.User == "" && os.Geteuid() == 0 {
+		id.User = "root"
+	}
+	if runtime.GOOS == "darwin" {
+		// darwin-rebuild's default: the Bonjour name, stable across networks.
+		if out, err := exec.CommandContext(ctx, "scutil", "--get", "LocalHostName").Output(); err == nil {
+			id.Hostname = strings.TrimSpace(string(out))
+		}
+	}
+	if id.Hostname == "" {
+		h, _ := os.Hostname()
+		id.Hostname, _, _ = strings.Cut(h, ".")
+	}
+	return id
+}
