@@ -147,4 +147,3 @@ func done(a target.Action) string {
 	}
 	return string(a)
 }
-

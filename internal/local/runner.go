@@ -38,6 +38,9 @@ func (r Runner) Run(ctx context.Context, c remote.Command) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Stdin, &stdout, &stderr
+	if c.Stdout != nil {
+		cmd.Stdout = c.Stdout
+	}
 	var shown []io.Writer
 	for _, w := range []io.Writer{c.Stderr, r.Stderr} {
 		if w != nil {

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/nixherd/nixherd/internal/nix"
+	"github.com/nixherd/nixherd/internal/remote"
+	"github.com/nixherd/nixherd/internal/status"
+	"github.com/nixherd/nixherd/internal/target"
+	"github.com/spf13/cobra"
+)
+
+func init() {
+	register(func() *cobra.Command {
+		var fl fleetFlags
+		var asJSON bool
+		cmd := &cobra.Command{
+			Use:   "generations MACHINE",
+			Short: "List a machine's profile generations",
+			Long: `generations lists the generations of a machine's profile (the system
+profile for NixOS and nix-darwin, the home-manager profile for a home), oldest
+first, each with its date and store path. "current" marks the generation the
+profile points at; "running" marks the configuration active now (on NixOS
+/run/current-system, which differs after a boot or test action).
+
+Use the numbers with "nixherd rollback MACHINE --to N".`,
+			Example: `  nixherd generations devnix
+  nixherd generations devmac --json`,
+			Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+				defer stop()
+				if strings.ContainsAny(args[0], "*?[,@") {
+					return exitCode(2, fmt.Errorf("generations takes one machine name, not the selector %q", args[0]))
+				}
+				machines, err := fl.selectMachines(ctx, args, false)
+				if err != nil {
+					return exitCode(2, err)
+				}
+				n, err := nix.Probe(ctx)
+				if err != nil {
+					return err
+				}
+				if machines, err = status.Platforms(ctx, n, fl.flake, machines); err != nil {
+					return err
+				}
+				m := machines[0]
+				exec, err := target.For(m.Platform)
+				if err != nil {
+					return exitCode(2, status.NoConfiguration(m))
+				}
+				pool, err := remote.NewPool()
+				if err != nil {
+					return err
+				}
+				defer pool.Close()
+				r, err := status.Connect(ctx, pool, m, fl.sshOptions())
+				if err != nil {
+					return err
+				}
+				profile, err := exec.Profile(ctx, r)
+				if err != nil {
+					return err
+				}
+				gens, err := target.Generations(ctx, r, profile)
+				if err != nil {
+					return err
+				}
+				_, running, err := status.Running(ctx, r, exec)
+				if err != nil {
+					return err
+				}
+				return writeGenerations(cmd, m.Name, profile, gens, running, asJSON)
+			},
+		}
+		fl.register(cmd.Flags())
+		cmd.Flags().BoolVar(&asJSON, "json", false, "print the generations as JSON")
+		return cmd
+	})
+}
+
+type generationJSON struct {
+	target.Generation
+	Running bool `json:"running"`
+}
+
+func writeGenerations(cmd *cobra.Command, machine, profile string, gens []target.Generation, running string, asJSON bool) error {
+	out := cmd.OutOrStdout()
+	if asJSON {
+		list := make([]generationJSON, len(gens))
+		for i, g := range gens {
+			list[i] = generationJSON{g, g.Path != "" && g.Path == running}
+		}
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Machine     string           `json:"machine"`
+			Profile     string           `json:"profile"`
+			Running     string           `json:"running,omitempty"`
+			Generations []generationJSON `json:"generations"`
+		}{machine, profile, running, list})
+	}
+	if len(gens) == 0 {
+		fmt.Fprintf(out, "%s: %s has no generations (never deployed)\n", machine, profile)
+		return nil
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "GENERATION\tDATE\tSTORE PATH\t")
+	for _, g := range gens {
+		var marks []string
+		if g.Current {
+			marks = append(marks, "current")
+		}
+		if g.Path != "" && g.Path == running {
+			marks = append(marks, "running")
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", g.Number, g.Date.Format("2006-01-02 15:04:05"), g.Path, strings.Join(marks, ", "))
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,85 @@
+package status
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// Report is the fleet's status as `nixherd status --json` prints it.
+type Report struct {
+	// InSync is true when every machine was reached and runs its desired
+	// configuration.
+	InSync   bool      `json:"inSync"`
+	Machines []Machine `json:"machines"`
+}
+
+// NewReport summarises machines.
+func NewReport(machines []Machine) Report {
+	r := Report{InSync: true, Machines: machines}
+	if r.Machines == nil {
+		r.Machines = []Machine{}
+	}
+	for _, m := range machines {
+		r.InSync = r.InSync && m.InSync && m.Error == ""
+	}
+	return r
+}
+
+// Unreachable reports whether some machine could not be reached or read.
+func (r Report) Unreachable() bool {
+	for _, m := range r.Machines {
+		if !m.Reachable || m.Error != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteTable writes one row per machine, then each machine's error on a
+// line of its own (errors are too long for a column).
+func (r Report) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MACHINE\tTARGET\tSTATE\tGENERATION\tDEPLOYED\tRUNNING\tDESIRED")
+	for _, m := range r.Machines {
+		gen, date := "-", "-"
+		if m.Generation != nil {
+			gen = strconv.Itoa(m.Generation.Number)
+			if !m.Generation.Date.IsZero() {
+				date = m.Generation.Date.Format("2006-01-02 15:04")
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Target, m.State(), gen, date,
+			orDash(ShortPath(m.Running)), orDash(ShortPath(m.Desired)))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, m := range r.Machines {
+		if m.Error != "" {
+			msg := m.Error
+			if !strings.HasPrefix(msg, m.Name+":") {
+				msg = m.Name + ": " + msg
+			}
+			fmt.Fprintln(w, msg)
+		}
+	}
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

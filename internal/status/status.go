@@ -1,0 +1,194 @@
+// Package status compares what each machine of the fleet runs with what the
+// flake says it should run: the running generation (number, date, store
+// path) read from the host, and the desired configuration's store path from
+// one evaluation of the flake for every machine (its outPath: nothing is
+// built). It also finds the generations a rollback can return to.
+package status
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nixherd/nixherd/internal/deploy"
+	"github.com/nixherd/nixherd/internal/hosts"
+	"github.com/nixherd/nixherd/internal/local"
+	"github.com/nixherd/nixherd/internal/nix"
+	"github.com/nixherd/nixherd/internal/remote"
+	"github.com/nixherd/nixherd/internal/target"
+)
+
+// Machine is the state of one machine.
+type Machine struct {
+	Name      string `json:"name"`
+	Target    string `json:"target"`
+	Platform  string `json:"platform,omitempty"`
+	Reachable bool   `json:"reachable"`
+	// Generation is the profile's current generation (Number 0 when the
+	// machine was never deployed).
+	Generation *target.Generation `json:"generation,omitempty"`
+	// Running is the configuration active now: /run/current-system on
+	// NixOS (which differs from the profile after a boot or test action),
+	// the profile's target on nix-darwin and home-manager.
+	Running string `json:"running,omitempty"`
+	// Desired is the store path the flake evaluates to for the machine.
+	Desired string `json:"desired,omitempty"`
+	InSync  bool   `json:"inSync"`
+	Error   string `json:"error,omitempty"`
+}
+
+// State names the machine's situation in one word for the table.
+func (m Machine) State() string {
+	switch {
+	case !m.Reachable:
+		return "unreachable"
+	case m.Error != "":
+		return "error"
+	case m.InSync:
+		return "in sync"
+	case m.Running == "":
+		return "not deployed"
+	}
+	return "out of sync"
+}
+
+// Options say how to reach the hosts.
+type Options struct {
+	Flake string
+	Nix   *nix.Nix
+	// SSHOptions are extra ssh arguments for every host.
+	SSHOptions []string
+	// Parallel bounds how many hosts are queried at once (default 16).
+	Parallel int
+}
+
+// Query evaluates the desired configuration of every machine at once and
+// reads each host's state in parallel. Per-machine problems (an unreachable
+// host, a configuration missing from the flake) are in the result; the
+// error is for failures that concern the whole fleet.
+func Query(ctx context.Context, machines []hosts.Machine, o Options) ([]Machine, error) {
+	closures, err := deploy.Evaluate(ctx, o.Nix, o.Flake, machines)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := remote.NewPool()
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Close()
+	if o.Parallel <= 0 {
+		o.Parallel = 16
+	}
+	out := make([]Machine, len(closures))
+	sem := make(chan struct{}, o.Parallel)
+	var wg sync.WaitGroup
+	for i, c := range closures {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			out[i] = query(ctx, pool, c, o.SSHOptions)
+		}()
+	}
+	wg.Wait()
+	return out, nil
+}
+
+func query(ctx context.Context, pool *remote.Pool, c deploy.Closure, sshOptions []string) Machine {
+	m := Machine{Name: c.Machine.Name, Target: c.Machine.Target, Platform: c.Platform, Desired: c.OutPath}
+	r, err := Connect(ctx, pool, c.Machine, sshOptions)
+	if err != nil {
+		m.Error = err.Error()
+		return m
+	}
+	m.Reachable = true
+	if c.Err != nil {
+		m.Error = c.Err.Error()
+		return m
+	}
+	exec, err := target.For(c.Platform)
+	if err != nil {
+		m.Error = err.Error()
+		return m
+	}
+	cur, running, err := Running(ctx, r, exec)
+	if err != nil {
+		m.Error = err.Error()
+		return m
+	}
+	if cur.Number > 0 {
+		m.Generation = &cur
+	}
+	m.Running = running
+	m.InSync = running != "" && running == m.Desired
+	return m
+}
+
+// Connect opens the runner of a machine: this machine for a "local" target
+// (where sudo may ask for a password), else a master SSH connection from
+// pool. An unreachable host's error says so.
+func Connect(ctx context.Context, pool *remote.Pool, m hosts.Machine, sshOptions []string) (remote.Runner, error) {
+	if m.Local() {
+		return local.Runner{}, nil
+	}
+	opts := append(append([]string{}, m.SSHOptions...), sshOptions...)
+	return pool.Dial(ctx, m.Name, m.Address, opts)
+}
+
+// Running returns the profile's current generation (with its date) and the
+// configuration active on the host now.
+func Running(ctx context.Context, r remote.Runner, exec target.Executor) (target.Generation, string, error) {
+	profile, err := exec.Profile(ctx, r)
+	if err != nil {
+		return target.Generation{}, "", err
+	}
+	gens, err := target.Generations(ctx, r, profile)
+	if err != nil {
+		return target.Generation{}, "", err
+	}
+	var cur target.Generation
+	for _, g := range gens {
+		if g.Current {
+			cur = g
+		}
+	}
+	running := cur.Path
+	if exec.Platform() == "nixos" {
+		out, err := r.Run(ctx, remote.Sh(`readlink -f /run/current-system || true`))
+		if err != nil {
+			return cur, "", fmt.Errorf("reading /run/current-system: %w", err)
+		}
+		running = strings.TrimSpace(string(out))
+	}
+	return cur, running, nil
+}
+
+// ShortPath writes a store path the way a table can show it:
+// "/nix/store/<32-char hash>-name" becomes "<first 8 of the hash>-name"
+// (ASCII only: the table aligns columns by bytes).
+func ShortPath(p string) string {
+	base, ok := strings.CutPrefix(p, "/nix/store/")
+	if !ok || len(base) < 33 || base[32] != '-' {
+		return p
+	}
+	return base[:8] + base[32:]
+}
+
+// Age writes how long ago t was, for the generation's date.
+func Age(now, t time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case t.IsZero():
+		return "-"
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h ago", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+}

@@ -1,0 +1,95 @@
+package status
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/nixherd/nixherd/internal/target"
+)
+
+const (
+	pathA = "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-nixos-system-devnix"
+	pathB = "/nix/store/zyxwvsrqpnmlkjihgfdcba9876543210-nixos-system-devnix"
+)
+
+func sample() []Machine {
+	date := time.Date(2026, 11, 26, 1, 2, 0, 0, time.Local)
+	return []Machine{
+		{Name: "devnix", Target: "root@127.0.0.2", Platform: "nixos", Reachable: true,
+			Generation: &target.Generation{Number: 3, Date: date, Path: pathA, Current: true},
+			Running:    pathA, Desired: pathA, InSync: true},
+		{Name: "ephem", Target: "root@127.0.0.3", Platform: "nixos", Reachable: true,
+			Generation: &target.Generation{Number: 1, Date: date, Path: pathA, Current: true},
+			Running:    pathA, Desired: pathB},
+		{Name: "devmac", Target: "dylan@127.0.0.4", Desired: pathB, Error: "devmac: cannot connect: Connection refused"},
+	}
+}
+
+func TestStates(t *testing.T) {
+	want := []string{"in sync", "out of sync", "unreachable"}
+	for i, m := range sample() {
+		if m.State() != want[i] {
+			t.Errorf("%s: state %q, want %q", m.Name, m.State(), want[i])
+		}
+	}
+	if (Machine{Reachable: true, Desired: pathA}).State() != "not deployed" {
+		t.Error("a reachable machine without a running configuration is not 'not deployed'")
+	}
+}
+
+func TestTable(t *testing.T) {
+	var buf bytes.Buffer
+	r := NewReport(sample())
+	if err := r.WriteTable(&buf); err != nil {
+		t.Fatal(err)
+	}
+	want := `MACHINE  TARGET           STATE        GENERATION  DEPLOYED          RUNNING                       DESIRED
+devnix   root@127.0.0.2   in sync      3           2026-11-26 01:02  01234567-nixos-system-devnix  01234567-nixos-system-devnix
+ephem    root@127.0.0.3   out of sync  1           2026-11-26 01:02  01234567-nixos-system-devnix  zyxwvsrq-nixos-system-devnix
+devmac   dylan@127.0.0.4  unreachable  -           -                 -                             zyxwvsrq-nixos-system-devnix
+devmac: cannot connect: Connection refused
+`
+	if buf.String() != want {
+		t.Fatalf("table:\n%s\nwant:\n%s", buf.String(), want)
+	}
+	if r.InSync || !r.Unreachable() {
+		t.Errorf("report InSync=%v Unreachable=%v", r.InSync, r.Unreachable())
+	}
+}
+
+func TestJSON(t *testing.T) {
+	var buf bytes.Buffer
+	NewReport(sample()[:1]).WriteJSON(&buf)
+	var got struct {
+		InSync   bool
+		Machines []struct {
+			Name       string
+			Reachable  bool
+			InSync     bool
+			Running    string
+			Desired    string
+			Generation struct {
+				Number int
+				Path   string
+			}
+		}
+	}
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	m := got.Machines[0]
+	if !got.InSync || !m.InSync || !m.Reachable || m.Generation.Number != 3 || m.Generation.Path != pathA || m.Running != pathA || m.Desired != pathA {
+		t.Fatalf("json = %s", buf.String())
+	}
+}
+
+func TestShortPath(t *testing.T) {
+	if got := ShortPath(pathA); got != "01234567-nixos-system-devnix" {
+		t.Errorf("ShortPath = %q", got)
+	}
+	if got := ShortPath("/tmp/x"); got != "/tmp/x" {
+		t.Errorf("ShortPath of a non-store path = %q", got)
+	}
+}
