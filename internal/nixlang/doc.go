@@ -1,0 +1,43 @@
+// Package nixlang reads and edits Nix source the way Nix reads it, without
+// evaluating anything.
+//
+// nixherd has to understand a fleet repository on a machine that may not
+// have nixpkgs (evaluating it takes seconds to minutes), and it has to edit
+// Nix files in place (adding a service, an input, an import) without
+// disturbing the user's formatting. So this package has:
+//
+//   - a lexer and recursive-descent parser for the whole Nix language,
+//     written to accept exactly what `nix-instantiate --parse` accepts
+//     (the grammar of Nix's lexer.l and parser.y, checked against Nix 2.8
+//     and current Nix);
+//   - a concrete syntax tree that keeps every byte: each Token carries the
+//     whitespace and comments before it, so File.Bytes of an unedited tree is
+//     the source byte for byte, and every node has a line:col (and byte
+//     offset) position;
+//   - the checks Nix does at parse time: duplicate attributes (including
+//     through a.b = …; a.b = …; and the merging of a = { … }; a.c = …;),
+//     duplicate formals, dynamic attributes in let and inherit, and
+//     undefined variables (anything under a `with` counts as defined);
+//   - PrintNix, which prints a file the way `nix-instantiate --parse` does,
+//     used to compare our parse structure with Nix's;
+//   - an Editor that adds, replaces and removes attributes and list
+//     elements as text splices, keeping comments and indentation; every
+//     edit is re-parsed before it is returned;
+//   - static helpers: Walk, Static (the value of literal data), attribute
+//     lookup by path, and let-binding resolution.
+//
+// Errors are *Error values that print as file:line:col: message.
+//
+// Caveats:
+//   - Which names are global depends on the Nix version and its enabled
+//     experimental features; Parse uses current Nix's list (GlobalsCurrent),
+//     and Options.Globals = GlobalsNix28() matches Nix 2.8.
+//   - Error messages are our own; only the verdict and the position are
+//     meant to agree with Nix's.
+//   - Nix 2.8 prints let bindings and formals in memory-address order;
+//     PrintNix sorts them by name.
+//   - Nesting deeper than 10000 levels is rejected (Nix's parser stack is
+//     bounded too, at a different depth).
+//   - Experimental syntax of later Nix versions (the pipe operators |> and
+//     <|) is not accepted.
+package nixlang

@@ -1,0 +1,99 @@
+package nixlang
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// Options change what Parse accepts.
+type Options struct {
+	// Globals are the names in scope everywhere; nil means GlobalsCurrent().
+	// Use GlobalsNix28() to match Nix 2.8 exactly.
+	Globals []string
+	// NoScopeCheck skips the undefined-variable check (duplicate attributes
+	// are still rejected), for tools that look at fragments.
+	NoScopeCheck bool
+}
+
+// Parse parses a Nix file and applies the checks nix-instantiate --parse
+// does: syntax, duplicate attributes and formals, dynamic attributes in let
+// and inherit, and undefined variables (a variable inside a with is never
+// undefined). Errors are *Error.
+func Parse(filename string, src []byte) (*File, error) {
+	return ParseWith(filename, src, Options{})
+}
+
+// ParseWith is Parse with options.
+func ParseWith(filename string, src []byte, opts Options) (*File, error) {
+	f, err := ParseSyntax(filename, src)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.check(opts); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// ParseFile reads and parses a file.
+func ParseFile(filename string) (*File, error) {
+	src, err := os.ReadFile(filename)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(filename, src)
+}
+
+func (f *File) lower(baseDir, home string) (e nExpr, err error) {
+	l := &lowerer{file: f.Name, baseDir: baseDir, home: home}
+	p := &parser{file: f.Name}
+	err = p.guard(func() { e = l.expr(f.Root) })
+	return e, err
+}
+
+func (f *File) check(opts Options) error {
+	e, err := f.lower("/", "/")
+	if err != nil {
+		return err
+	}
+	if opts.NoScopeCheck {
+		return nil
+	}
+	globals := opts.Globals
+	if globals == nil {
+		globals = GlobalsCurrent()
+	}
+	base := &scope{vars: map[string]bool{}}
+	for _, g := range globals {
+		base.vars[g] = true
+	}
+	var first *undefinedVar
+	bindVars(e, base, func(u undefinedVar) {
+		if first == nil || u.pos.Offset < first.pos.Offset {
+			first = &u
+		}
+	})
+	if first != nil {
+		return newError(f.Name, first.pos, "undefined variable '%s'", first.name)
+	}
+	return nil
+}
+
+// PrintNix prints the file the way `nix-instantiate --parse` (Nix 2.8)
+// prints it: the desugared expression, relative paths made absolute against
+// baseDir and ~ replaced by home. Attributes of sets are sorted by name as
+// Nix sorts them; let bindings and formals are also sorted by name (Nix 2.8
+// prints them in an order that depends on memory addresses).
+func PrintNix(f *File, baseDir, home string) (string, error) {
+	if baseDir == "" && f.Name != "" {
+		abs, err := filepath.Abs(f.Name)
+		if err == nil {
+			baseDir = filepath.Dir(abs)
+		}
+	}
+	e, err := f.lower(baseDir, home)
+	if err != nil {
+		return "", err
+	}
+	return showExpr(e), nil
+}

@@ -1,0 +1,1 @@
+let inherit a; in a

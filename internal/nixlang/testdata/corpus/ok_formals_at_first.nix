@@ -1,0 +1,1 @@
+args@{ self, nixpkgs, ... }: { inherit self; n = nixpkgs; a = args; }

@@ -1,0 +1,1 @@
+{ pkgs, lib ? null, ... }@args: args // { inherit pkgs lib; }

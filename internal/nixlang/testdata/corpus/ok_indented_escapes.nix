@@ -1,0 +1,7 @@
+''
+  dollar: ''${x}
+  quotes: '''
+  backslash: ''\n''\t''\\
+  lone: $ and ' and ''$
+    indented ${"interp"}
+''

@@ -1,0 +1,1 @@
+let inherit ({ x = 1; }) x; y = x; in y

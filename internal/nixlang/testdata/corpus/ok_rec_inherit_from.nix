@@ -1,0 +1,1 @@
+rec { inherit (x) y; x = { y = 1; }; }
