@@ -240,6 +240,7 @@ func TestWriteRefusesNonEmptyDir(t *testing.T) {
 		t.Errorf("dir changed: %v", got)
 	}
 	assertNoStaging(t, filepath.Dir(dir))
+	assertNoStaging(t, dir)
 }
 
 func TestWriteForce(t *testing.T) {
@@ -256,6 +257,7 @@ func TestWriteForce(t *testing.T) {
 	delete(got, "notes.txt")
 	sameFiles(t, got, filesOf(t, onDisk))
 	assertNoStaging(t, filepath.Dir(dir))
+	assertNoStaging(t, dir)
 }
 
 func TestWriteForceRefusesFolderInTheWay(t *testing.T) {
@@ -268,6 +270,7 @@ func TestWriteForceRefusesFolderInTheWay(t *testing.T) {
 		t.Errorf("files written: %v", got)
 	}
 	assertNoStaging(t, filepath.Dir(dir))
+	assertNoStaging(t, dir)
 }
 
 func TestWriteFailureLeavesNothing(t *testing.T) {
@@ -297,4 +300,22 @@ func assertNoStaging(t *testing.T, parent string) {
 			t.Errorf("staging folder %s left behind", e.Name())
 		}
 	}
+}
+
+// An existing empty folder, even the working directory, gets the fleet in
+// place (it is not replaced by another folder).
+func TestWriteIntoEmptyWorkingDirectory(t *testing.T) {
+	want := filesOf(t, onDisk) // a relative path: read before changing folders
+	dir := t.TempDir()
+	t.Chdir(dir)
+	before, _ := os.Stat(".")
+	if _, err := Write(nixherd.ReferenceFleet, ".", Options{}, false); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.Stat(dir)
+	if !os.SameFile(before, after) {
+		t.Error("the folder was replaced, not filled")
+	}
+	sameFiles(t, filesOf(t, os.DirFS(dir)), want)
+	assertNoStaging(t, dir)
 }

@@ -18,10 +18,14 @@ func (e *NotEmptyError) Error() string {
 }
 
 // Write renders fleet with opts and writes it into dir, which must not
-// exist or be empty unless force is set. Everything is first written into
-// a temporary folder beside dir; an empty or missing dir is then replaced
-// by it in one rename, so dir either gets the whole fleet or stays as it
-// was. With force and a non-empty dir, the staged files are renamed into
+// exist or be empty unless force is set.
+//
+// Everything is first written into a staging folder on the same file
+// system: beside dir when dir does not exist yet, which then becomes dir in
+// one rename; inside dir when it exists (it may be the working directory or
+// a mount point), whose entries are then renamed into place, and renamed
+// back if one of them fails. So dir either gets the whole fleet or stays as
+// it was. With force and a non-empty dir, the fleet's files are renamed into
 // place one by one after checking that none of them would replace a folder;
 // files of dir that the fleet does not have are left alone.
 func Write(fleet fs.FS, dir string, opts Options, force bool) ([]File, error) {
@@ -29,9 +33,11 @@ func Write(fleet fs.FS, dir string, opts Options, force bool) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir = filepath.Clean(dir)
+	if dir, err = filepath.Abs(dir); err != nil {
+		return nil, err
+	}
 
-	empty, err := isEmptyDir(dir)
+	exists, empty, err := inspectDir(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -44,11 +50,14 @@ func Write(fleet fs.FS, dir string, opts Options, force bool) ([]File, error) {
 		}
 	}
 
-	parent := filepath.Dir(dir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return nil, err
+	stageIn := dir
+	if !exists {
+		stageIn = filepath.Dir(dir)
+		if err := os.MkdirAll(stageIn, 0o755); err != nil {
+			return nil, err
+		}
 	}
-	stage, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".nixherd-init-")
+	stage, err := os.MkdirTemp(stageIn, ".nixherd-init-")
 	if err != nil {
 		return nil, err
 	}
@@ -59,53 +68,74 @@ func Write(fleet fs.FS, dir string, opts Options, force bool) ([]File, error) {
 			return nil, err
 		}
 	}
-	if err := os.Chmod(stage, 0o755); err != nil {
-		return nil, err
-	}
 
-	if empty {
-		// rename(2) replaces an empty directory; if dir gained files since
-		// the check above, it fails and dir is left as it is.
+	switch {
+	case !exists:
+		if err := os.Chmod(stage, 0o755); err != nil {
+			return nil, err
+		}
 		if err := os.Rename(stage, dir); err != nil {
 			return nil, fmt.Errorf("moving the fleet into place: %w", err)
 		}
-		return files, nil
-	}
-	for _, f := range files {
-		to := filepath.Join(dir, filepath.FromSlash(f.Path))
-		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+	case empty:
+		if err := moveEntries(stage, dir); err != nil {
 			return nil, err
 		}
-		if err := os.Rename(filepath.Join(stage, filepath.FromSlash(f.Path)), to); err != nil {
-			return nil, fmt.Errorf("moving %s into place: %w", f.Path, err)
+	default:
+		for _, f := range files {
+			to := filepath.Join(dir, filepath.FromSlash(f.Path))
+			if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+				return nil, err
+			}
+			if err := os.Rename(filepath.Join(stage, filepath.FromSlash(f.Path)), to); err != nil {
+				return nil, fmt.Errorf("moving %s into place: %w", f.Path, err)
+			}
 		}
 	}
 	return files, nil
 }
 
-// isEmptyDir reports whether dir is missing or an empty folder.
-func isEmptyDir(dir string) (bool, error) {
+// moveEntries renames the top-level entries of stage into dir; if one
+// fails, those already moved go back, leaving dir as it was.
+func moveEntries(stage, dir string) error {
+	entries, err := os.ReadDir(stage)
+	if err != nil {
+		return err
+	}
+	for i, e := range entries {
+		if err := os.Rename(filepath.Join(stage, e.Name()), filepath.Join(dir, e.Name())); err != nil {
+			for _, moved := range entries[:i] {
+				os.Rename(filepath.Join(dir, moved.Name()), filepath.Join(stage, moved.Name()))
+			}
+			return fmt.Errorf("moving the fleet into place: %w", err)
+		}
+	}
+	return nil
+}
+
+// inspectDir reports whether dir exists and whether it is missing or empty.
+func inspectDir(dir string) (exists, empty bool, err error) {
 	d, err := os.Open(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return true, nil
+		return false, true, nil
 	}
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	defer d.Close()
 	info, err := d.Stat()
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	if !info.IsDir() {
-		return false, fmt.Errorf("%s exists and is not a folder", dir)
+		return false, false, fmt.Errorf("%s exists and is not a folder", dir)
 	}
 	if _, err := d.Readdirnames(1); errors.Is(err, io.EOF) {
-		return true, nil
+		return true, true, nil
 	} else if err != nil {
-		return false, err
+		return false, false, err
 	}
-	return false, nil
+	return true, false, nil
 }
 
 // checkOverwrite refuses, before anything is written, a dir where a fleet
