@@ -74,7 +74,11 @@ func (rs *Rules) Edit(r *Rule, ids *Identities, opts EditOptions) (res EditResul
 
 	var edited []byte
 	if opts.Stdin != nil {
-		edited, err = io.ReadAll(opts.Stdin)
+		var sig os.Signal
+		edited, sig, err = readUnlessSignalled(opts.Stdin, sigs)
+		if sig != nil {
+			return res, &InterruptedError{sig}
+		}
 		if err != nil {
 			return res, fmt.Errorf("reading standard input: %w", err)
 		}
@@ -156,5 +160,25 @@ func runEditor(editor, path string, sigs <-chan os.Signal) (os.Signal, error) {
 		cmd.Process.Signal(syscall.SIGTERM)
 		<-done
 		return sig, nil
+	}
+}
+
+// readUnlessSignalled reads r to the end, or gives up when a signal comes:
+// Ctrl-C while typing a secret must still end nixherd.
+func readUnlessSignalled(r io.Reader, sigs <-chan os.Signal) ([]byte, os.Signal, error) {
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		data, err := io.ReadAll(r)
+		done <- result{data, err}
+	}()
+	select {
+	case res := <-done:
+		return res.data, nil, res.err
+	case sig := <-sigs:
+		return nil, sig, nil
 	}
 }

@@ -130,7 +130,11 @@ func editChild() {
 		if r, err = rs.Lookup("db"); err == nil {
 			var ids *Identities
 			if ids, err = LoadIdentities([]string{os.Getenv("IDENTITY")}); err == nil {
-				_, err = rs.Edit(r, ids, EditOptions{Editor: os.Getenv("EDITOR")})
+				opts := EditOptions{Editor: os.Getenv("EDITOR")}
+				if os.Getenv("EDIT_STDIN") != "" {
+					opts.Stdin = os.Stdin
+				}
+				_, err = rs.Edit(r, ids, opts)
 			}
 		}
 	}
@@ -198,5 +202,47 @@ func TestEditSignalRemovesPlaintext(t *testing.T) {
 				t.Errorf("secret is %q", got)
 			}
 		})
+	}
+}
+
+// The same while --stdin waits for input that never ends.
+func TestEditStdinSignalRemovesPlaintext(t *testing.T) {
+	rs, r, k := editFleet(t)
+	if err := rs.Encrypt(r, []byte("precious")); err != nil {
+		t.Fatal(err)
+	}
+	before := readFile(t, rs.PathOf(r))
+	runtime := t.TempDir()
+	child := exec.Command(os.Args[0], "-test.run=^$")
+	child.Env = append(os.Environ(), editChildEnv+"=1", "EDIT_STDIN=1", "XDG_RUNTIME_DIR="+runtime,
+		"RULES="+rs.Path, "IDENTITY="+k.Private)
+	stdin, err := child.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer child.Process.Kill()
+	stdin.Write([]byte("half a secr"))
+	var private []os.DirEntry
+	for deadline := time.Now().Add(20 * time.Second); len(private) == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		private, _ = os.ReadDir(runtime)
+	}
+	if len(private) == 0 {
+		t.Fatal("no private directory appeared")
+	}
+	child.Process.Signal(syscall.SIGTERM)
+	err = child.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 42 {
+		t.Fatalf("child did not report the interruption: %v", err)
+	}
+	if left, _ := os.ReadDir(runtime); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+	if !bytes.Equal(before, readFile(t, rs.PathOf(r))) {
+		t.Error("secret changed")
 	}
 }

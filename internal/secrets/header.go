@@ -93,6 +93,7 @@ func (h *Header) Count(stanzaType string) int {
 func ReadHeader(r io.Reader) (*Header, error) {
 	br := bufio.NewReaderSize(io.LimitReader(r, maxHeaderSize), maxLineSize)
 	// Armor may be preceded by whitespace; a binary file starts with the intro.
+	skipped := false
 	for {
 		b, err := br.Peek(1)
 		if err != nil {
@@ -105,6 +106,7 @@ func ReadHeader(r io.Reader) (*Header, error) {
 			break
 		}
 		br.ReadByte()
+		skipped = true
 	}
 	start, _ := br.Peek(len(armorBegin))
 	if string(start) == armorBegin {
@@ -113,6 +115,9 @@ func ReadHeader(r io.Reader) (*Header, error) {
 			h.Armored = true
 		}
 		return h, err
+	}
+	if start, _ := br.Peek(len(ageIntro)); skipped && string(start) == ageIntro {
+		return nil, &HeaderError{1, "whitespace before the age header"}
 	}
 	return parseHeader(br)
 }
@@ -123,7 +128,7 @@ func parseHeader(br *bufio.Reader) (*Header, error) {
 		line++
 		s, err := br.ReadString('\n')
 		if err == io.EOF {
-			return "", &HeaderError{line, "unexpected end of file (truncated header)"}
+			return "", &HeaderError{line, msgTruncated}
 		}
 		if err != nil {
 			var he *HeaderError

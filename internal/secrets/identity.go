@@ -106,7 +106,7 @@ func (is *Identities) add(file string, data []byte) error {
 				return fmt.Errorf("passphrase-protected key without a readable %s.pub: %v", filepath.Base(file), err)
 			}
 		}
-		eid, err := agessh.NewEncryptedSSHIdentity(pub, data, askOnce(file))
+		eid, err := agessh.NewEncryptedSSHIdentity(pub, data, askPassphrase(file))
 		if err != nil {
 			return err
 		}
@@ -143,9 +143,10 @@ func publicFromPrivate(pem []byte) (ssh.PublicKey, error) {
 	return signer.PublicKey(), nil
 }
 
-// askOnce returns a passphrase callback for one key file. agessh keeps the
-// decrypted key after the first success, so each key asks at most once per run.
-func askOnce(file string) func() ([]byte, error) {
+// askPassphrase returns a passphrase callback for one key file. agessh calls
+// it only when a file is encrypted to that key and keeps the decrypted key
+// after the first success, so each key asks once per run.
+func askPassphrase(file string) func() ([]byte, error) {
 	return func() ([]byte, error) {
 		prompt := fmt.Sprintf("Enter passphrase for %s: ", file)
 		if prog := os.Getenv(AskpassEnv); prog != "" {
