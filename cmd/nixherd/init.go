@@ -24,8 +24,10 @@ func init() {
 in NixOS containers, and agenix secrets encrypted to demo keys.
 
 DIR must be missing or empty unless --force is given. The fleet is written
-to a temporary folder beside DIR first and moved into place at the end, so a
-failed init leaves DIR as it was.`,
+to a temporary folder first (beside a missing DIR, inside an existing one)
+and moved into place at the end, so a failed init leaves DIR as it was.
+With --force, the fleet's files replace those of the same name in DIR and
+other files stay.`,
 			Example: `  nixherd init ~/fleet
   nixherd init ~/fleet --user alice --machines devmac,devnix`,
 			Args: cobra.ExactArgs(1),
