@@ -1,0 +1,300 @@
+// Package update refreshes a fleet's flake.lock through nix.
+//
+// nixherd never writes flake.lock itself: nix owns that format and its
+// hashing. What this package adds is choosing the command line the installed
+// nix understands (`nix flake update INPUT…` since Nix 2.19, `nix flake lock
+// --update-input INPUT` before), handing nix a GitHub token without exposing
+// it, recognising GitHub's rate limit in nix's errors, and telling what moved.
+//
+// The token: when nix has no access-tokens configured and the caller provides
+// one (the fleet's github-token secret, decrypted in memory), it reaches nix
+// only as an `access-tokens` line appended to NIX_CONFIG in the child's
+// environment. It is never put in argv (visible to every user in ps), never
+// written to disk, and redacted from the nix output nixherd relays.
+package update
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/nixherd/nixherd/internal/flakelock"
+)
+
+// Options says what to update and how to reach nix.
+type Options struct {
+	// Dir is the flake's directory.
+	Dir string
+	// Inputs to update; empty updates every input.
+	Inputs []string
+	// Nix is the nix program; "nix" from PATH when empty.
+	Nix string
+	// Token returns a GitHub token when nix has no access-tokens configured;
+	// nil means there is none to offer. It is only called when needed, so a
+	// passphrase prompt happens only then.
+	Token func() (string, error)
+	// Env is the environment nix runs with; os.Environ() when nil.
+	Env []string
+	// Stderr receives nix's progress and errors (with the token redacted)
+	// and nixherd's notes.
+	Stderr io.Writer
+}
+
+// Change is one root input whose locked revision moved.
+type Change struct {
+	Input string `json:"input"`
+	Old   string `json:"old"` // empty when the input was not locked before
+	New   string `json:"new"`
+}
+
+// Result is what an update did.
+type Result struct {
+	Changes   []Change
+	UsedToken bool
+	// Command is the nix argv that ran (never contains the token).
+	Command []string
+}
+
+// ErrRateLimited means GitHub refused nix's API requests.
+var ErrRateLimited = errors.New("GitHub's API rate limit stopped nix")
+
+// Run updates the lock of the flake in opts.Dir.
+func Run(ctx context.Context, opts Options) (*Result, error) {
+	if opts.Nix == "" {
+		opts.Nix = "nix"
+	}
+	if opts.Env == nil {
+		opts.Env = os.Environ()
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = io.Discard
+	}
+	lockPath := filepath.Join(opts.Dir, "flake.lock")
+	before, err := readLockIfPresent(lockPath)
+	if err != nil {
+		return nil, err
+	}
+	version, err := ProbeVersion(ctx, opts.Nix, opts.Env)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Command: Command(version, opts.Inputs)}
+
+	env := opts.Env
+	token := ""
+	if opts.Token != nil {
+		configured, err := accessTokensConfigured(ctx, opts.Nix, env)
+		if err != nil {
+			return nil, err
+		}
+		if !configured {
+			token, err = opts.Token()
+			if err != nil {
+				fmt.Fprintf(opts.Stderr, "nixherd: no GitHub token for nix (%v); continuing without one\n", err)
+				token = ""
+			}
+		}
+	}
+	if token != "" {
+		env = WithAccessToken(env, token)
+		res.UsedToken = true
+	}
+
+	cmd := exec.CommandContext(ctx, opts.Nix, res.Command[1:]...)
+	cmd.Dir = opts.Dir
+	cmd.Env = env
+	var tail tailBuffer
+	redact := &redactor{w: io.MultiWriter(opts.Stderr, &tail), secret: token}
+	cmd.Stderr = redact
+	cmd.Stdout = redact
+	runErr := cmd.Run()
+	redact.Flush()
+	if runErr != nil {
+		if rateLimited(tail.String()) {
+			return res, rateLimitAdvice(res.UsedToken)
+		}
+		return res, fmt.Errorf("%s failed: %w", strings.Join(res.Command, " "), runErr)
+	}
+
+	after, err := readLockIfPresent(lockPath)
+	if err != nil {
+		return res, err
+	}
+	res.Changes = diff(before, after)
+	return res, nil
+}
+
+// Command returns the nix argv that updates inputs (all when empty) on a nix
+// of the given version, run in the flake's directory.
+func Command(v Version, inputs []string) []string {
+	argv := []string{"nix", "--extra-experimental-features", "nix-command flakes"}
+	switch {
+	case len(inputs) == 0:
+		return append(argv, "flake", "update")
+	case v.AtLeast(2, 19) && !v.Lix:
+		// Since 2.19 the positional arguments are input names.
+		return append(append(argv, "flake", "update"), inputs...)
+	default:
+		// Before 2.19 a positional argument is a flake reference.
+		argv = append(argv, "flake", "lock")
+		for _, in := range inputs {
+			argv = append(argv, "--update-input", in)
+		}
+		return argv
+	}
+}
+
+// WithAccessToken returns env with a GitHub access token appended to
+// NIX_CONFIG (keeping whatever NIX_CONFIG already held).
+func WithAccessToken(env []string, token string) []string {
+	out := make([]string, 0, len(env)+1)
+	existing := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "NIX_CONFIG="); ok {
+			existing = v
+			continue
+		}
+		out = append(out, kv)
+	}
+	line := "access-tokens = github.com=" + token
+	if existing != "" && !strings.HasSuffix(existing, "\n") {
+		existing += "\n"
+	}
+	return append(out, "NIX_CONFIG="+existing+line)
+}
+
+// accessTokensConfigured asks nix for its effective configuration (nix.conf
+// files and NIX_CONFIG together) and reports whether access-tokens is set.
+// The value itself is never kept.
+func accessTokensConfigured(ctx context.Context, nix string, env []string) (bool, error) {
+	cmd := exec.CommandContext(ctx, nix, "--extra-experimental-features", "nix-command flakes", "show-config")
+	cmd.Env = env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return false, fmt.Errorf("nix show-config: %v: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, "access-tokens ="); ok {
+			return strings.TrimSpace(v) != "", nil
+		}
+	}
+	return false, nil
+}
+
+func rateLimited(stderr string) bool {
+	return strings.Contains(stderr, "API rate limit exceeded") ||
+		(strings.Contains(stderr, "HTTP error 403") && strings.Contains(stderr, "github"))
+}
+
+func rateLimitAdvice(usedToken bool) error {
+	if usedToken {
+		return fmt.Errorf("%w even with the fleet's %s secret: check that the token is valid and not expired (nixherd secrets edit %s), or wait for the limit to reset", ErrRateLimited, TokenSecret, TokenSecret)
+	}
+	return fmt.Errorf("%w: anonymous requests are limited to 60 an hour. Create a GitHub personal access token (no scopes needed) and store it as the fleet secret %s (nixherd secrets edit %s), or set access-tokens = github.com=TOKEN in nix.conf; then run nixherd update again", ErrRateLimited, TokenSecret, TokenSecret)
+}
+
+// TokenSecret is the name of the fleet secret (secrets/github-token.age)
+// that holds a GitHub token for nix.
+const TokenSecret = "github-token"
+
+func readLockIfPresent(path string) (*flakelock.Lock, error) {
+	l, err := flakelock.Read(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return l, err
+}
+
+// diff lists the root inputs whose locked revision changed.
+func diff(before, after *flakelock.Lock) []Change {
+	if after == nil {
+		return nil
+	}
+	var changes []Change
+	for _, name := range after.RootInputs() {
+		ref, node, _ := after.Input(name)
+		if ref.IsFollows() {
+			continue
+		}
+		c := Change{Input: name, New: node.Rev()}
+		if before != nil {
+			if bref, bnode, ok := before.Input(name); ok && !bref.IsFollows() {
+				c.Old = bnode.Rev()
+			}
+		}
+		if c.Old != c.New {
+			changes = append(changes, c)
+		}
+	}
+	sort.Slice(changes, func(i, j int) bool { return changes[i].Input < changes[j].Input })
+	return changes
+}
+
+// redactor relays output line by line with every occurrence of secret
+// replaced, so that not even a nix that echoed its configuration could leak
+// the token into a terminal or a CI log.
+type redactor struct {
+	mu     sync.Mutex
+	w      io.Writer
+	secret string
+	buf    []byte
+}
+
+func (r *redactor) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.buf = append(r.buf, p...)
+	for {
+		i := bytes.IndexByte(r.buf, '\n')
+		if i < 0 {
+			break
+		}
+		if err := r.emit(r.buf[:i+1]); err != nil {
+			return 0, err
+		}
+		r.buf = r.buf[i+1:]
+	}
+	return len(p), nil
+}
+
+// Flush writes a last unterminated line.
+func (r *redactor) Flush() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.buf) > 0 {
+		_ = r.emit(r.buf)
+		r.buf = nil
+	}
+}
+
+func (r *redactor) emit(line []byte) error {
+	if r.secret != "" {
+		line = bytes.ReplaceAll(line, []byte(r.secret), []byte("[redacted]"))
+	}
+	_, err := r.w.Write(line)
+	return err
+}
+
+// tailBuffer keeps the last 64 KiB written to it: enough to recognise an
+// error message without holding a long build log.
+type tailBuffer struct{ b []byte }
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if over := len(t.b) - 64<<10; over > 0 {
+		t.b = t.b[over:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return string(t.b) }
