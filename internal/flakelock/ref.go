@@ -181,6 +181,63 @@ func samePath(want, got string) bool {
 	return rel != "" && strings.HasSuffix(got, "/"+rel)
 }
 
+// URL renders an attribute-form reference (a lock node's "original") the
+// way flake.nix writes it, for messages.
+func URL(attrs map[string]any) string {
+	get := func(k string) string {
+		if v, ok := attrs[k]; ok {
+			return fmt.Sprint(v)
+		}
+		return ""
+	}
+	var base string
+	var params []string
+	skip := map[string]bool{"type": true}
+	switch t := get("type"); t {
+	case "github", "gitlab", "sourcehut":
+		base = t + ":" + get("owner") + "/" + get("repo")
+		if r := get("ref"); r != "" {
+			base += "/" + r
+		} else if r := get("rev"); r != "" {
+			base += "/" + r
+		}
+		skip["owner"], skip["repo"], skip["ref"], skip["rev"] = true, true, true, true
+	case "git", "hg":
+		base = t + "+" + get("url")
+		skip["url"] = true
+	case "path":
+		base = "path:" + get("path")
+		skip["path"] = true
+	case "tarball", "file":
+		base = get("url")
+		skip["url"] = true
+	case "indirect":
+		base = get("id")
+		for _, k := range []string{"ref", "rev"} {
+			if r := get(k); r != "" {
+				base += "/" + r
+			}
+		}
+		skip["id"], skip["ref"], skip["rev"] = true, true, true
+	default:
+		return FormatRef(attrs)
+	}
+	keys := make([]string, 0, len(attrs))
+	for k := range attrs {
+		if !skip[k] {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		params = append(params, k+"="+get(k))
+	}
+	if len(params) > 0 {
+		base += "?" + strings.Join(params, "&")
+	}
+	return base
+}
+
 // FormatRef renders an attribute-form reference for messages.
 func FormatRef(attrs map[string]any) string {
 	keys := make([]string, 0, len(attrs))

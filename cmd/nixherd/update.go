@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/nixherd/nixherd/internal/update"
+	"github.com/spf13/cobra"
+)
+
+func init() {
+	register(func() *cobra.Command {
+		var (
+			flakeDir   string
+			identities []string
+			jsonOut    bool
+		)
+		cmd := &cobra.Command{
+			Use:   "update [INPUT...]",
+			Short: "Update flake.lock: every input, or the named ones",
+			Long: `Update the fleet's flake.lock through nix: every input, or only the named
+ones. nixherd picks the command the installed nix understands
+(nix flake update INPUT... on Nix 2.19 and later, nix flake lock
+--update-input INPUT before) and prints which inputs moved.
+
+GitHub limits anonymous API requests to 60 an hour. When nix has no
+access-tokens configured and the fleet has a secret named github-token
+(secrets/github-token.age), nixherd decrypts it in memory and hands it to
+nix through NIX_CONFIG in nix's environment only: never on the command line,
+never on disk, never in the output.`,
+			Example: `  nixherd update                 # every input
+  nixherd update nixpkgs agenix  # only these two
+  nixherd update --flake ~/fleet home-manager`,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+				defer stop()
+				return runUpdate(ctx, cmd, flakeDir, args, identities, jsonOut)
+			},
+		}
+		cmd.Flags().StringVar(&flakeDir, "flake", ".", "the fleet's flake directory")
+		cmd.Flags().StringArrayVarP(&identities, "identity", "i", nil, "identity to decrypt the github-token secret with (default ~/.ssh/id_ed25519, ~/.ssh/id_rsa)")
+		cmd.Flags().BoolVar(&jsonOut, "json", false, "print the changed inputs as JSON")
+		return cmd
+	})
+}
+
+func runUpdate(ctx context.Context, cmd *cobra.Command, dir string, inputs, identities []string, jsonOut bool) error {
+	known, err := flakeInputNames(dir)
+	if err != nil {
+		return exitCode(2, err)
+	}
+	for _, in := range inputs {
+		if !known[in] && !known[topInput(in)] {
+			return exitCode(2, fmt.Errorf("%s has no input %q (inputs: %s)", flakeFile(dir), in, sortedKeys(known)))
+		}
+	}
+	res, err := update.Run(ctx, update.Options{
+		Dir:    dir,
+		Inputs: inputs,
+		Token:  githubToken(dir, identities),
+		Stderr: cmd.ErrOrStderr(),
+	})
+	if err != nil {
+		return exitCode(1, err)
+	}
+	out := cmd.OutOrStdout()
+	if jsonOut {
+		changes := res.Changes
+		if changes == nil {
+			changes = []update.Change{}
+		}
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"changes": changes})
+	}
+	if len(res.Changes) == 0 {
+		fmt.Fprintln(out, "flake.lock is up to date")
+		return nil
+	}
+	for _, c := range res.Changes {
+		old := c.Old
+		if old == "" {
+			old = "(new)"
+		}
+		fmt.Fprintf(out, "%-20s %s → %s\n", c.Input, old, c.New)
+	}
+	return nil
+}
+
+// topInput is the first component of a nested input path ("home-manager/nixpkgs").
+func topInput(in string) string {
+	for i := 0; i < len(in); i++ {
+		if in[i] == '/' {
+			return in[:i]
+		}
+	}
+	return in
+}

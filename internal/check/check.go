@@ -1,0 +1,59 @@
+// Package check enforces the fleet's rules on a statically read fleet
+// (internal/fleet): the seed's conventions (program modules never import
+// machine configs, unique service indices) and the mistakes people make
+// (an input changed in flake.nix but not in flake.lock, a secret listed but
+// never encrypted). Every finding points at a file, line and column.
+package check
+
+import (
+	"github.com/nixherd/nixherd/internal/fleet"
+)
+
+// Rule is one invariant of a fleet.
+type Rule struct {
+	// ID names the rule in findings and in --json output.
+	ID string
+	// Doc says what the rule requires, for the README and --help.
+	Doc   string
+	check func(*fleet.Fleet) []Finding
+}
+
+// Rules are every rule check applies, in the order they run.
+var Rules = []Rule{
+	{"syntax", "every .nix file parses and uses only variables in scope (what nix-instantiate --parse accepts)", checkSyntax},
+	{"import-missing", "every path in imports, import and callPackage exists", checkImportsExist},
+	{"program-imports-machine", "program modules never import a machine configuration, directly or through other files", checkProgramImports},
+	{"state-version", "every machine sets system.stateVersion (home.stateVersion for home-manager)", checkStateVersion},
+	{"system-platform", "darwin machines have a darwin system and NixOS machines a linux one", checkSystemPlatform},
+	{"flake-lock", "every input of flake.nix is in flake.lock, locked from the URL flake.nix names", checkLock},
+	{"service", "service indices and host ports are unique, 10 + index stays within 254, every service has its flake input", checkServices},
+	{"secrets", "secrets.nix and secrets/ agree, every secret file is age-encrypted, every publicKeys entry is an SSH or age public key", checkSecrets},
+	{"static", "what nixherd could not read without evaluating (a warning)", checkNotes},
+}
+
+// Fleet runs every rule on f. Finding files are relative to the fleet's root.
+func Fleet(f *fleet.Fleet) *Report {
+	r := &Report{}
+	for _, rule := range Rules {
+		for _, fd := range rule.check(f) {
+			if fd.Rule == "" {
+				fd.Rule = rule.ID
+			}
+			r.Add(fd)
+		}
+	}
+	r.Sort()
+	return r
+}
+
+func at(p fleet.Pos, sev Severity, msg string) Finding {
+	return Finding{File: p.File, Line: p.Line, Col: p.Col, Severity: sev, Message: msg}
+}
+
+func checkNotes(f *fleet.Fleet) []Finding {
+	var out []Finding
+	for _, n := range f.Notes {
+		out = append(out, at(n.Pos, Warning, n.Message))
+	}
+	return out
+}

@@ -1,0 +1,43 @@
+package check
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/nixherd/nixherd/internal/fleet"
+)
+
+func checkStateVersion(f *fleet.Fleet) []Finding {
+	var out []Finding
+	for _, m := range f.Machines {
+		if m.StateVersionFound {
+			continue
+		}
+		opt := "system.stateVersion"
+		if m.Platform == fleet.Home {
+			opt = "home.stateVersion"
+		}
+		pos := m.Pos
+		if m.MainFile != "" {
+			pos = fleet.Pos{File: m.MainFile, Line: 1, Col: 1}
+		}
+		out = append(out, at(pos, Error, fmt.Sprintf("machine %s does not set %s (none of its modules does)", m.Name, opt)))
+	}
+	return out
+}
+
+func checkSystemPlatform(f *fleet.Fleet) []Finding {
+	var out []Finding
+	for _, m := range f.Machines {
+		if m.System == "" {
+			continue
+		}
+		switch {
+		case m.Platform == fleet.Darwin && !strings.HasSuffix(m.System, "-darwin"):
+			out = append(out, at(m.SystemPos, Error, fmt.Sprintf("darwin machine %s has system %q; nix-darwin needs aarch64-darwin or x86_64-darwin", m.Name, m.System)))
+		case m.Platform == fleet.NixOS && !strings.HasSuffix(m.System, "-linux"):
+			out = append(out, at(m.SystemPos, Error, fmt.Sprintf("NixOS machine %s has system %q; NixOS needs a linux system such as aarch64-linux", m.Name, m.System)))
+		}
+	}
+	return out
+}
