@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
 	"syscall"
 
+	"github.com/nixherd/nixherd/internal/fleet"
 	"github.com/nixherd/nixherd/internal/update"
 	"github.com/spf13/cobra"
 )
@@ -99,4 +103,39 @@ func topInput(in string) string {
 		}
 	}
 	return in
+}
+
+// flakeFile is the flake.nix of the fleet in dir.
+func flakeFile(dir string) string { return filepath.Join(dir, "flake.nix") }
+
+// flakeInputNames reads the input names flake.nix declares.
+func flakeInputNames(dir string) (map[string]bool, error) {
+	f, err := fleet.Read(dir)
+	if err != nil {
+		return nil, err
+	}
+	if p := f.Files["flake.nix"]; p != nil && len(p.Problems) > 0 {
+		pr := p.Problems[0]
+		return nil, fmt.Errorf("%s:%d:%d: %s", flakeFile(dir), pr.Pos.Line, pr.Pos.Col, pr.Message)
+	}
+	names := map[string]bool{}
+	for _, in := range f.Inputs {
+		names[in.Name] = true
+	}
+	return names, nil
+}
+
+func sortedKeys(m map[string]bool) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, ", ")
+}
+
+// githubToken returns how to get the fleet's GitHub token: nil when the
+// fleet has no github-token secret.
+func githubToken(dir string, identities []string) func() (string, error) {
+	return nil
 }

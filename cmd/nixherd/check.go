@@ -1,0 +1,128 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nixherd/nixherd/internal/check"
+	"github.com/nixherd/nixherd/internal/fleet"
+	"github.com/spf13/cobra"
+)
+
+func init() {
+	register(func() *cobra.Command {
+		var (
+			flakeDir string
+			jsonOut  bool
+			strict   bool
+		)
+		cmd := &cobra.Command{
+			Use:   "check [PATH...]",
+			Short: "Check the fleet's rules without evaluating nixpkgs",
+			Long: `Check the fleet's rules without evaluating anything: every .nix file
+parses, imports exist, program modules never import machine configs, every
+machine sets system.stateVersion and has a system of its platform, flake.lock
+matches flake.nix, services have unique indices and ports, and the secrets in
+secrets/secrets.nix and secrets/ agree and are encrypted.
+
+Each finding prints as file:line:col: error|warning: message. Exit status:
+0 when there is no error (warnings do not fail unless --strict), 1 when there
+is one, 2 when the check could not run. With PATH arguments that are .nix
+files, only their syntax is checked.
+
+Rules:
+` + ruleList(),
+			Example: `  nixherd check
+  nixherd check --flake ~/fleet --json
+  nixherd check machines/devnix/default.nix`,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				var report *check.Report
+				var err error
+				if len(args) > 0 {
+					report, err = checkPaths(args)
+				} else {
+					report, err = checkFleet(flakeDir)
+				}
+				if err != nil {
+					return exitCode(2, err)
+				}
+				out := cmd.OutOrStdout()
+				if jsonOut {
+					if err := report.WriteJSON(out); err != nil {
+						return exitCode(2, err)
+					}
+				} else {
+					report.WriteText(out)
+					if n := len(report.Findings); n > 0 {
+						fmt.Fprintf(cmd.ErrOrStderr(), "%d error(s), %d warning(s)\n", report.Count(check.Error), report.Count(check.Warning))
+					}
+				}
+				if report.Failed(strict) {
+					return exitCode(1, nil)
+				}
+				return nil
+			},
+		}
+		cmd.Flags().StringVar(&flakeDir, "flake", ".", "the fleet's flake directory")
+		cmd.Flags().BoolVar(&jsonOut, "json", false, "print the findings as JSON")
+		cmd.Flags().BoolVar(&strict, "strict", false, "fail on warnings too")
+		return cmd
+	})
+}
+
+func ruleList() string {
+	var b strings.Builder
+	for _, r := range check.Rules {
+		fmt.Fprintf(&b, "  %-24s %s\n", r.ID, r.Doc)
+	}
+	return b.String()
+}
+
+// checkFleet checks the fleet in dir; finding paths are shown relative to
+// the current directory, so editors can open them.
+func checkFleet(dir string) (*check.Report, error) {
+	f, err := fleet.Read(dir)
+	if err != nil {
+		return nil, err
+	}
+	report := check.Fleet(f)
+	for i := range report.Findings {
+		report.Findings[i].File = filepath.Join(dir, filepath.FromSlash(report.Findings[i].File))
+	}
+	return report, nil
+}
+
+// checkPaths checks the syntax of .nix files and of the .nix files under
+// directories.
+func checkPaths(paths []string) (*check.Report, error) {
+	report := &check.Report{}
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		files := []string{p}
+		if st.IsDir() {
+			files = nil
+			filepath.WalkDir(p, func(q string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() && strings.HasSuffix(q, ".nix") {
+					files = append(files, q)
+				}
+				return nil
+			})
+		}
+		for _, file := range files {
+			parsed, err := fleet.ParseFile(file, file)
+			if err != nil {
+				return nil, err
+			}
+			for _, pr := range parsed.Problems {
+				report.Add(check.Finding{File: pr.Pos.File, Line: pr.Pos.Line, Col: pr.Pos.Col, Severity: check.Error, Rule: pr.Kind, Message: pr.Message})
+			}
+		}
+	}
+	report.Sort()
+	return report, nil
+}

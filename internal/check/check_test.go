@@ -1,0 +1,33 @@
+package check
+
+import (
+	"testing"
+
+	"github.com/nixherd/nixherd/internal/fleet"
+	"github.com/nixherd/nixherd/internal/fleetgen"
+)
+
+// TestGeneratedFleetIsClean checks that a generated fleet, which keeps every
+// rule, gets no finding and that the model sees all of it.
+func TestGeneratedFleetIsClean(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := fleetgen.Generate(dir, fleetgen.Options{Machines: 20, Files: 120, Services: 5}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := fleet.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Fleet(f)
+	for _, fd := range r.Findings {
+		t.Errorf("unexpected finding: %s [%s]", fd, fd.Rule)
+	}
+	if len(f.Machines) != 20 || len(f.Services) != 5 || len(f.Secrets) != 2 || len(f.Inputs) != 9 {
+		t.Errorf("model: %d machines, %d services, %d secrets, %d inputs", len(f.Machines), len(f.Services), len(f.Secrets), len(f.Inputs))
+	}
+	for _, m := range f.Machines {
+		if m.System == "" || len(m.Files) < 5 || !m.StateVersionFound {
+			t.Errorf("machine %s: system %q, %d files, stateVersion %v", m.Name, m.System, len(m.Files), m.StateVersionFound)
+		}
+	}
+}
