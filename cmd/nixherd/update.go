@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/nixherd/nixherd/internal/fleet"
+	"github.com/nixherd/nixherd/internal/secrets"
 	"github.com/nixherd/nixherd/internal/update"
 	"github.com/spf13/cobra"
 )
@@ -134,8 +135,19 @@ func sortedKeys(m map[string]bool) string {
 	return strings.Join(keys, ", ")
 }
 
-// githubToken returns how to get the fleet's GitHub token: nil when the
-// fleet has no github-token secret.
+// githubToken returns how to get the fleet's GitHub token for nix: nil when
+// the fleet has no github-token secret. The secret is decrypted in memory
+// only when nix has no token of its own.
 func githubToken(dir string, identities []string) func() (string, error) {
-	return nil
+	if _, err := os.Stat(filepath.Join(dir, "secrets", update.TokenSecret+".age")); err != nil {
+		return nil
+	}
+	return func() (string, error) {
+		plain, err := secrets.ReadSecret(dir, update.TokenSecret, identities)
+		if err != nil {
+			return "", err
+		}
+		defer clear(plain)
+		return update.TokenSetting(string(plain)), nil
+	}
 }

@@ -124,10 +124,10 @@ type Machine struct {
 type ImportKind string
 
 const (
-	ModuleImport  ImportKind = "imports"     // an element of an `imports` list or of a machine's `modules`
-	PlainImport   ImportKind = "import"      // `import ./x`
-	CallPackage   ImportKind = "callPackage" // `callPackage ./x { }`
-	FlakeModule   ImportKind = "modules"     // a machine's modules list in flake.nix
+	ModuleImport ImportKind = "imports"     // an element of an `imports` list or of a machine's `modules`
+	PlainImport  ImportKind = "import"      // `import ./x`
+	CallPackage  ImportKind = "callPackage" // `callPackage ./x { }`
+	FlakeModule  ImportKind = "modules"     // a machine's modules list in flake.nix
 )
 
 // Import is one reference from a file to another by a relative path.

@@ -107,15 +107,22 @@ func (r *reader) parseAll(paths []string) {
 	}
 }
 
-// parse parses src. A file with scope errors (an undefined variable) still
-// has a usable tree; a file with a syntax error has none.
+// parse parses src with the checks nix-instantiate --parse does. A file
+// that fails only those scope checks (an undefined variable, a duplicate
+// attribute) still yields its tree, so the rest of the fleet model can use
+// it; a file with a syntax error yields none.
 func parse(name string, src []byte) (*File, nixlang.Expr) {
 	file := &File{Path: name, Src: src}
-	tree, err := nixlang.ParseSyntax(name, src)
-	if err != nil {
-		file.Problems = problems(name, err, "syntax")
+	tree, err := nixlang.Parse(name, src)
+	if err == nil {
+		return file, tree.Root
+	}
+	tree, synErr := nixlang.ParseSyntax(name, src)
+	if synErr != nil {
+		file.Problems = problems(name, synErr, "syntax")
 		return file, nil
 	}
+	file.Problems = problems(name, err, "")
 	return file, tree.Root
 }
 
@@ -131,12 +138,27 @@ func problems(name string, err error, kind string) []Problem {
 	for _, e := range errs {
 		var ne *nixlang.Error
 		if errors.As(e, &ne) {
-			out = append(out, Problem{Pos: Pos{File: name, Line: ne.Line, Col: ne.Col}, Kind: kind, Message: ne.Msg})
+			k := kind
+			if k == "" {
+				k = scopeKind(ne.Msg)
+			}
+			out = append(out, Problem{Pos: Pos{File: name, Line: ne.Line, Col: ne.Col}, Kind: k, Message: ne.Msg})
 		} else {
 			out = append(out, Problem{Pos: Pos{File: name}, Kind: kind, Message: e.Error()})
 		}
 	}
 	return out
+}
+
+// scopeKind names the scope check a message comes from.
+func scopeKind(msg string) string {
+	switch {
+	case strings.Contains(msg, "undefined variable"):
+		return "undefined-variable"
+	case strings.Contains(msg, "already defined"):
+		return "duplicate-attribute"
+	}
+	return "syntax"
 }
 
 func posLess(a, b Pos) bool {

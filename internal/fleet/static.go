@@ -84,8 +84,8 @@ func (a *attrSet) set(name string, t *thunk, p Pos) {
 }
 
 type closure struct {
-	fn  *nixlang.Lambda
-	env *env
+	fn   *nixlang.Lambda
+	env  *env
 	file string
 }
 
@@ -118,8 +118,8 @@ func (e *env) lookup(name string) (*thunk, bool) {
 // evaluator evaluates expressions of one fleet; load returns the parsed
 // root of a file for `import ./x`.
 type evaluator struct {
-	root  string
-	load  func(file string) nixlang.Expr
+	root string
+	load func(file string) nixlang.Expr
 	// steps and depth bound the work on one top-level evaluation, so a
 	// recursive helper function cannot make the reader loop.
 	steps, depth int

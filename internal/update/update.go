@@ -37,9 +37,10 @@ type Options struct {
 	Inputs []string
 	// Nix is the nix program; "nix" from PATH when empty.
 	Nix string
-	// Token returns a GitHub token when nix has no access-tokens configured;
-	// nil means there is none to offer. It is only called when needed, so a
-	// passphrase prompt happens only then.
+	// Token returns the value of nix's access-tokens setting to use when
+	// nix has none configured ("github.com=ghp_…"); nil means there is none
+	// to offer. It is only called when needed, so a passphrase prompt
+	// happens only then.
 	Token func() (string, error)
 	// Env is the environment nix runs with; os.Environ() when nil.
 	Env []string
@@ -112,7 +113,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	cmd.Dir = opts.Dir
 	cmd.Env = env
 	var tail tailBuffer
-	redact := &redactor{w: io.MultiWriter(opts.Stderr, &tail), secret: token}
+	redact := &redactor{w: io.MultiWriter(opts.Stderr, &tail), secrets: tokenParts(token)}
 	cmd.Stderr = redact
 	cmd.Stdout = redact
 	runErr := cmd.Run()
@@ -152,8 +153,39 @@ func Command(v Version, inputs []string) []string {
 	}
 }
 
-// WithAccessToken returns env with a GitHub access token appended to
-// NIX_CONFIG (keeping whatever NIX_CONFIG already held).
+// TokenSetting turns the contents of the fleet's github-token secret into
+// the value of nix's access-tokens setting. The secret holds either the bare
+// token or a whole nix.conf line "access-tokens = github.com=…".
+func TokenSetting(secret string) string {
+	s := strings.TrimSpace(secret)
+	if rest, ok := strings.CutPrefix(s, "access-tokens"); ok {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(rest), "="); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	if s == "" || strings.Contains(s, "=") {
+		return s
+	}
+	return "github.com=" + s
+}
+
+// tokenParts are the strings to hide from output: the whole setting and
+// each token in it.
+func tokenParts(setting string) []string {
+	if setting == "" {
+		return nil
+	}
+	parts := []string{setting}
+	for _, f := range strings.Fields(setting) {
+		if _, tok, ok := strings.Cut(f, "="); ok && tok != "" {
+			parts = append(parts, tok)
+		}
+	}
+	return parts
+}
+
+// WithAccessToken returns env with an access-tokens setting ("github.com=…")
+// appended to NIX_CONFIG (keeping whatever NIX_CONFIG already held).
 func WithAccessToken(env []string, token string) []string {
 	out := make([]string, 0, len(env)+1)
 	existing := ""
@@ -164,7 +196,7 @@ func WithAccessToken(env []string, token string) []string {
 		}
 		out = append(out, kv)
 	}
-	line := "access-tokens = github.com=" + token
+	line := "access-tokens = " + token
 	if existing != "" && !strings.HasSuffix(existing, "\n") {
 		existing += "\n"
 	}
@@ -240,14 +272,14 @@ func diff(before, after *flakelock.Lock) []Change {
 	return changes
 }
 
-// redactor relays output line by line with every occurrence of secret
+// redactor relays output line by line with every occurrence of the secrets
 // replaced, so that not even a nix that echoed its configuration could leak
 // the token into a terminal or a CI log.
 type redactor struct {
-	mu     sync.Mutex
-	w      io.Writer
-	secret string
-	buf    []byte
+	mu      sync.Mutex
+	w       io.Writer
+	secrets []string
+	buf     []byte
 }
 
 func (r *redactor) Write(p []byte) (int, error) {
@@ -278,8 +310,8 @@ func (r *redactor) Flush() {
 }
 
 func (r *redactor) emit(line []byte) error {
-	if r.secret != "" {
-		line = bytes.ReplaceAll(line, []byte(r.secret), []byte("[redacted]"))
+	for _, s := range r.secrets {
+		line = bytes.ReplaceAll(line, []byte(s), []byte("[redacted]"))
 	}
 	_, err := r.w.Write(line)
 	return err

@@ -44,12 +44,12 @@ func TestCommandByVersion(t *testing.T) {
 }
 
 func TestWithAccessTokenAppendsToNixConfig(t *testing.T) {
-	env := WithAccessToken([]string{"HOME=/root", "NIX_CONFIG=substituters =", "PATH=/bin"}, "ghp_x")
+	env := WithAccessToken([]string{"HOME=/root", "NIX_CONFIG=substituters =", "PATH=/bin"}, "github.com=ghp_x")
 	want := []string{"HOME=/root", "PATH=/bin", "NIX_CONFIG=substituters =\naccess-tokens = github.com=ghp_x"}
 	if !reflect.DeepEqual(env, want) {
 		t.Errorf("got %q, want %q", env, want)
 	}
-	env = WithAccessToken([]string{"HOME=/root"}, "ghp_x")
+	env = WithAccessToken([]string{"HOME=/root"}, "github.com=ghp_x")
 	if env[len(env)-1] != "NIX_CONFIG=access-tokens = github.com=ghp_x" {
 		t.Errorf("got %q", env)
 	}
@@ -57,12 +57,25 @@ func TestWithAccessTokenAppendsToNixConfig(t *testing.T) {
 
 func TestRedactorHidesTokenAcrossWrites(t *testing.T) {
 	var out bytes.Buffer
-	r := &redactor{w: &out, secret: "ghp_secret"}
+	r := &redactor{w: &out, secrets: tokenParts("github.com=ghp_secret")}
 	r.Write([]byte("error: token ghp_se"))
 	r.Write([]byte("cret refused\nlast ghp_secret"))
 	r.Flush()
 	if strings.Contains(out.String(), "ghp_secret") || strings.Count(out.String(), "[redacted]") != 2 {
 		t.Errorf("output %q", out.String())
+	}
+}
+
+func TestTokenSetting(t *testing.T) {
+	for in, want := range map[string]string{
+		"ghp_abc\n":                                        "github.com=ghp_abc",
+		"access-tokens = github.com=ghp_abc\n":             "github.com=ghp_abc",
+		"access-tokens = github.com=a gitlab.com=OAuth2:b": "github.com=a gitlab.com=OAuth2:b",
+		"github.com=ghp_abc":                               "github.com=ghp_abc",
+	} {
+		if got := TokenSetting(in); got != want {
+			t.Errorf("TokenSetting(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/nixherd/nixherd/internal/fleet"
+	"github.com/nixherd/nixherd/internal/hosts"
+	"github.com/spf13/cobra"
+)
+
+// machineRow is one line of `nixherd machines`.
+type machineRow struct {
+	Name     string   `json:"name"`
+	Platform string   `json:"platform"`
+	System   string   `json:"system"`
+	Target   string   `json:"target"`
+	Tags     []string `json:"tags"`
+	BuildOn  string   `json:"buildOn,omitempty"`
+	// Modules are the module files the flake lists for the machine.
+	Modules []string `json:"modules"`
+}
+
+func init() {
+	register(func() *cobra.Command {
+		var (
+			flakeDir string
+			jsonOut  bool
+		)
+		cmd := &cobra.Command{
+			Use:   "machines",
+			Short: "List the fleet's machines: platform, system and where each is deployed",
+			Long: `List every machine the fleet's flake defines (nixosConfigurations,
+darwinConfigurations and homeConfigurations) with its platform, its system
+and, from deploy.nix, where it is deployed and its tags. The flake is read
+statically, without evaluating nixpkgs; a system that cannot be known
+without evaluation shows as "?".`,
+			Example: `  nixherd machines
+  nixherd machines --flake ~/fleet --json`,
+			Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				f, err := fleet.Read(flakeDir)
+				if err != nil {
+					return exitCode(2, err)
+				}
+				inv, err := loadInventory(cmd, flakeDir)
+				if err != nil {
+					return exitCode(2, err)
+				}
+				rows := machineRows(f, inv, cmd)
+				if jsonOut {
+					enc := json.NewEncoder(cmd.OutOrStdout())
+					enc.SetIndent("", "  ")
+					return enc.Encode(rows)
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "MACHINE\tPLATFORM\tSYSTEM\tTARGET\tTAGS")
+				for _, r := range rows {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Platform, orDash(r.System, "?"), orDash(r.Target, "-"), orDash(strings.Join(r.Tags, ","), "-"))
+				}
+				return tw.Flush()
+			},
+		}
+		cmd.Flags().StringVar(&flakeDir, "flake", ".", "the fleet's flake directory")
+		cmd.Flags().BoolVar(&jsonOut, "json", false, "print the machines as JSON")
+		return cmd
+	})
+}
+
+// loadInventory reads deploy.nix when the fleet has one; without it the
+// machines are listed with no target.
+func loadInventory(cmd *cobra.Command, dir string) (*hosts.Inventory, error) {
+	if _, err := os.Stat(filepath.Join(dir, hosts.FileName)); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return hosts.Load(cmd.Context(), dir)
+}
+
+func machineRows(f *fleet.Fleet, inv *hosts.Inventory, cmd *cobra.Command) []machineRow {
+	deployed := map[string]hosts.Machine{}
+	if inv != nil {
+		for _, hm := range inv.Machines {
+			deployed[hm.Configuration] = hm
+		}
+	}
+	rows := []machineRow{}
+	for _, m := range f.Machines {
+		r := machineRow{Name: m.Name, Platform: string(m.Platform), System: m.System, Tags: []string{}, Modules: m.Modules}
+		if r.Modules == nil {
+			r.Modules = []string{}
+		}
+		if hm, ok := deployed[m.Name]; ok {
+			r.Target, r.BuildOn = hm.Target, hm.BuildOn
+			if hm.Tags != nil {
+				r.Tags = hm.Tags
+			}
+			delete(deployed, m.Name)
+		}
+		rows = append(rows, r)
+	}
+	for name := range deployed {
+		fmt.Fprintf(cmd.ErrOrStderr(), "nixherd: %s deploys %s, which flake.nix does not define\n", hosts.FileName, name)
+	}
+	return rows
+}
+
+func orDash(s, dash string) string {
+	if s == "" {
+		return dash
+	}
+	return s
+}
