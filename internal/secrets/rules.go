@@ -282,4 +282,4 @@ func displayPath(p string) string {
 	return p
 }
 
-var errNeedNix = errors.New("nix is not installed and this rules file is beyond what nixherd reads on its own (plain attribute sets, let bindings, lists joined with ++); install nix or simplify the file")
+var errNeedNix = errors.New("nix is not installed and this rules file is beyond what nixherd reads on its own (attribute sets, let bindings, lists joined with ++, builtins.attrValues, //); install nix or simplify the file")
