@@ -38,7 +38,7 @@ func decryptBytes(data []byte, ids *Identities) ([]byte, error) {
 		return nil, err
 	}
 	if len(ids.ids) == 0 {
-		return nil, errors.New(ids.empty)
+		return nil, ids.noneUsable()
 	}
 	var src io.Reader = bytes.NewReader(data)
 	if hdr.Armored {

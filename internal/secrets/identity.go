@@ -45,7 +45,7 @@ func DefaultIdentityFiles() []string {
 // LoadIdentities reads identity files: SSH private keys (ed25519, RSA,
 // passphrase-protected too) and age identity files (AGE-SECRET-KEY-1…). With
 // no files it tries DefaultIdentityFiles and skips those that do not exist;
-// a file named explicitly must be readable. A protected SSH key asks for its
+// a file named explicitly must be readable and usable. A protected SSH key asks for its
 // passphrase only when a file is encrypted to it, and once per run.
 func LoadIdentities(files []string) (*Identities, error) {
 	explicit := len(files) > 0
@@ -62,11 +62,15 @@ func LoadIdentities(files []string) (*Identities, error) {
 			return nil, fmt.Errorf("identity %s: %w", f, unwrapPathError(err))
 		}
 		if err := is.add(f, data); err != nil {
-			return nil, fmt.Errorf("identity %s: %w", f, err)
+			if explicit {
+				return nil, fmt.Errorf("identity %s: %w", f, err)
+			}
+			// A default key nixherd cannot use is skipped, and said so if nothing matches.
+			is.keys = append(is.keys, identityKey{f, "skipped: " + err.Error()})
 		}
 	}
 	if len(is.ids) == 0 {
-		is.empty = "no identity: none of " + strings.Join(files, ", ") + " exists (use -i)"
+		is.empty = "no usable identity among " + strings.Join(files, ", ") + " (use -i)"
 	}
 	return is, nil
 }
@@ -169,11 +173,16 @@ func askPassphrase(file string) func() ([]byte, error) {
 	}
 }
 
+// noneUsable explains an empty identity list, with the keys that were skipped.
+func (is *Identities) noneUsable() error {
+	if len(is.keys) == 0 {
+		return errors.New(is.empty)
+	}
+	return fmt.Errorf("%s:\n%s", is.empty, is.Describe())
+}
+
 // Describe lists the keys that were tried, one per line, for error messages.
 func (is *Identities) Describe() string {
-	if len(is.keys) == 0 {
-		return is.empty
-	}
 	var b strings.Builder
 	for _, k := range is.keys {
 		fmt.Fprintf(&b, "  %s (%s)\n", k.file, k.id)

@@ -199,3 +199,24 @@ func TestIdentities(t *testing.T) {
 		t.Errorf("garbage identity: %v", err)
 	}
 }
+
+// Without -i, missing default keys are skipped and unusable ones named.
+func TestDefaultIdentities(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	os.MkdirAll(filepath.Join(home, ".ssh"), 0o700)
+	ids := mustIDs(t)
+	if err := ids.noneUsable(); !strings.Contains(err.Error(), "no usable identity among "+filepath.Join(home, ".ssh", "id_ed25519")) {
+		t.Errorf("no keys: %v", err)
+	}
+	os.WriteFile(filepath.Join(home, ".ssh", "id_rsa"), []byte("garbage"), 0o600)
+	ids = mustIDs(t)
+	if err := ids.noneUsable(); !strings.Contains(err.Error(), "id_rsa (skipped: not an SSH private key") {
+		t.Errorf("unusable default key: %v", err)
+	}
+	k := testKeys(t)["ed25519"]
+	os.WriteFile(filepath.Join(home, ".ssh", "id_ed25519"), readFile(t, k.Private), 0o600)
+	if ids = mustIDs(t); len(ids.ids) != 1 {
+		t.Errorf("default ed25519 key not loaded: %s", ids.Describe())
+	}
+}

@@ -153,3 +153,35 @@ func TestReadSecret(t *testing.T) {
 		t.Error("ReadSecret of an unknown secret succeeded")
 	}
 }
+
+// Nix 2.8 and current Nix print errors differently (current Nix puts a
+// trace first); both become file:line:col: message. Samples as printed.
+func TestNixErrorFormats(t *testing.T) {
+	const abs = "/fleet/secrets/secrets.nix"
+	for _, tc := range []struct{ name, stderr, want string }{
+		{"2.8 syntax", "error: syntax error, unexpected ';'\n\n       at /fleet/secrets/secrets.nix:4:28:\n\n            3| in {\n", "secrets.nix:4:28: syntax error, unexpected ';'"},
+		{"2.18 trace", `error:
+       … while evaluating the attribute '"a.age".publicKeys'
+
+         at /fleet/secrets/secrets.nix:2:3:
+
+            1| {
+            2|   "a.age".publicKeys = [ bob ];
+             |   ^
+
+       error: undefined variable 'bob'
+
+       at /fleet/secrets/secrets.nix:2:26:
+
+            1| {
+`, "secrets.nix:2:26: undefined variable 'bob'"},
+		{"imported file", "error: undefined variable 'x'\n\n       at /fleet/secrets/keys.nix:1:1:\n", "keys.nix:1:1: undefined variable 'x'"},
+		{"no location", "error: boom\n", "secrets.nix: boom"},
+	} {
+		err := nixError(abs, "secrets.nix", tc.stderr, errors.New("exit status 1"))
+		got := strings.Replace(err.Error(), "/fleet/secrets/", "", 1)
+		if got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
