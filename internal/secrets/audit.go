@@ -31,8 +31,6 @@ type Entry struct {
 	// Problems says what differs: keys missing from or extra in the file's
 	// header, armor, a damaged header.
 	Problems []string `json:"problems,omitempty"`
-
-	rule *Rule
 }
 
 // Audit compares every file with the rules, offline: recipients come from
@@ -54,7 +52,7 @@ func (rs *Rules) Audit() ([]*Entry, error) {
 }
 
 func (rs *Rules) auditRule(r *Rule) *Entry {
-	e := &Entry{File: r.File, Recipients: r.Recipients, Armor: r.Armor, Status: StatusOK, rule: r}
+	e := &Entry{File: r.File, Recipients: r.Recipients, Armor: r.Armor, Status: StatusOK}
 	f, err := os.Open(rs.PathOf(r))
 	if err != nil {
 		e.Status = StatusMissing
@@ -148,7 +146,7 @@ func (rs *Rules) strayFiles(named map[string]bool) ([]*Entry, error) {
 		if !isAge && (!dedicated || harmless(d.Name())) {
 			return nil
 		}
-		e := &Entry{File: rel, Status: StatusNotInRules}
+		e := &Entry{File: rel, Recipients: []*Recipient{}, Status: StatusNotInRules}
 		f, err := os.Open(p)
 		if err != nil {
 			e.Problems = append(e.Problems, unwrapPathError(err).Error())
