@@ -32,6 +32,7 @@ func ParseWith(filename string, src []byte, opts Options) (*File, error) {
 	if err := f.check(opts); err != nil {
 		return nil, err
 	}
+	f.opts, f.syntaxOnly = opts, false
 	return f, nil
 }
 

@@ -12,6 +12,9 @@ type File struct {
 	Root Expr
 	// EOF is the end-of-file token; its Leading holds the trailing trivia.
 	EOF *Token
+
+	opts       Options // what Parse was called with, for reparsing edits
+	syntaxOnly bool    // made by ParseSyntax
 }
 
 // Bytes returns the file's text printed from the tree.
@@ -32,7 +35,7 @@ func (f *File) Error(p Pos, format string, args ...any) *Error {
 // duplicate formals). Use Parse to accept exactly what nix accepts.
 func ParseSyntax(filename string, src []byte) (*File, error) {
 	p := &parser{file: filename, toks: lex(string(src))}
-	f := &File{Name: filename, Src: string(src)}
+	f := &File{Name: filename, Src: string(src), syntaxOnly: true}
 	err := p.guard(func() {
 		f.Root = p.parseExpr()
 		if p.peek().Kind != EOF {

@@ -1,0 +1,142 @@
+package nixlang
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestLookupMergesDottedAndNestedBindings(t *testing.T) {
+	f := mustParse(t, flakeSrc)
+	inputs := Lookup(f.Root, "inputs")
+	if inputs == nil {
+		t.Fatal("inputs not found")
+	}
+	var names []string
+	for _, a := range inputs.Attrs {
+		names = append(names, a.Name)
+	}
+	if !reflect.DeepEqual(names, []string{"nixpkgs", "home-manager"}) {
+		t.Fatalf("inputs = %v", names)
+	}
+	url := Lookup(f.Root, "inputs", "nixpkgs", "url")
+	if url == nil || url.Value == nil {
+		t.Fatal("inputs.nixpkgs.url not found")
+	}
+	if v, ok := Static(url.Value); !ok || v.Str != "github:NixOS/nixpkgs/nixos-24.05" || v.Pos.Line != 6 || v.Pos.Col != 19 {
+		t.Fatalf("url = %+v", v)
+	}
+	follows := inputs.Get("home-manager", "inputs", "nixpkgs", "follows")
+	if follows == nil {
+		t.Fatal("follows not found")
+	}
+	if s, _ := Static(follows.Value); s.Str != "nixpkgs" {
+		t.Fatalf("follows = %q", s.Str)
+	}
+	if Lookup(f.Root, "inputs", "missing") != nil {
+		t.Fatal("found a missing input")
+	}
+}
+
+func TestBodyFindsModuleAttrSet(t *testing.T) {
+	f := mustParse(t, "{ config, ... }:\nlet services = { web = { port = 8060; }; };\nin { imports = [ ./a.nix ]; }")
+	body := Body(f.Root)
+	if Lookup(body, "imports") == nil {
+		t.Fatal("imports not found in the module body")
+	}
+	let := f.Root.(*Lambda).Body.(*Let)
+	if Lookup(let, "services", "web", "port") == nil {
+		t.Fatal("services.web.port not found in the let")
+	}
+}
+
+func TestStaticData(t *testing.T) {
+	f := mustParse(t, `{
+  machines = {
+    web = { target = "root@10.0.0.1:2222"; tags = [ "prod" "eu" ]; buildOn = "local"; };
+    laptop.target = "local";
+    laptop.weight = -1.5;
+  };
+  enabled = true;
+  nothing = null;
+  n = -3;
+  s = ''
+    line
+  '';
+  p = ./hosts;
+}`)
+	v, ok := Static(f.Root)
+	if !ok {
+		t.Fatal("not static")
+	}
+	want := map[string]any{
+		"machines": map[string]any{
+			"web":    map[string]any{"target": "root@10.0.0.1:2222", "tags": []any{"prod", "eu"}, "buildOn": "local"},
+			"laptop": map[string]any{"target": "local", "weight": -1.5},
+		},
+		"enabled": true, "nothing": nil, "n": int64(-3), "s": "line\n", "p": "./hosts",
+	}
+	if got := v.Interface(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %#v", got)
+	}
+	if p := v.Get("machines").Get("laptop").Get("target").Pos; p.Line != 4 {
+		t.Fatalf("laptop.target at %v", p)
+	}
+	for _, src := range []string{`"a${b}"`, `rec { a = 1; }`, `{ ${x} = 1; }`, `f 1`, `[ (1 + 2) ]`, `{ inherit x; }`} {
+		g, err := ParseWith("t.nix", []byte(src), Options{NoScopeCheck: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := Static(g.Root); ok {
+			t.Errorf("%s: treated as static data", src)
+		}
+	}
+}
+
+func TestResolveLetBoundNames(t *testing.T) {
+	f := mustParse(t, `let
+  web = import ./web.nix;
+  db = { port = 5432; };
+  inherit (builtins) map;
+in { config, ... }: { imports = [ web db config ]; x = map; }`)
+	imports := Lookup(Body(f.Root), "imports").Value.(*List)
+	names, values := f.ResolveNames(imports)
+	if !reflect.DeepEqual(names, []string{"web", "db", "config"}) {
+		t.Fatalf("names = %v", names)
+	}
+	if _, ok := values[0].(*Apply); !ok {
+		t.Fatalf("web resolves to %T", values[0])
+	}
+	if v, ok := Static(values[1]); !ok || v.Get("port").Int != 5432 {
+		t.Fatal("db does not resolve to its set")
+	}
+	if values[2] != nil {
+		t.Fatal("config is a lambda formal, not a let value")
+	}
+	def, _ := f.Resolve(imports.Elems[2].(*Var))
+	if _, ok := def.(*Formal); !ok {
+		t.Fatalf("config resolves to %T, want *Formal", def)
+	}
+	x := Lookup(Body(f.Root), "x").Value.(*Var)
+	if def, _ := f.Resolve(x); def == nil {
+		t.Fatal("inherited map not resolved")
+	}
+}
+
+func TestErrorPositions(t *testing.T) {
+	for _, tc := range []struct{ src, want string }{
+		{"{\n  a = 1\n}", "f.nix:3:1: syntax error: unexpected '}', expecting ';'"},
+		{"let x = 1; in\n  y", "f.nix:2:3: undefined variable 'y'"},
+		{"{\n  a = 1;\n  a = 2;\n}", "f.nix:3:3: attribute 'a' already defined at 2:3"},
+		{"\"abc", "f.nix:1:5: syntax error: unexpected end of file, expecting '\"'"},
+		{"./a/", "f.nix:1:5: path has a trailing slash"},
+		{"{ a, a }: a", "f.nix:1:6: duplicate formal function argument 'a'"},
+	} {
+		_, err := Parse("f.nix", []byte(tc.src))
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%q: got %v, want %s", tc.src, err, tc.want)
+		}
+		if e, ok := err.(*Error); !ok || e.File != "f.nix" || e.Line == 0 {
+			t.Errorf("%q: error is %T %+v", tc.src, err, err)
+		}
+	}
+}
