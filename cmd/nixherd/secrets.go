@@ -124,6 +124,9 @@ A secret in the rules whose file does not exist yet is created.
 --stdin reads the new content from standard input instead: it is never read
 implicitly. If encryption fails the file is untouched and the edited plaintext
 stays in the private directory, whose path is printed.`,
+		Example: `  nixherd secrets edit github-token
+  cd secrets && nixherd secrets edit github-token.age   # agenix's form
+  pass show gh | nixherd secrets edit github-token --stdin`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rs, err := f.load()
@@ -179,7 +182,8 @@ func secretsDecryptCmd(f *secretsFlags) *cobra.Command {
 atomically, mode 0600). A secret listed in the rules whose file is missing is
 an error, not empty output. When no identity matches, the keys tried and the
 file's recipients are printed.`,
-		Args: cobra.ExactArgs(1),
+		Example: `  nixherd secrets decrypt github-token -i ~/.ssh/id_ed25519`,
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rs, err := f.load()
 			if err != nil {
@@ -257,6 +261,8 @@ so git shows only what changed. --all re-encrypts every file.
 
 All or nothing: each new file is written beside its target first, and the
 files are renamed only when all were written; on any failure nothing changed.`,
+		Example: `  nixherd secrets rekey                 # after adding a key to secrets.nix
+  nixherd secrets rekey github-token --all`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rs, err := f.load()
 			if err != nil {
@@ -308,7 +314,8 @@ func secretsCheckCmd(f *secretsFlags) *cobra.Command {
 file's header (by tag) against secrets.nix, age X25519 recipients by count,
 armor, files not in the rules, rules without files, and plaintext in the
 secrets folder. Exits 1 on any drift, naming the file and the keys.`,
-		Args: cobra.NoArgs,
+		Example: `  nixherd secrets check   # in CI; no private key needed`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rs, err := f.load()
 			if err != nil {
