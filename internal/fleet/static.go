@@ -525,17 +525,22 @@ func (ev *evaluator) attrName(an *nixlang.AttrName, e *env, file string) (string
 }
 
 // str returns the text of a string if every interpolation in it is known.
+// Escapes and indentation are decoded by nixlang, as Nix does; an indented
+// string with interpolations is left unknown (fleet metadata never needs one).
 func (ev *evaluator) str(s *nixlang.String, e *env, file string) (string, bool) {
-	indented := s.Open.Kind == nixlang.IndOpen
+	if text, ok := s.StaticString(); ok {
+		return text, true
+	}
+	if s.Open.Kind != nixlang.DQuote {
+		return "", false
+	}
 	var b strings.Builder
 	for _, part := range s.Parts {
 		switch p := part.(type) {
 		case *nixlang.Fragment:
-			if indented {
-				b.WriteString(unescapeIndented(p.Tok.Text))
-			} else {
-				b.WriteString(unescape(p.Tok.Text))
-			}
+			one := &nixlang.String{Open: s.Open, Parts: []nixlang.Node{p}, Close: s.Close}
+			text, _ := one.StaticString()
+			b.WriteString(text)
 		case *nixlang.Interp:
 			v := ev.eval(p.X, e, file)
 			switch v.kind {
@@ -547,9 +552,6 @@ func (ev *evaluator) str(s *nixlang.String, e *env, file string) (string, bool) 
 				return "", false
 			}
 		}
-	}
-	if indented {
-		return stripIndent(b.String()), true
 	}
 	return b.String(), true
 }
@@ -575,67 +577,4 @@ func (ev *evaluator) pathText(p *nixlang.PathLit, e *env, file string) (string, 
 		return written, true
 	}
 	return path.Clean(path.Join(path.Dir(file), written)), true
-}
-
-func unescape(s string) string {
-	if !strings.ContainsRune(s, '\\') {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+1 < len(s) {
-			i++
-			switch s[i] {
-			case 'n':
-				b.WriteByte('\n')
-			case 't':
-				b.WriteByte('\t')
-			case 'r':
-				b.WriteByte('\r')
-			default:
-				b.WriteByte(s[i])
-			}
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func unescapeIndented(s string) string {
-	switch {
-	case s == "''$":
-		return "$"
-	case s == "'''":
-		return "''"
-	case strings.HasPrefix(s, "''\\") && len(s) == 4:
-		return unescape(s[2:])
-	}
-	return s
-}
-
-// stripIndent removes the common leading indentation of an indented string.
-func stripIndent(s string) string {
-	lines := strings.Split(s, "\n")
-	min := -1
-	for _, l := range lines {
-		if strings.TrimSpace(l) == "" {
-			continue
-		}
-		ind := len(l) - len(strings.TrimLeft(l, " "))
-		if min < 0 || ind < min {
-			min = ind
-		}
-	}
-	if min <= 0 {
-		return s
-	}
-	for i, l := range lines {
-		if len(l) >= min {
-			lines[i] = l[min:]
-		} else {
-			lines[i] = strings.TrimLeft(l, " ")
-		}
-	}
-	return strings.Join(lines, "\n")
 }
