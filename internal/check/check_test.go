@@ -1,6 +1,7 @@
 package check
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/nixherd/nixherd/internal/fleet"
@@ -28,6 +29,39 @@ func TestGeneratedFleetIsClean(t *testing.T) {
 	for _, m := range f.Machines {
 		if m.System == "" || len(m.Files) < 5 || !m.StateVersionFound {
 			t.Errorf("machine %s: system %q, %d files, stateVersion %v", m.Name, m.System, len(m.Files), m.StateVersionFound)
+		}
+	}
+}
+
+// BenchmarkGeneratedFleet reads and checks a fleet of the size
+// scripts/bench-check.sh uses; run it with -cpuprofile to see where time goes.
+func BenchmarkGeneratedFleet(b *testing.B) {
+	dir := b.TempDir()
+	if _, err := fleetgen.Generate(dir, fleetgen.Options{Machines: 200, Files: 2000, Services: 20}); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		f, err := fleet.Read(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if r := Fleet(f); len(r.Findings) > 0 {
+			b.Fatal(r.Findings[0])
+		}
+	}
+}
+
+// TestReferenceFleetPasses checks examples/fleet: no error, and no warning
+// but the missing flake.lock (the example cannot pin GitHub inputs offline).
+func TestReferenceFleetPasses(t *testing.T) {
+	f, err := fleet.Read(filepath.Join("..", "..", "examples", "fleet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range Fleet(f).Findings {
+		if fd.Severity == Error || fd.Rule != "flake-lock" {
+			t.Errorf("%s [%s]", fd, fd.Rule)
 		}
 	}
 }

@@ -24,7 +24,7 @@ func Read(root string) (*Fleet, error) {
 		return nil, err
 	}
 	f := &Fleet{Root: root, Files: map[string]*File{}, ServiceFlakes: map[string]ServiceFlake{}}
-	r := &reader{f: f, trees: map[string]nixlang.Expr{}, modules: map[string]*value{}}
+	r := &reader{f: f, trees: map[string]nixlang.Expr{}, modules: map[string]*value{}, imports: map[string]*Import{}}
 	r.parseAll(paths)
 	r.ev = &evaluator{root: root, load: r.tree}
 
@@ -61,6 +61,7 @@ type reader struct {
 	// modules caches each module file's top-level value: a file shared by
 	// many machines is evaluated once.
 	modules map[string]*value
+	imports map[string]*Import
 }
 
 func (r *reader) tree(file string) nixlang.Expr { return r.trees[file] }
@@ -279,7 +280,13 @@ func (r *reader) addImportPath(file string, kind ImportKind, written string, pos
 	if outside {
 		return nil
 	}
+	// A helper function in flake.nix names a module once for many machines.
+	key := pos.String() + " " + to
+	if im, seen := r.imports[key]; seen {
+		return im
+	}
 	im := &Import{From: file, Kind: kind, Written: written, To: to, Exists: exists, Pos: pos}
 	r.f.Imports = append(r.f.Imports, im)
+	r.imports[key] = im
 	return im
 }

@@ -128,6 +128,9 @@ type evaluator struct {
 const (
 	maxSteps = 1_000_000
 	maxDepth = 64
+	// maxLen bounds strings and lists built by + and ++, which can double
+	// in size at every step of a let chain.
+	maxLen = 1 << 16
 )
 
 // top evaluates a file-level expression with a fresh budget.
@@ -270,6 +273,9 @@ func (ev *evaluator) binary(n *nixlang.Binary, e *env, file string) *value {
 	x, y := ev.eval(n.X, e, file), ev.eval(n.Y, e, file)
 	switch n.Op.Text {
 	case "++":
+		if len(x.list)+len(y.list) > maxLen {
+			return unknownAt(n, file)
+		}
 		if x.kind == listVal && y.kind == listVal {
 			return &value{kind: listVal, list: append(append([]*value(nil), x.list...), y.list...), node: n, file: file}
 		}
@@ -283,6 +289,9 @@ func (ev *evaluator) binary(n *nixlang.Binary, e *env, file string) *value {
 		}
 		return v
 	case "+":
+		if len(x.s)+len(y.s) > maxLen {
+			return unknownAt(n, file)
+		}
 		if x.kind == strVal && y.kind == strVal {
 			return &value{kind: strVal, s: x.s + y.s, node: n, file: file}
 		}
