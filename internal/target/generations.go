@@ -34,7 +34,8 @@ var genLineRE = regexp.MustCompile(`^\s*(\d+)\s+(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)
 
 // ParseGenerations reads the output of listScript.
 func ParseGenerations(out string) ([]Generation, error) {
-	list, links, _ := strings.Cut(out, "\n--\n")
+	// A profile without generations prints nothing before the separator.
+	list, links, _ := strings.Cut("\n"+out, "\n--\n")
 	paths := map[int]string{}
 	for _, l := range strings.Split(links, "\n") {
 		n, p, ok := strings.Cut(strings.TrimSpace(l), " ")

@@ -49,3 +49,10 @@ func TestActionsPerPlatform(t *testing.T) {
 		t.Error("exit codes 2, 4 and 100 need their own meaning")
 	}
 }
+
+func TestParseGenerationsOfEmptyProfile(t *testing.T) {
+	gens, err := ParseGenerations("--\n")
+	if err != nil || len(gens) != 0 {
+		t.Fatalf("a profile without generations: %v, %v", gens, err)
+	}
+}
