@@ -48,7 +48,7 @@ func evalExpr(flakeDir string, machines []hosts.Machine) string {
         else "";
       drv = closure.${p} f.${outputs.${p}}.${name};
     in if p == "" || !(has p name) then { error = platform; }
-       else { platform = p; drvPath = drv.drvPath; outPath = drv.outPath; };
+       else { platform = p; drv = drv.drvPath; out = drv.outPath; };  # no "outPath" key: toJSON would print just that string
 in {
 `, nixString(flakeDir))
 	for _, m := range machines {
@@ -61,8 +61,8 @@ in {
 type evalResult struct {
 	Error    *string `json:"error"`
 	Platform string  `json:"platform"`
-	DrvPath  string  `json:"drvPath"`
-	OutPath  string  `json:"outPath"`
+	DrvPath  string  `json:"drv"`
+	OutPath  string  `json:"out"`
 }
 
 // Evaluate evaluates all machines with one nix evaluation.
