@@ -5,14 +5,15 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 
 	"github.com/nixherd/nixherd/internal/nix"
 	"github.com/nixherd/nixherd/internal/remote"
 	"github.com/nixherd/nixherd/internal/status"
 	"github.com/nixherd/nixherd/internal/target"
+	"github.com/nixherd/nixherd/internal/ui"
 	"github.com/spf13/cobra"
 )
 
@@ -110,8 +111,7 @@ func writeGenerations(cmd *cobra.Command, machine, profile string, gens []target
 		fmt.Fprintf(out, "%s: %s has no generations (never deployed)\n", machine, profile)
 		return nil
 	}
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "GENERATION\tDATE\tSTORE PATH\t")
+	rows := [][]string{{"GENERATION", "DATE", "STORE PATH", ""}}
 	for _, g := range gens {
 		var marks []string
 		if g.Current {
@@ -120,7 +120,7 @@ func writeGenerations(cmd *cobra.Command, machine, profile string, gens []target
 		if g.Path != "" && g.Path == running {
 			marks = append(marks, "running")
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", g.Number, g.Date.Format("2006-01-02 15:04:05"), g.Path, strings.Join(marks, ", "))
+		rows = append(rows, []string{strconv.Itoa(g.Number), g.Date.Format("2006-01-02 15:04:05"), g.Path, strings.Join(marks, ", ")})
 	}
-	return tw.Flush()
+	return ui.Table(out, rows)
 }

@@ -100,14 +100,10 @@ ask for your password; home-manager runs as you.`,
 // localMachine picks the machine a local command works on: --machine, or
 // the configuration named after this host, or deploy.nix's "local" target.
 func localMachine(cmd *cobra.Command, n *nix.Nix, flake string, inv *hosts.Inventory, explicit string) (hosts.Machine, error) {
-	if explicit != "" {
-		if inv != nil {
-			if m, ok := inv.Machine(explicit); ok {
-				return m, nil
-			}
+	if inv != nil && explicit != "" {
+		if m, ok := inv.Machine(explicit); ok {
+			return m, nil
 		}
-		// Not in deploy.nix: the evaluation finds its platform.
-		return hosts.Machine{Name: explicit, Configuration: explicit, Target: "local"}, nil
 	}
 	confs, err := local.FlakeConfigurations(cmd.Context(), n, flake)
 	if err != nil {
@@ -120,13 +116,13 @@ func localMachine(cmd *cobra.Command, n *nix.Nix, flake string, inv *hosts.Inven
 			}
 		}
 	}
-	found, err := local.Resolve(confs, local.This(cmd.Context()), "")
+	found, err := local.Resolve(confs, local.This(cmd.Context()), explicit)
 	if err != nil {
 		return hosts.Machine{}, err
 	}
 	if inv != nil {
 		for _, m := range inv.Machines {
-			if m.Configuration == found.Name {
+			if m.Configuration == found.Name && (m.Platform == "" || m.Platform == string(found.Platform)) {
 				return m, nil
 			}
 		}

@@ -6,7 +6,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
+
+	"github.com/nixherd/nixherd/internal/ui"
 )
 
 // Report is the fleet's status as `nixherd status --json` prints it.
@@ -49,8 +50,7 @@ func (r Report) WriteJSON(w io.Writer) error {
 // WriteTable writes one row per machine, then each machine's error on a
 // line of its own (errors are too long for a column).
 func (r Report) WriteTable(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "MACHINE\tTARGET\tSTATE\tGENERATION\tDEPLOYED\tRUNNING\tDESIRED")
+	rows := [][]string{{"MACHINE", "TARGET", "STATE", "GENERATION", "DEPLOYED", "RUNNING", "DESIRED"}}
 	for _, m := range r.Machines {
 		gen, date := "-", "-"
 		if m.Generation != nil {
@@ -59,10 +59,10 @@ func (r Report) WriteTable(w io.Writer) error {
 				date = m.Generation.Date.Format("2006-01-02 15:04")
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Target, m.State(), gen, date,
-			orDash(ShortPath(m.Running)), orDash(ShortPath(m.Desired)))
+		rows = append(rows, []string{m.Name, m.Target, m.State(), gen, date,
+			orDash(ShortPath(m.Running)), orDash(ShortPath(m.Desired))})
 	}
-	if err := tw.Flush(); err != nil {
+	if err := ui.Table(w, rows); err != nil {
 		return err
 	}
 	for _, m := range r.Machines {

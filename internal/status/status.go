@@ -81,27 +81,44 @@ func Query(ctx context.Context, machines []hosts.Machine, o Options) ([]Machine,
 	if o.Parallel <= 0 {
 		o.Parallel = 16
 	}
+	// Machines on the same target (a system and a home on one host) share
+	// one connection and are read one after the other: a second nix-env
+	// racing the first on a fresh store fails to create its gcroots.
+	groups := map[string][]int{}
+	var order []string
+	for i, c := range closures {
+		key := c.Machine.Target + "\x00" + strings.Join(c.Machine.SSHOptions, "\x00")
+		if _, ok := groups[key]; !ok {
+			order = append(order, key)
+		}
+		groups[key] = append(groups[key], i)
+	}
 	out := make([]Machine, len(closures))
 	sem := make(chan struct{}, o.Parallel)
 	var wg sync.WaitGroup
-	for i, c := range closures {
+	for _, key := range order {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			out[i] = query(ctx, pool, c, o.SSHOptions)
+			idx := groups[key]
+			r, err := Connect(ctx, pool, closures[idx[0]].Machine, o.SSHOptions)
+			for _, i := range idx {
+				out[i] = query(ctx, r, err, closures[i])
+			}
 		}()
 	}
 	wg.Wait()
 	return out, nil
 }
 
-func query(ctx context.Context, pool *remote.Pool, c deploy.Closure, sshOptions []string) Machine {
+// query reads one machine's state over r (or records why r could not be
+// opened).
+func query(ctx context.Context, r remote.Runner, connErr error, c deploy.Closure) Machine {
 	m := Machine{Name: c.Machine.Name, Target: c.Machine.Target, Platform: c.Platform, Desired: c.OutPath}
-	r, err := Connect(ctx, pool, c.Machine, sshOptions)
-	if err != nil {
-		m.Error = err.Error()
+	if connErr != nil {
+		m.Error = connErr.Error()
 		return m
 	}
 	m.Reachable = true
@@ -157,7 +174,7 @@ func Running(ctx context.Context, r remote.Runner, exec target.Executor) (target
 	}
 	running := cur.Path
 	if exec.Platform() == "nixos" {
-		out, err := r.Run(ctx, remote.Sh(`readlink -f /run/current-system || true`))
+		out, err := r.Run(ctx, remote.Sh(`if [ -e /run/current-system ]; then readlink -f /run/current-system; fi`))
 		if err != nil {
 			return cur, "", fmt.Errorf("reading /run/current-system: %w", err)
 		}

@@ -2,10 +2,8 @@ package ui
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"strconv"
-	"text/tabwriter"
 	"time"
 )
 
@@ -37,8 +35,7 @@ func roundSeconds(d time.Duration) float64 {
 
 // WriteSummary writes the results as an aligned table, one row per host.
 func WriteSummary(w io.Writer, results []Result) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tOUTCOME\tGENERATION\tSTORE PATH\tDURATION\tERROR")
+	rows := [][]string{{"HOST", "OUTCOME", "GENERATION", "STORE PATH", "DURATION", "ERROR"}}
 	for _, r := range results {
 		gen := "-"
 		if r.Generation > 0 {
@@ -48,10 +45,9 @@ func WriteSummary(w io.Writer, results []Result) error {
 		if path == "" {
 			path = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Host, r.Outcome, gen, path,
-			formatElapsed(r.Duration), oneLine(r.Error))
+		rows = append(rows, []string{r.Host, r.Outcome, gen, path, formatElapsed(r.Duration), oneLine(r.Error)})
 	}
-	return tw.Flush()
+	return Table(w, rows)
 }
 
 // Summary is the --json form of a run's results.
