@@ -1,0 +1,433 @@
+package main
+
+// Integration tests of switch, status, generations and rollback on real test
+// hosts (internal/testhost): real nix, real OpenSSH, a private /nix store per
+// host, and the fixture fleet whose activations record themselves on the host.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nixherd/nixherd/internal/remote"
+	"github.com/nixherd/nixherd/internal/testenv"
+	"github.com/nixherd/nixherd/internal/testhost"
+)
+
+const systemProfile = "/nix/var/nix/profiles/system"
+
+// nixherdBin is the test binary under the name "nixherd", which makes it run
+// nixherd's main (see TestMain): the same binary the txtar scripts run.
+func nixherdBin(t *testing.T) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "nixherd")
+	if err := os.Symlink(exe, bin); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// opsFleet is a fixture flake with a deploy.nix placing machines on hosts.
+type opsFleet struct {
+	t   *testing.T
+	c   *testhost.Cluster
+	dir string
+	bin string
+}
+
+// placement puts a fixture machine on a deploy.nix target.
+type placement struct {
+	m      testhost.FixtureMachine
+	target string // "root@ADDR[:PORT]", or a test host's name
+}
+
+func newOpsFleet(t *testing.T, c *testhost.Cluster) *opsFleet {
+	return &opsFleet{t: t, c: c, dir: t.TempDir(), bin: nixherdBin(t)}
+}
+
+// write (re)writes the flake and deploy.nix.
+func (f *opsFleet) write(ps ...placement) {
+	f.t.Helper()
+	var ms []testhost.FixtureMachine
+	var b strings.Builder
+	fmt.Fprintf(&b, "{\n  machines = {\n")
+	for _, p := range ps {
+		ms = append(ms, p.m)
+		target := p.target
+		if h := f.c.Host(target); h != nil {
+			target = h.Target()
+		}
+		name := strings.ReplaceAll(p.m.Name, "@", "-at-")
+		fmt.Fprintf(&b, "    %q = { target = %q; configuration = %q; platform = %q; };\n", name, target, p.m.Name, p.m.Platform)
+	}
+	b.WriteString("  };\n}\n")
+	err := testhost.WriteFixture(f.dir, testhost.FixtureOptions{Machines: ms, Files: map[string]string{"deploy.nix": b.String()}})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// nixherd runs a nixherd command against the fleet and returns stdout,
+// stderr and the exit code.
+func (f *opsFleet) nixherd(args ...string) (string, string, int) {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	args = append(args, "--flake", f.dir, "-F", f.c.SSHConfig)
+	cmd := exec.CommandContext(ctx, f.bin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		f.t.Fatalf("nixherd %s: %v", strings.Join(args, " "), err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// must runs a nixherd command that has to succeed.
+func (f *opsFleet) must(args ...string) string {
+	f.t.Helper()
+	out, errOut, code := f.nixherd(args...)
+	if code != 0 {
+		f.t.Fatalf("nixherd %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+type statusJSON struct {
+	InSync   bool
+	Machines []struct {
+		Name       string
+		Reachable  bool
+		InSync     bool
+		Running    string
+		Desired    string
+		Error      string
+		Generation *struct {
+			Number int
+			Path   string
+			Date   time.Time
+		}
+	}
+}
+
+func (f *opsFleet) status(wantCode int) map[string]statusMachine {
+	f.t.Helper()
+	out, errOut, code := f.nixherd("status", "--json")
+	if code != wantCode {
+		f.t.Fatalf("status exit %d, want %d\n%s%s", code, wantCode, out, errOut)
+	}
+	var s statusJSON
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		f.t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	byName := map[string]statusMachine{}
+	for _, m := range s.Machines {
+		sm := statusMachine{Reachable: m.Reachable, InSync: m.InSync, Running: m.Running, Desired: m.Desired, Error: m.Error}
+		if m.Generation != nil {
+			sm.Generation = m.Generation.Number
+		}
+		byName[m.Name] = sm
+	}
+	return byName
+}
+
+type statusMachine struct {
+	Reachable, InSync       bool
+	Running, Desired, Error string
+	Generation              int
+}
+
+// status after a deploy: every machine in sync (exit 0); after the flake
+// changes: that machine out of sync (exit 4); an unreachable machine is
+// shown and makes the exit 3. generations lists the profile with its
+// markers; rollback returns to the previous generation and to --to N by
+// store path, activating it with the platform's contract.
+func TestStatusGenerationsRollback(t *testing.T) {
+	c := testhost.Start(t, testhost.Options{Names: []string{"devnix", "devmac"}})
+	f := newOpsFleet(t, c)
+	devnix1 := testhost.FixtureMachine{Name: "devnix", Platform: testhost.NixOS, Generation: "1"}
+	devmac := testhost.FixtureMachine{Name: "devmac", Platform: testhost.Darwin, Generation: "1"}
+	home := testhost.FixtureMachine{Name: "root@devmac", Platform: testhost.Home, Generation: "1"}
+	f.write(placement{devnix1, "devnix"}, placement{devmac, "devmac"}, placement{home, "devmac"})
+
+	// Never deployed: reachable, out of sync.
+	st := f.status(statusOutOfSync)
+	if m := st["devnix"]; !m.Reachable || m.InSync || m.Running != "" || m.Desired == "" {
+		t.Fatalf("before any deploy devnix = %+v", m)
+	}
+
+	// One deploy per host: machines sharing a host are deployed one at a time.
+	f.must("deploy", "devnix,devmac")
+	f.must("deploy", "root-at-devmac")
+	st = f.status(0)
+	for _, name := range []string{"devnix", "devmac", "root-at-devmac"} {
+		if m := st[name]; !m.InSync || m.Generation != 1 || m.Running != m.Desired {
+			t.Errorf("after deploy %s = %+v, want in sync on generation 1", name, m)
+		}
+	}
+	gen1 := st["devnix"].Running
+	if got := c.Host("devnix").CurrentSystem(); got != gen1 {
+		t.Fatalf("status says devnix runs %s, the host runs %s", gen1, got)
+	}
+	if got := c.Host("devmac").Profile(systemProfile); got != st["devmac"].Running {
+		t.Fatalf("status says devmac runs %s, its profile is %s", st["devmac"].Running, got)
+	}
+
+	// A change in the flake puts devnix out of sync; the others stay in sync.
+	devnix2 := devnix1
+	devnix2.Generation = "2"
+	f.write(placement{devnix2, "devnix"}, placement{devmac, "devmac"}, placement{home, "devmac"})
+	st = f.status(statusOutOfSync)
+	if m := st["devnix"]; m.InSync || m.Running != gen1 || m.Desired == gen1 {
+		t.Fatalf("after the change devnix = %+v", m)
+	}
+	if !st["devmac"].InSync {
+		t.Errorf("devmac went out of sync: %+v", st["devmac"])
+	}
+	out, _, code := f.nixherd("status", "devnix")
+	if code != statusOutOfSync || !regexpMatch(`(?m)^devnix\s+root@\S+\s+out of sync\s+1\s`, out) || strings.Contains(out, "devmac") {
+		t.Errorf("status devnix: exit %d\n%s", code, out)
+	}
+
+	f.must("deploy", "devnix")
+	gen2 := c.Host("devnix").CurrentSystem()
+	if gen2 == gen1 || f.status(0)["devnix"].Generation != 2 {
+		t.Fatalf("redeploy did not bring devnix to generation 2")
+	}
+
+	out = f.must("generations", "devnix")
+	t.Logf("generations devnix:\n%s", out)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[1], "1 ") || !strings.Contains(lines[1], gen1) ||
+		!strings.HasPrefix(lines[2], "2 ") || !strings.Contains(lines[2], gen2) || !strings.HasSuffix(lines[2], "current, running") ||
+		strings.Contains(lines[1], "current") {
+		t.Fatalf("generations devnix:\n%s", out)
+	}
+
+	// rollback (previous): resolved to generation 1's path, shown, activated.
+	out, errOut, code := f.nixherd("rollback", "devnix")
+	t.Logf("rollback devnix:\n%s%s", errOut, out)
+	if code != 0 {
+		t.Fatalf("rollback: exit %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, fmt.Sprintf("devnix: generation 2 (%s) → 1 (%s", gen2, gen1)) {
+		t.Errorf("rollback did not show its plan:\n%s", errOut)
+	}
+	h := c.Host("devnix")
+	if h.CurrentSystem() != gen1 || h.Profile(systemProfile) != gen1 {
+		t.Fatalf("after rollback devnix runs %s with profile %s, want %s", h.CurrentSystem(), h.Profile(systemProfile), gen1)
+	}
+	acts, err := h.Activations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := acts[len(acts)-1]; last.Action != "switch" || last.Path != gen1 {
+		t.Errorf("last activation %+v, want switch of %s", last, gen1)
+	}
+	if m := f.status(statusOutOfSync)["devnix"]; m.Generation != 1 || m.Running != gen1 {
+		t.Errorf("status after rollback: %+v", m)
+	}
+
+	// Nothing older than generation 1; generation 9 does not exist.
+	if _, errOut, code := f.nixherd("rollback", "devnix"); code != 1 || !strings.Contains(errOut, "generation 1 is the oldest") {
+		t.Errorf("rollback past the oldest: exit %d\n%s", code, errOut)
+	}
+	if _, errOut, code := f.nixherd("rollback", "devnix", "--to", "9"); code != 1 || !strings.Contains(errOut, "there is no generation 9 (generations: 1, 2)") {
+		t.Errorf("rollback --to 9: exit %d\n%s", code, errOut)
+	}
+	if h.CurrentSystem() != gen1 {
+		t.Fatalf("a refused rollback changed the host")
+	}
+
+	// --to 2 returns forward, by store path, with the JSON summary.
+	out = f.must("rollback", "devnix", "--to", "2", "--json")
+	var sum struct {
+		OK    bool
+		Hosts []struct {
+			Host       string
+			Generation int
+			StorePath  string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &sum); err != nil || !sum.OK || sum.Hosts[0].Generation != 2 || sum.Hosts[0].StorePath != gen2 {
+		t.Fatalf("rollback --to 2 --json: %v\n%s", err, out)
+	}
+	if h.CurrentSystem() != gen2 || h.Profile(systemProfile) != gen2 {
+		t.Fatalf("after rollback --to 2 devnix runs %s", h.CurrentSystem())
+	}
+
+	// An unreachable machine is shown and makes status exit 3.
+	f.write(placement{devnix2, "devnix"}, placement{devmac, "devmac"}, placement{home, "devmac"},
+		placement{testhost.FixtureMachine{Name: "ephem", Platform: testhost.NixOS, Generation: "1"}, "root@127.0.0.1:" + closedPort(t)})
+	out, errOut, code = f.nixherd("status")
+	if code != statusUnreachable || !regexpMatch(`(?m)^ephem\s+root@127\.0\.0\.1:\d+\s+unreachable`, out) || !regexpMatch(`(?m)^devnix\s+\S+\s+in sync`, out) {
+		t.Fatalf("status with ephem down: exit %d\n%s%s", code, out, errOut)
+	}
+	if !regexpMatch(`(?m)^ephem: .*Connection refused`, out) {
+		t.Errorf("status does not say why ephem is unreachable:\n%s", out)
+	}
+}
+
+// A local switch, run on a test host as a user there would run it (the host
+// is the local machine: its own /nix, /run and host name), never on this
+// machine's own system profile. The machine is found by host name; each
+// action does what its contract says.
+func TestSwitchLocal(t *testing.T) {
+	c := testhost.Start(t, testhost.Options{Names: []string{"devnix", "devmac"}})
+	f := newOpsFleet(t, c)
+	devnix := testhost.FixtureMachine{Name: "devnix", Platform: testhost.NixOS, Generation: "1"}
+	devmac := testhost.FixtureMachine{Name: "devmac", Platform: testhost.Darwin, Generation: "1", ActivateUser: true}
+	home := testhost.FixtureMachine{Name: "root@devmac", Platform: testhost.Home, Generation: "1"}
+	f.write(placement{devnix, "local"}, placement{devmac, "local"}, placement{home, "local"})
+	h := c.Host("devnix")
+
+	// build: prints the path, activates nothing.
+	out := f.switchOn(h, "--action", "build")
+	gen1 := strings.TrimSpace(out)
+	if !strings.HasPrefix(gen1, "/nix/store/") || !strings.HasSuffix(gen1, "-nixos-system-devnix-fixture") {
+		t.Fatalf("switch --action build printed %q", out)
+	}
+	if h.CurrentSystem() != "" || h.Profile(systemProfile) != "" {
+		t.Fatalf("build changed the host")
+	}
+
+	// switch, with the machine found by the host name "devnix".
+	out = f.switchOn(h)
+	if h.CurrentSystem() != gen1 || h.Profile(systemProfile) != gen1 || h.BootDefault() != gen1 {
+		t.Fatalf("switch: runs %q, profile %q, boot %q; want %s\n%s", h.CurrentSystem(), h.Profile(systemProfile), h.BootDefault(), gen1, out)
+	}
+	if !strings.Contains(out, "devnix: switched, generation 1 (was 0)") {
+		t.Errorf("switch output: %q", out)
+	}
+
+	// boot: new generation for the next boot, the running system unchanged.
+	devnix.Generation = "2"
+	f.write(placement{devnix, "local"}, placement{devmac, "local"}, placement{home, "local"})
+	f.switchOn(h, "--action", "boot")
+	gen2 := h.Profile(systemProfile)
+	if gen2 == gen1 || h.BootDefault() != gen2 || h.CurrentSystem() != gen1 {
+		t.Fatalf("boot: profile %s, boot %s, running %s", gen2, h.BootDefault(), h.CurrentSystem())
+	}
+
+	// test: runs generation 3 now, profile and boot default untouched.
+	devnix.Generation = "3"
+	f.write(placement{devnix, "local"}, placement{devmac, "local"}, placement{home, "local"})
+	f.switchOn(h, "--action", "test")
+	if h.CurrentSystem() == gen2 || h.CurrentSystem() == gen1 || h.Profile(systemProfile) != gen2 || h.BootDefault() != gen2 {
+		t.Fatalf("test: running %s, profile %s, boot %s", h.CurrentSystem(), h.Profile(systemProfile), h.BootDefault())
+	}
+	gen3 := h.CurrentSystem()
+
+	// dry-activate changes nothing and is recorded as such.
+	f.switchOn(h, "--action", "dry-activate")
+	acts, _ := h.Activations()
+	want := []string{"switch", "boot", "test", "dry-activate"}
+	if len(acts) != len(want) {
+		t.Fatalf("activations %+v, want %v", acts, want)
+	}
+	for i, a := range acts {
+		if a.Action != want[i] {
+			t.Errorf("activation %d = %s, want %s", i, a.Action, want[i])
+		}
+	}
+	if h.CurrentSystem() != gen3 {
+		t.Errorf("dry-activate changed the running system")
+	}
+
+	// On the host devmac, as root, the lookup finds home-manager's
+	// "root@devmac" (darwinConfigurations are only looked up on macOS):
+	// its own profile, activated as the user.
+	m := c.Host("devmac")
+	f.switchOn(m)
+	homeGen := m.HomeGeneration("root")
+	if !strings.HasSuffix(homeGen, "-home-manager-generation-root-at-devmac") {
+		t.Fatalf("home-manager generation %q", homeGen)
+	}
+	if m.Profile("/nix/var/nix/profiles/per-user/root/home-manager") != homeGen && m.Profile("/root/.local/state/nix/profiles/home-manager") != homeGen {
+		t.Errorf("the home-manager profile does not point at %s", homeGen)
+	}
+	if m.Profile(systemProfile) != "" {
+		t.Errorf("the home switch touched the system profile")
+	}
+
+	// nix-darwin, named explicitly: system profile, then activate-user and
+	// activate.
+	f.switchOn(m, "--machine", "devmac")
+	sys := m.Profile(systemProfile)
+	if !strings.HasSuffix(sys, "-darwin-system-devmac-fixture") || m.CurrentSystem() != sys {
+		t.Fatalf("darwin switch: profile %q, running %q", sys, m.CurrentSystem())
+	}
+	acts, _ = m.Activations()
+	if n := len(acts); n != 3 || acts[n-2].Action != "activate-user" || acts[n-1].Action != "activate" {
+		t.Errorf("darwin activations %+v, want home-activate, activate-user, activate", acts)
+	}
+	// nix-darwin has no boot action: refused before anything changes.
+	if _, errOut, code := f.switchOnCode(m, "--machine", "devmac", "--action", "boot"); code == 0 || !strings.Contains(errOut, "nix-darwin has no boot action") {
+		t.Errorf("darwin boot: exit %d\n%s", code, errOut)
+	}
+	if acts2, _ := m.Activations(); len(acts2) != 3 {
+		t.Errorf("the refused boot activated something: %+v", acts2)
+	}
+}
+
+// switchOn runs `nixherd switch` on the test host over ssh, as someone
+// logged in there would, so "local" is the host: its store, its /run, its
+// host name.
+func (f *opsFleet) switchOn(h *testhost.Host, args ...string) string {
+	f.t.Helper()
+	out, errOut, code := f.switchOnCode(h, args...)
+	if code != 0 {
+		f.t.Fatalf("switch %v on %s: exit %d\n%s%s", args, h.Name, code, out, errOut)
+	}
+	return out
+}
+
+func (f *opsFleet) switchOnCode(h *testhost.Host, args ...string) (string, string, int) {
+	f.t.Helper()
+	argv := append([]string{f.bin, "switch", "--flake", f.dir}, args...)
+	script := "NIX_CONFIG=" + remote.ShellQuote(testenv.OfflineNixConfig) + " exec " + remote.ShellJoin(argv)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := h.SSH(ctx, script)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		f.t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// closedPort is a loopback port nothing listens on.
+func closedPort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	return port
+}
+
+func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
