@@ -41,3 +41,20 @@ func checkSystemPlatform(f *fleet.Fleet) []Finding {
 	}
 	return out
 }
+
+// checkDeploy compares deploy.nix with the flake: a deploy of a
+// configuration the flake does not define would fail only at deploy time.
+func checkDeploy(f *fleet.Fleet) []Finding {
+	var out []Finding
+	for _, d := range f.Deployments {
+		m := f.Machine(d.Configuration)
+		if m == nil {
+			out = append(out, at(d.Pos, Error, fmt.Sprintf("deploy.nix deploys %s, but flake.nix defines no configuration %s", d.Name, d.Configuration)))
+			continue
+		}
+		if d.Platform != "" && d.Platform != string(m.Platform) {
+			out = append(out, at(d.PlatformPos, Error, fmt.Sprintf("deploy.nix says %s is %s, but flake.nix defines it in %sConfigurations", d.Name, d.Platform, m.Platform)))
+		}
+	}
+	return out
+}

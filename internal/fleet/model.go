@@ -50,6 +50,8 @@ type Fleet struct {
 	Secrets     []*Secret
 	// SecretFiles are the files under secrets/ other than the rules file.
 	SecretFiles []string
+	// Deployments are the entries of deploy.nix.
+	Deployments []*Deployment
 	// Lock is flake.lock; nil when there is none (LockErr says why when it
 	// exists but cannot be read).
 	Lock    *flakelock.Lock
