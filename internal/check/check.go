@@ -27,7 +27,7 @@ var Rules = []Rule{
 	{"system-platform", "darwin machines have a darwin system and NixOS machines a linux one", checkSystemPlatform},
 	{"flake-lock", "every input of flake.nix is in flake.lock, locked from the URL flake.nix names", checkLock},
 	{"service", "service indices and host ports are unique, 10 + index stays within 254, every service has its flake input", checkServices},
-	{"secrets", "secrets.nix and secrets/ agree, every secret file is age-encrypted, every publicKeys entry is an SSH or age public key", checkSecrets},
+	{"secrets", "secrets.nix and secrets/ agree, every secret file is age-encrypted to exactly its publicKeys, every publicKeys entry is an SSH or age public key", checkSecrets},
 	{"deploy", "every machine deploy.nix deploys is defined by the flake, with the same platform", checkDeploy},
 	{"static", "what nixherd could not read without evaluating (a warning)", checkNotes},
 }

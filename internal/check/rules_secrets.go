@@ -4,12 +4,20 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
 	"github.com/nixherd/nixherd/internal/fleet"
 	"github.com/nixherd/nixherd/internal/secrets"
 )
+
+// badKey is a publicKeys entry that is not a key, and the secrets using it.
+type badKey struct {
+	pos     fleet.Pos
+	err     error
+	secrets []string
+}
 
 // checkSecrets keeps the agenix rules file and the secrets/ directory in
 // step, and makes sure nothing under secrets/ is committed in the clear.
@@ -18,11 +26,6 @@ func checkSecrets(f *fleet.Fleet) []Finding {
 	listed := map[string]bool{}
 	// A key bound once in a let and used by many secrets is reported once,
 	// at the key, naming the secrets it is meant for.
-	type badKey struct {
-		pos     fleet.Pos
-		err     error
-		secrets []string
-	}
 	var badKeys []*badKey
 	byPos := map[fleet.Pos]*badKey{}
 	for _, s := range f.Secrets {
@@ -42,6 +45,7 @@ func checkSecrets(f *fleet.Fleet) []Finding {
 			}
 		}
 	}
+	out = append(out, checkRecipients(f, byPos)...)
 	for _, bk := range badKeys {
 		out = append(out, at(bk.pos, Error, fmt.Sprintf("publicKeys entry of %s is not an SSH or age public key: %v", strings.Join(bk.secrets, ", "), bk.err)))
 	}
@@ -58,6 +62,53 @@ func checkSecrets(f *fleet.Fleet) []Finding {
 		} else if err != nil {
 			out = append(out, at(whole, Error, fmt.Sprintf("%s is not a valid age file: %v", file, err)))
 		}
+	}
+	return out
+}
+
+// checkRecipients reads each secret's age header (no private key needed)
+// and reports a file not encrypted to exactly the keys secrets.nix lists:
+// someone listed cannot decrypt it, or someone removed still can.
+func checkRecipients(f *fleet.Fleet, bad map[fleet.Pos]*badKey) []Finding {
+	if f.SecretsFile == "" {
+		return nil
+	}
+	rs := &secrets.Rules{Path: f.SecretsFile, Dir: filepath.Join(f.Root, filepath.FromSlash(path.Dir(f.SecretsFile)))}
+	pos := map[string]fleet.Pos{}
+	for _, s := range f.Secrets {
+		if !s.KeysKnown {
+			continue
+		}
+		rule := &secrets.Rule{File: s.Name, Armor: s.Armor}
+		usable := true
+		for _, k := range s.PublicKeys {
+			if _, isBad := bad[k.Pos]; isBad {
+				usable = false
+				break
+			}
+			rec, err := secrets.ParseRecipient(k.Key)
+			if err != nil {
+				usable = false
+				break
+			}
+			rule.Recipients = append(rule.Recipients, rec)
+		}
+		if usable {
+			rs.Secrets = append(rs.Secrets, rule)
+			pos[s.Name] = s.Pos
+		}
+	}
+	entries, err := rs.Audit()
+	if err != nil {
+		return []Finding{at(fleet.Pos{File: f.SecretsFile}, Error, err.Error())}
+	}
+	var out []Finding
+	for _, e := range entries {
+		p, named := pos[e.File]
+		if !named || e.Status != secrets.StatusNeedsRekey {
+			continue
+		}
+		out = append(out, at(p, Error, fmt.Sprintf("secret %s does not match its publicKeys: %s; run nixherd secrets rekey", e.File, strings.Join(e.Problems, "; "))))
 	}
 	return out
 }

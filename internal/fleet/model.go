@@ -178,6 +178,8 @@ type Secret struct {
 	PublicKeys []PublicKey `json:"publicKeys"`
 	// KeysKnown is false when publicKeys is not statically known.
 	KeysKnown bool `json:"-"`
+	// Armor is agenix's `armor = true;` (ASCII-armored file).
+	Armor bool `json:"armor,omitempty"`
 	Pos       Pos  `json:"pos"`
 }
 

@@ -41,6 +41,9 @@ func (r *reader) readSecrets() {
 	for _, name := range rules.attrs.names {
 		s := &Secret{Name: name, File: path.Join(dir, name), Pos: rules.attrs.keys[name], KeysKnown: true}
 		v := r.ev.force(rules.attrs.vals[name])
+		if a := lookup(r.ev, v, "armor"); a != nil && a.kind == boolVal {
+			s.Armor = a.b
+		}
 		keys := lookup(r.ev, v, "publicKeys")
 		switch {
 		case keys == nil:
