@@ -180,7 +180,7 @@ type Secret struct {
 	KeysKnown bool `json:"-"`
 	// Armor is agenix's `armor = true;` (ASCII-armored file).
 	Armor bool `json:"armor,omitempty"`
-	Pos       Pos  `json:"pos"`
+	Pos   Pos  `json:"pos"`
 }
 
 // PublicKey is one publicKeys entry and where it is written (the string
