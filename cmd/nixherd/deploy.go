@@ -10,6 +10,7 @@ import (
 	"github.com/nixherd/nixherd/internal/deploy"
 	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/target"
+	"github.com/nixherd/nixherd/internal/ui"
 	"github.com/spf13/cobra"
 )
 
@@ -75,6 +76,12 @@ Exits 0 only when every selected host ended on its new configuration.`,
 				for _, o := range sshOpts {
 					extra = append(extra, "-o", o)
 				}
+				// A live row per host on a terminal, timestamped lines otherwise.
+				names := make([]string, len(machines))
+				for i, m := range machines {
+					names[i] = m.Name
+				}
+				view := ui.New(cmd.ErrOrStderr(), names...)
 				summary, err := deploy.Run(ctx, machines, deploy.Options{
 					Flake:                   flake,
 					Action:                  a,
@@ -86,8 +93,9 @@ Exits 0 only when every selected host ended on its new configuration.`,
 					CachePublicKey:          cacheKey,
 					DryRun:                  dryRun,
 					SSHOptions:              extra,
-					Reporter:                &deploy.Lines{W: cmd.ErrOrStderr()},
+					Reporter:                ui.Reporter(view),
 				})
+				view.Close()
 				if err != nil {
 					return err
 				}

@@ -431,3 +431,45 @@ func closedPort(t *testing.T) string {
 }
 
 func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
+
+// On a terminal, deploy redraws one row per host in place (cursor moves, no
+// scrolling log) and ends with every row marked done; piped, it writes
+// plain timestamped lines without escape sequences. The terminal is a real
+// pseudo-terminal made by script(1).
+func TestDeployLiveViewOnTerminal(t *testing.T) {
+	script := testenv.NeedTool(t, "script")
+	c := testhost.Start(t, testhost.Options{Names: []string{"devnix", "ephem"}})
+	f := newOpsFleet(t, c)
+	f.write(placement{testhost.FixtureMachine{Name: "devnix", Platform: testhost.NixOS, Generation: "1", ActivateScript: "sleep 0.5"}, "devnix"},
+		placement{testhost.FixtureMachine{Name: "ephem", Platform: testhost.NixOS, Generation: "1"}, "ephem"})
+
+	argv := []string{f.bin, "deploy", "--all", "--flake", f.dir, "-F", c.SSHConfig}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	// script runs the command on a new pty and copies what it writes to
+	// our stdout; stderr (the view) goes to the pty too.
+	cmd := exec.CommandContext(ctx, script, "-qefc", remote.ShellJoin(argv), "/dev/null")
+	cmd.Env = append(os.Environ(), "COLUMNS=100", "LINES=40")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("deploy on a pty: %v\n%q", err, out)
+	}
+	screen := string(out)
+	if !regexpMatch(`\x1b\[\d+A`, screen) || !strings.Contains(screen, "\x1b[?25l") || !strings.Contains(screen, "\x1b[?25h") {
+		t.Fatalf("no in-place redraw on a terminal:\n%q", screen)
+	}
+	for _, host := range []string{"devnix", "ephem"} {
+		if !regexpMatch(`✓ `+host+`\s+done\s+\d+\.\ds\s+switched`, screen) {
+			t.Errorf("no finished row for %s:\n%q", host, screen)
+		}
+	}
+	if strings.Count(screen, "\n") > 40 {
+		t.Errorf("the live view scrolled %d lines for 2 hosts", strings.Count(screen, "\n"))
+	}
+
+	// The same deploy piped: plain lines, one per phase change.
+	_, errOut, code := f.nixherd("deploy", "--all")
+	if code != 0 || strings.Contains(errOut, "\x1b") || !regexpMatch(`(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ devnix\s+done: switched$`, errOut) {
+		t.Fatalf("piped deploy: exit %d\n%s", code, errOut)
+	}
+}

@@ -139,9 +139,9 @@ func (l *Live) Printf(format string, args ...any) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var b strings.Builder
-	l.eraseTo(&b)
+	l.cursorUp(&b)
 	msg := strings.TrimRight(fmt.Sprintf(format, args...), "\n")
-	b.WriteString(msg + "\n")
+	b.WriteString(msg + "\x1b[K\n")
 	l.drawn = nil
 	l.frameTo(&b)
 	io.WriteString(l.w, b.String())
@@ -169,20 +169,24 @@ func (l *Live) frameTo(b *strings.Builder) bool {
 		b.WriteString("\x1b[?25l")
 		l.cursorOff = true
 	}
-	l.eraseTo(b)
+	// Overwrite the old rows in place, each cleared to its end, then clear
+	// whatever the old frame left below: nothing is blanked before it is
+	// redrawn, so nothing flickers.
+	l.cursorUp(b)
 	for _, line := range lines {
 		b.WriteString(line)
 		b.WriteString("\x1b[K\n")
 	}
+	b.WriteString("\x1b[J")
 	l.drawn, l.drawnAt = lines, width
 	return true
 }
 
-// eraseTo moves the cursor to the first line of the frame on screen and
-// clears everything below it. When the terminal got narrower since the
+// cursorUp moves the cursor to the start of the first line of the frame on
+// screen. When the terminal got narrower since the
 // frame was drawn, a terminal that reflows text has wrapped the old lines,
 // so the frame now takes more screen lines than it has rows.
-func (l *Live) eraseTo(b *strings.Builder) {
+func (l *Live) cursorUp(b *strings.Builder) {
 	up := 0
 	width := max(l.width(), 20)
 	for _, line := range l.drawn {
@@ -192,13 +196,15 @@ func (l *Live) eraseTo(b *strings.Builder) {
 	if up > 0 {
 		fmt.Fprintf(b, "\x1b[%dA", up)
 	}
-	b.WriteString("\r\x1b[J")
+	b.WriteString("\r")
 }
 
 // render lays out one line per host, each cut to width-1 columns so that no
 // line wraps (a wrapped line would break the cursor arithmetic).
 func (l *Live) render(width int) []string {
-	hostW, phaseW := 4, 5
+	// The phase column fits the pipeline's longest phase from the start, so
+	// it does not jump as hosts move from "copy" to "activate".
+	hostW, phaseW := 4, len("activate")
 	for _, r := range l.rows {
 		hostW = max(hostW, utf8.RuneCountInString(r.host))
 		phaseW = max(phaseW, utf8.RuneCountInString(r.phase))

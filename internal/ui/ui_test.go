@@ -2,6 +2,8 @@ package ui
 
 import (
 	"errors"
+	"strconv"
+	"unicode/utf8"
 
 	"bytes"
 	"encoding/json"
@@ -23,71 +25,51 @@ func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
 var ansi = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
 
 // screen replays the escapes the live view uses (cursor up, carriage return,
-// clear to end of line/screen) on a grid of lines, so tests assert what a
-// user would see rather than the byte stream.
+// clear to end of line, clear to end of screen) on a grid of lines, the way
+// a terminal does (a newline also returns the carriage, as a tty's onlcr
+// does), so tests assert what a user would see rather than the byte stream.
 func screen(out string) []string {
-	var lines []string
-	y := 0
-	cur := ""
-	flush := func() {
-		for len(lines) <= y {
-			lines = append(lines, "")
-		}
-		lines[y] = cur
-	}
+	lines := [][]rune{nil}
+	y, x := 0, 0
 	for len(out) > 0 {
 		if loc := ansi.FindStringIndex(out); loc != nil && loc[0] == 0 {
 			esc := out[:loc[1]]
 			out = out[loc[1]:]
 			switch esc[len(esc)-1] {
 			case 'A':
-				flush()
-				var n int
-				_, _ = fmtSscanf(esc, &n)
-				y -= n
-				cur = lines[y]
-			case 'J':
-				cur = ""
-				flush()
-				lines = lines[:y+1]
+				n, _ := strconv.Atoi(esc[2 : len(esc)-1])
+				y = max(0, y-n)
 			case 'K':
-				// the line is rewritten whole in these tests
+				lines[y] = lines[y][:min(x, len(lines[y]))]
+			case 'J':
+				lines[y] = lines[y][:min(x, len(lines[y]))]
+				lines = lines[:y+1]
 			}
 			continue
 		}
-		c := out[0]
-		if c != '\n' && c != '\r' {
-			i := strings.IndexAny(out, "\n\r\x1b")
-			if i < 0 {
-				i = len(out)
-			}
-			cur += out[:i]
-			out = out[i:]
-			continue
-		}
-		out = out[1:]
-		switch c {
+		r, size := utf8.DecodeRuneInString(out)
+		out = out[size:]
+		switch r {
 		case '\n':
-			flush()
-			y++
-			cur = ""
-			if y < len(lines) {
-				cur = lines[y]
+			y, x = y+1, 0
+			for len(lines) <= y {
+				lines = append(lines, nil)
 			}
 		case '\r':
-			cur = ""
+			x = 0
+		default:
+			for len(lines[y]) <= x {
+				lines[y] = append(lines[y], ' ')
+			}
+			lines[y][x] = r
+			x++
 		}
 	}
-	flush()
-	return lines
-}
-
-func fmtSscanf(esc string, n *int) (int, error) {
-	*n = 0
-	for _, c := range esc[2 : len(esc)-1] {
-		*n = *n*10 + int(c-'0')
+	res := make([]string, len(lines))
+	for i, l := range lines {
+		res[i] = string(l)
 	}
-	return 1, nil
+	return res
 }
 
 func TestLiveRedrawsRowsInPlace(t *testing.T) {
@@ -130,7 +112,7 @@ func TestLiveWritesNothingWhenFrameUnchanged(t *testing.T) {
 	if buf.Len() != n {
 		t.Fatalf("redraw of an unchanged frame wrote %q", buf.String()[n:])
 	}
-	if got := screen(buf.String())[0]; got != "✓ a     switch    1.0s" {
+	if got := screen(buf.String())[0]; got != "✓ a     switch      1.0s" {
 		t.Fatalf("finished row = %q", got)
 	}
 }
@@ -156,7 +138,7 @@ func TestLiveCutsLinesToTerminalWidth(t *testing.T) {
 	buf.Reset()
 	width = 20
 	l.Draw()
-	if !strings.HasPrefix(buf.String(), "\x1b[2A\r\x1b[J") {
+	if !strings.HasPrefix(buf.String(), "\x1b[2A\r") {
 		t.Fatalf("after shrinking to 20 columns the redraw starts with %q, want to go up 2 lines", buf.String())
 	}
 }
@@ -181,7 +163,7 @@ func TestLiveFailedHostShowsError(t *testing.T) {
 	l.Event(Event{Host: "ephem", Phase: "failed", Detail: "switch-to-configuration\nexited 4", Done: true, Failed: true, Time: c.t})
 	l.Close()
 	got := screen(buf.String())[0]
-	if got != "✗ ephem  failed    0.0s  switch-to-configuration | exited 4" {
+	if got != "✗ ephem  failed      0.0s  switch-to-configuration | exited 4" {
 		t.Fatalf("failed row = %q", got)
 	}
 	if !strings.HasSuffix(buf.String(), "\x1b[?25h") {
@@ -290,9 +272,9 @@ func TestDeployEventsDriveTheView(t *testing.T) {
 	c.advance(time.Second)
 	l.Draw()
 	want := []string{
-		"✓ *       eval      2.0s  2 machines",
-		"› devnix  copy      1.0s  3 paths (1.2 MiB)",
-		"✗ ephem   failed    0.0s  ephem: cannot connect: Connection refused",
+		"✓ *       eval        2.0s  2 machines",
+		"› devnix  copy        1.0s  3 paths (1.2 MiB)",
+		"✗ ephem   failed      0.0s  ephem: cannot connect: Connection refused",
 		"",
 	}
 	if got := screen(buf.String()); strings.Join(got, "\n") != strings.Join(want, "\n") {
