@@ -207,6 +207,6 @@ func (d *run) connect(ctx context.Context, m hosts.Machine) (remote.Runner, erro
 }
 
 func isUnreachable(err error) bool {
-	var ee *remote.ExitError
-	return errors.As(err, &ee) && ee.Code == 255
+	var ce *remote.ConnectError
+	return errors.As(err, &ce)
 }

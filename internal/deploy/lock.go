@@ -59,7 +59,7 @@ func (e *LockedError) Unwrap() error { return ErrLocked }
 
 // HostLock is a held deploy lock.
 type HostLock struct {
-	stdin io.WriteCloser
+	stdin *os.File
 	done  chan error
 }
 
@@ -76,7 +76,12 @@ func lockOwner() string {
 // Lock takes the deploy lock of the host r runs on. root selects the
 // system-wide lock (/run/nixherd) over the user's own.
 func Lock(ctx context.Context, r remote.Runner, root bool) (*HostLock, error) {
-	stdinR, stdinW := io.Pipe()
+	// stdin is an OS pipe, not an io.Pipe: exec would otherwise copy it in
+	// a goroutine that Wait waits for, and a refused lock would hang.
+	stdinR, stdinW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
 	stdoutR, stdoutW := io.Pipe()
 	c := remote.Sh(lockScript, lockOwner())
 	c.Root = root
@@ -85,6 +90,7 @@ func Lock(ctx context.Context, r remote.Runner, root bool) (*HostLock, error) {
 	l := &HostLock{stdin: stdinW, done: make(chan error, 1)}
 	go func() {
 		_, err := r.Run(ctx, c)
+		stdinR.Close()
 		stdoutW.CloseWithError(io.EOF)
 		l.done <- err
 	}()
@@ -95,7 +101,7 @@ func Lock(ctx context.Context, r remote.Runner, root bool) (*HostLock, error) {
 		return l, nil
 	}
 	stdinW.Close()
-	err := <-l.done
+	err = <-l.done
 	var ee *remote.ExitError
 	if errors.As(err, &ee) && ee.Code == lockBusy {
 		return nil, &LockedError{Host: r.Name(), Holder: strings.TrimPrefix(strings.TrimSpace(ee.Stderr), "held by ")}

@@ -149,7 +149,7 @@ func (p *Pool) Dial(ctx context.Context, name string, addr Address, options []st
 	cmd.Stderr = errf
 	if err := cmd.Run(); err != nil {
 		msg, _ := os.ReadFile(errf.Name())
-		return nil, &ExitError{Host: name, Args: []string{"ssh"}, Code: exitStatus(err), Stderr: sshError(string(msg), err)}
+		return nil, &ConnectError{Host: name, Addr: addr, Reason: sshError(string(msg), err)}
 	}
 	p.mu.Lock()
 	p.all = append(p.all, s)
@@ -163,11 +163,15 @@ func (p *Pool) Dial(ctx context.Context, name string, addr Address, options []st
 	return s, nil
 }
 
-func exitStatus(err error) int {
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode()
-	}
-	return -1
+// ConnectError is a host that ssh could not connect or log in to.
+type ConnectError struct {
+	Host   string
+	Addr   Address
+	Reason string
+}
+
+func (e *ConnectError) Error() string {
+	return fmt.Sprintf("%s: cannot connect to %s: %s", e.Host, e.Addr, e.Reason)
 }
 
 // sshError keeps ssh's own explanation (host key mismatch, connection
@@ -180,9 +184,9 @@ func sshError(stderr string, err error) string {
 		}
 	}
 	if len(keep) == 0 {
-		return "cannot connect: " + err.Error()
+		return err.Error()
 	}
-	return "cannot connect: " + strings.Join(keep, "; ")
+	return strings.Join(keep, "; ")
 }
 
 // baseArgs are the ssh arguments of every connection to this host. master

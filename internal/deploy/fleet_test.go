@@ -1,0 +1,158 @@
+package deploy_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nixherd/nixherd/internal/deploy"
+	"github.com/nixherd/nixherd/internal/target"
+	"github.com/nixherd/nixherd/internal/testhost"
+)
+
+// TestDeployToFiveHostsInParallel deploys a changed fleet to five NixOS
+// test hosts (real sshd, separate /nix stores) in one run, then redeploys
+// with nothing changed.
+func TestDeployToFiveHostsInParallel(t *testing.T) {
+	names := []string{"n1", "n2", "n3", "n4", "n5"}
+	c := testhost.Start(t, testhost.Options{Names: names})
+	var ms []testhost.FixtureMachine
+	for _, n := range names {
+		ms = append(ms, nixos(n, "1"))
+	}
+	f := newFleet(t, c, ms...)
+
+	start := time.Now()
+	s := f.deploy(deploy.Options{Parallel: 10})
+	t.Logf("first deploy of 5 hosts: %s", time.Since(start))
+	if !s.OK || s.Evaluations != 1 || s.SSHConnections != 5 {
+		t.Fatalf("summary: %+v", s)
+	}
+	for _, n := range names {
+		r := result(t, s, n)
+		h := c.Host(n)
+		if r.Outcome != deploy.Switched || r.Generation != 1 || r.CopiedPaths == 0 {
+			t.Errorf("%s: %+v", n, r)
+		}
+		if got := h.Profile(target.SystemProfile); got != r.Path {
+			t.Errorf("%s: system profile = %q, want %s", n, got, r.Path)
+		}
+		if got := h.CurrentSystem(); got != r.Path {
+			t.Errorf("%s: /run/current-system = %q, want %s", n, got, r.Path)
+		}
+		for _, p := range []string{r.Path, r.Path + "/payload/blob", r.Path + "/sw/bin/nixherd-fixture"} {
+			if !h.HasStorePath(p) {
+				t.Errorf("%s: store lacks %s", n, p)
+			}
+		}
+		if logins := h.Logins(); logins != 1 {
+			t.Errorf("%s: %d ssh handshakes, want 1 (one master connection)", n, logins)
+		}
+	}
+
+	t.Run("nothing changed copies nothing", func(t *testing.T) {
+		s := f.deploy(deploy.Options{})
+		for _, r := range s.Results {
+			if r.Outcome != deploy.Switched || r.CopiedPaths != 0 || r.Generation != 1 {
+				t.Errorf("%s: %+v", r.Machine, r)
+			}
+		}
+	})
+
+	t.Run("one host unreachable", func(t *testing.T) {
+		// 127.0.0.1:9 (discard) has no listener: connection refused.
+		f.unreachable["gone"] = "root@127.0.0.1:9"
+		defer func() { delete(f.unreachable, "gone"); f.write() }()
+		f.setGeneration("2", "n1", "n2")
+		s := f.deploy(deploy.Options{}, "n1,n2,gone")
+		if s.OK {
+			t.Fatal("summary OK with an unreachable host")
+		}
+		if got := s.Failed(); len(got) != 1 || got[0] != "gone" {
+			t.Errorf("failed = %v, want [gone]", got)
+		}
+		r := result(t, s, "gone")
+		if r.Outcome != deploy.Unreachable || !strings.Contains(r.Error, "gone") {
+			t.Errorf("gone: %+v", r)
+		}
+		for _, n := range []string{"n1", "n2"} {
+			if r := result(t, s, n); r.Outcome != deploy.Switched || r.Generation != 2 {
+				t.Errorf("%s: %+v", n, r)
+			}
+		}
+	})
+
+	t.Run("test and boot actions", func(t *testing.T) {
+		h := c.Host("n3")
+		before := h.Profile(target.SystemProfile)
+		f.setGeneration("test", "n3")
+		s := f.deploy(deploy.Options{Action: target.Test}, "n3")
+		r := result(t, s, "n3")
+		if r.Outcome != deploy.Tested || h.CurrentSystem() != r.Path || h.Profile(target.SystemProfile) != before {
+			t.Errorf("test: %+v; current %s, profile %s (was %s)", r, h.CurrentSystem(), h.Profile(target.SystemProfile), before)
+		}
+		f.setGeneration("boot", "n3")
+		s = f.deploy(deploy.Options{Action: target.Boot}, "n3")
+		rb := result(t, s, "n3")
+		if rb.Outcome != deploy.Booted || rb.Generation != 2 || h.Profile(target.SystemProfile) != rb.Path || h.BootDefault() != rb.Path {
+			t.Errorf("boot: %+v; profile %s, boot default %s", rb, h.Profile(target.SystemProfile), h.BootDefault())
+		}
+		if h.CurrentSystem() != r.Path {
+			t.Errorf("boot changed the running system to %s", h.CurrentSystem())
+		}
+	})
+}
+
+// TestSecondDeployToABusyHostIsRefused runs two deploys to one host at once:
+// the first holds the host's lock while its activation runs, the second is
+// refused and changes nothing.
+func TestSecondDeployToABusyHostIsRefused(t *testing.T) {
+	c := testhost.Start(t, testhost.Options{Names: []string{"busy"}})
+	slow := nixos("busy", "1")
+	slow.ActivateScript = "sleep 3"
+	f := newFleet(t, c, slow)
+	h := c.Host("busy")
+
+	first := make(chan *deploy.Summary)
+	go func() { first <- f.deploy(deploy.Options{}) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for !lockHeld(h) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first deploy never took the lock")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	second := f.deploy(deploy.Options{})
+	r := result(t, second, "busy")
+	if second.OK || r.Outcome != deploy.Refused || !strings.Contains(r.Error, "another deploy to this host is in progress") || !strings.Contains(r.Error, "nixherd on ") {
+		t.Errorf("second deploy: %+v", r)
+	}
+	s := <-first
+	if r := result(t, s, "busy"); r.Outcome != deploy.Switched {
+		t.Errorf("first deploy: %+v", r)
+	}
+	if n := len(activationsOf(t, h)); n != 1 {
+		t.Errorf("%d activations, want 1 (the refused deploy must not activate)", n)
+	}
+	if lockHeld(h) {
+		t.Error("the lock outlived the deploy")
+	}
+	// The lock is free again: a third deploy goes through.
+	if s := f.deploy(deploy.Options{}); !s.OK {
+		t.Errorf("third deploy: %+v", s.Results)
+	}
+}
+
+func lockHeld(h *testhost.Host) bool {
+	_, err := os.Stat(h.Path("/run/nixherd/deploy.lock"))
+	return err == nil
+}
+
+func activationsOf(t *testing.T, h *testhost.Host) []testhost.Activation {
+	acts, err := h.Activations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return acts
+}
