@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -78,7 +79,13 @@ func loadInventory(cmd *cobra.Command, dir string) (*hosts.Inventory, error) {
 	if _, err := os.Stat(filepath.Join(dir, hosts.FileName)); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
-	return hosts.Load(cmd.Context(), dir)
+	inv, err := hosts.Load(cmd.Context(), dir)
+	if errors.Is(err, exec.ErrNotFound) {
+		// Listing machines needs no nix; only the targets do.
+		fmt.Fprintf(cmd.ErrOrStderr(), "nixherd: cannot read %s without nix-instantiate; targets are not shown\n", hosts.FileName)
+		return nil, nil
+	}
+	return inv, err
 }
 
 func machineRows(f *fleet.Fleet, inv *hosts.Inventory, cmd *cobra.Command) []machineRow {
