@@ -30,7 +30,8 @@ func checkServices(f *fleet.Fleet) []Finding {
 				out = append(out, at(s.IndexPos, Error, fmt.Sprintf("service %s has index %d: 10 + index must be between 10 and 254 (index 0..%d)", s.Name, s.Index, maxIndex)))
 			}
 		} else {
-			out = append(out, at(s.Pos, Error, fmt.Sprintf("service %s has no static integer index", s.Name)))
+			out = append(out, Finding{File: s.IndexPos.File, Line: s.IndexPos.Line, Col: s.IndexPos.Col, Severity: Warning, Rule: "static",
+				Message: fmt.Sprintf("the index of service %s is computed; its uniqueness is not checked", s.Name)})
 		}
 		if s.HasPort {
 			if prev, dup := byPort[s.Port]; dup {
@@ -42,7 +43,8 @@ func checkServices(f *fleet.Fleet) []Finding {
 				out = append(out, at(s.PortPos, Error, fmt.Sprintf("service %s has port %d, outside 1..65535", s.Name, s.Port)))
 			}
 		} else {
-			out = append(out, at(s.Pos, Error, fmt.Sprintf("service %s has no static integer port", s.Name)))
+			out = append(out, Finding{File: s.PortPos.File, Line: s.PortPos.Line, Col: s.PortPos.Col, Severity: Warning, Rule: "static",
+				Message: fmt.Sprintf("the port of service %s is computed; its uniqueness is not checked", s.Name)})
 		}
 		out = append(out, serviceInput(f, s)...)
 		if !s.Imported {

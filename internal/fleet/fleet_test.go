@@ -106,7 +106,8 @@ func TestGenericLayouts(t *testing.T) {
 `,
 		"hosts.nix":             `{ db.system = "aarch64-linux"; }`,
 		"hosts/web.nix":         `{ pkgs, ... }: { imports = [ ../pkgs/tool.nix ]; environment.systemPackages = [ (pkgs.callPackage ../pkgs/tool { }) ]; }`,
-		"hosts/db.nix":          `{ system.stateVersion = "24.05"; }`,
+		"hosts/db.nix":          `{ lib, ... }: { imports = lib.optional true ./gone.nix ++ lib.optionals false [ ./db-extra.nix ]; system.stateVersion = "24.05"; }`,
+		"hosts/db-extra.nix":    `{ }`,
 		"common/default.nix":    `{ lib, ... }: { config = { system.stateVersion = lib.mkDefault "24.05"; }; }`,
 		"pkgs/tool/default.nix": `{ stdenv }: stdenv.mkDerivation { name = "tool"; }`,
 	}
@@ -141,12 +142,16 @@ func TestGenericLayouts(t *testing.T) {
 			missing = append(missing, im.From+" "+string(im.Kind)+" "+im.Written)
 		}
 	}
-	if !reflect.DeepEqual(missing, []string{"hosts/web.nix imports ../pkgs/tool.nix"}) {
+	if !reflect.DeepEqual(missing, []string{"hosts/db.nix imports ./gone.nix", "hosts/web.nix imports ../pkgs/tool.nix"}) {
 		t.Errorf("missing imports: %v", missing)
 	}
-	var callPackage bool
+	var callPackage, optionals bool
 	for _, im := range f.Imports {
+		optionals = optionals || im.To == "hosts/db-extra.nix" && im.Exists
 		callPackage = callPackage || im.Kind == CallPackage && im.To == "pkgs/tool/default.nix" && im.Exists
+	}
+	if !optionals {
+		t.Error("lib.optionals [ ./db-extra.nix ] not followed")
 	}
 	if !callPackage {
 		t.Error("callPackage ../pkgs/tool not resolved to its default.nix")

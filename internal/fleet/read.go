@@ -218,7 +218,7 @@ func (r *reader) scanImports(file string) {
 		case *nixlang.Attr:
 			if lastName(n.Path) == "imports" {
 				for _, el := range listElems(n.Value) {
-					if p, ok := el.(*nixlang.PathLit); ok {
+					if p, ok := unparen(el).(*nixlang.PathLit); ok {
 						r.addImport(file, ModuleImport, p)
 					}
 				}
@@ -240,17 +240,46 @@ func (r *reader) scanImports(file string) {
 }
 
 // listElems returns the elements of a list literal, also through
-// parentheses and ++.
+// parentheses, ++ and the conditional helpers lib.optional(s) and lib.mkIf.
 func listElems(x nixlang.Expr) []nixlang.Expr {
 	switch n := unparen(x).(type) {
 	case *nixlang.List:
-		return n.Elems
+		var out []nixlang.Expr
+		for _, el := range n.Elems {
+			if a, ok := unparen(el).(*nixlang.Apply); ok {
+				if _, last := headName(applyHead(a)); last == "mkIf" {
+					out = append(out, listElems(a.Arg)...)
+					continue
+				}
+			}
+			out = append(out, el)
+		}
+		return out
 	case *nixlang.Binary:
 		if n.Op.Text == "++" {
 			return append(listElems(n.X), listElems(n.Y)...)
 		}
+	case *nixlang.Apply:
+		switch _, last := headName(applyHead(n)); last {
+		case "optional":
+			return []nixlang.Expr{n.Arg}
+		case "optionals", "mkIf":
+			return listElems(n.Arg)
+		}
 	}
 	return nil
+}
+
+// applyHead is the function of a (curried) application: f in f a b.
+func applyHead(a *nixlang.Apply) nixlang.Expr {
+	fn := a.Fn
+	for {
+		inner, ok := unparen(fn).(*nixlang.Apply)
+		if !ok {
+			return fn
+		}
+		fn = inner.Fn
+	}
 }
 
 func unparen(x nixlang.Expr) nixlang.Expr {
