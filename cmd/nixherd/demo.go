@@ -1,75 +1,229 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
-	"strings"
+	"syscall"
+	"text/tabwriter"
 
-	"github.com/nixherd/nixherd"
-	"github.com/nixherd/nixherd/internal/scaffold"
+	"github.com/nixherd/nixherd/internal/testhost"
 	"github.com/spf13/cobra"
 )
 
-// The demo, for now: write the reference fleet into a temporary folder and
-// show what it holds. It needs no network and no Nix.
+// demoNixConfig lets nix run as root without a daemon, a sandbox or a
+// binary cache, which is all the demo fleet needs.
+const demoNixConfig = "experimental-features = nix-command flakes\nsandbox = false\nbuild-users-group =\nsubstituters ="
+
+// demoHosts are the seed fleet's machines, each on a test host of its own.
+var demoHosts = []struct {
+	name     string
+	platform testhost.Platform
+	tags     []string
+}{
+	{"devmac", testhost.Darwin, []string{"mac", "dev"}},
+	{"devnix", testhost.NixOS, []string{"vm", "linux", "dev"}},
+	{"ephem", testhost.NixOS, []string{"vm", "linux"}},
+}
+
 func init() {
 	register(func() *cobra.Command {
-		var keep bool
+		var keep, noInstall bool
 		cmd := &cobra.Command{
 			Use:   "demo",
-			Short: "Show the reference fleet, written into a temporary folder",
-			Long: `demo writes the reference fleet that nixherd carries into a temporary
-folder, as 'nixherd init' would, and shows its machines and files. It needs
-no network. The folder is removed afterwards unless --keep is given.`,
+			Short: "Deploy a small fleet to three simulated hosts on this machine",
+			Long: `Demo shows nixherd's main job without touching a real machine. It starts
+three test hosts named devmac, devnix and ephem on this computer (each a
+private mount and pid namespace with its own OpenSSH server on a loopback
+address and its own /nix store), writes a fleet whose configurations are
+real Nix derivations that need no nixpkgs and no network, deploys it to the
+three hosts in parallel, prints nixherd status, and removes everything again.
+
+It must run as root on Linux (it creates namespaces). On Debian it installs
+nix-bin and openssh-server with apt-get when they are missing.`,
+			Example: `  sudo go run ./cmd/nixherd demo
+  sudo nixherd demo --keep    # leave the hosts running until Ctrl-C`,
 			Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, args []string) error {
-				tmp, err := os.MkdirTemp("", "nixherd-demo-")
-				if err != nil {
-					return err
-				}
-				if !keep {
-					defer os.RemoveAll(tmp)
-				}
-				dir := filepath.Join(tmp, "fleet")
-				files, err := scaffold.Write(nixherd.ReferenceFleet, dir, scaffold.Options{}, false)
-				if err != nil {
-					return err
-				}
-				out := cmd.OutOrStdout()
-				fmt.Fprintf(out, "nixherd init %s\n\n", dir)
-				fmt.Fprintln(out, "machines:")
-				for _, m := range scaffold.Machines {
-					fmt.Fprintf(out, "  %-7s %-15s %-11s %s\n", m.Name, m.System, m.Platform, m.About)
-				}
-				fmt.Fprintf(out, "\nfiles (%d):\n", len(files))
-				printTree(out, files)
-				if keep {
-					fmt.Fprintf(out, "\nkept in %s\n", dir)
-				}
-				return nil
+				return runDemo(cmd, keep, !noInstall)
 			},
 		}
-		cmd.Flags().BoolVar(&keep, "keep", false, "keep the temporary folder and print its path")
+		cmd.Flags().BoolVar(&keep, "keep", false, "keep the hosts running after the deploy until Ctrl-C, to try other commands on them")
+		cmd.Flags().BoolVar(&noInstall, "no-install", false, "do not apt-get install missing tools; fail instead")
 		return cmd
 	})
 }
 
-// printTree prints sorted slash paths as an indented tree, each folder once.
-func printTree(out io.Writer, files []scaffold.File) {
-	var prev []string
-	for _, f := range files {
-		parts := strings.Split(f.Path, "/")
-		dirs := parts[:len(parts)-1]
-		same := 0
-		for same < len(dirs) && same < len(prev) && dirs[same] == prev[same] {
-			same++
-		}
-		for i := same; i < len(dirs); i++ {
-			fmt.Fprintf(out, "  %s%s/\n", strings.Repeat("  ", i), dirs[i])
-		}
-		fmt.Fprintf(out, "  %s%s\n", strings.Repeat("  ", len(dirs)), parts[len(parts)-1])
-		prev = dirs
+func runDemo(cmd *cobra.Command, keep, install bool) error {
+	out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	if os.Geteuid() != 0 {
+		return exitCode(1, errors.New("demo starts test hosts in Linux namespaces: run it as root (sudo)"))
 	}
+	if err := demoTools(errw, install); err != nil {
+		return exitCode(1, err)
+	}
+	if os.Getenv("NIX_CONFIG") == "" {
+		os.Setenv("NIX_CONFIG", demoNixConfig)
+	}
+	// ^C and SIGTERM end the demo through the deferred cleanup below.
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	step(out, "starting three test hosts")
+	names := make([]string, len(demoHosts))
+	for i, h := range demoHosts {
+		names[i] = h.name
+	}
+	cluster, err := testhost.New(testhost.Options{Names: names})
+	if err != nil {
+		return exitCode(1, err)
+	}
+	defer func() {
+		step(out, "stopping the test hosts and removing their files")
+		if err := cluster.Close(); err != nil {
+			fmt.Fprintln(errw, "nixherd: demo cleanup:", err)
+		}
+	}()
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  HOST\tADDRESS\tSTORE (its /nix)")
+	for _, h := range cluster.Hosts {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", h.Name, h.Target(), filepath.Join(h.Dir, "nix"))
+	}
+	tw.Flush()
+
+	dir, err := os.MkdirTemp("", "nixherd-demo-")
+	if err != nil {
+		return exitCode(1, err)
+	}
+	defer os.RemoveAll(dir)
+	fleet := filepath.Join(dir, "fleet")
+	if err := writeDemoFleet(cluster, fleet, "1"); err != nil {
+		return exitCode(1, err)
+	}
+	step(out, "the fleet (flake.nix without nixpkgs, deploy.nix) is in "+fleet)
+
+	failed := false
+	step(out, "nixherd deploy --all")
+	if err := runSubcommand(ctx, out, errw, "deploy", "--flake", fleet, "--all"); err != nil {
+		failed = true
+		reportSubcommand(errw, err)
+	}
+	if ctx.Err() != nil {
+		return exitCode(130, errors.New("interrupted"))
+	}
+	if hasSubcommand("status") {
+		step(out, "nixherd status")
+		if err := runSubcommand(ctx, out, errw, "status", "--flake", fleet); err != nil {
+			failed = true
+			reportSubcommand(errw, err)
+		}
+	} else {
+		step(out, "what runs on each host now (/run/current-system)")
+		for _, h := range cluster.Hosts {
+			fmt.Fprintf(out, "  %-8s %s\n", h.Name, orDash(h.CurrentSystem()))
+		}
+	}
+	if keep && ctx.Err() == nil {
+		step(out, "the hosts keep running until Ctrl-C; try, in another shell:")
+		fmt.Fprintf(out, "  ssh -F %s devnix readlink /run/current-system\n", cluster.SSHConfig)
+		fmt.Fprintf(out, "  nixherd status --flake %s\n", fleet)
+		fmt.Fprintf(out, "  nixherd deploy --flake %s @vm --action test\n", fleet)
+		<-ctx.Done()
+	}
+	if failed {
+		return exitCode(1, nil)
+	}
+	return nil
+}
+
+// writeDemoFleet writes the fixture fleet and its deploy.nix for the
+// cluster's hosts. Each machine carries 1 MiB of payload so the copy shows.
+func writeDemoFleet(c *testhost.Cluster, dir, generation string) error {
+	var ms []testhost.FixtureMachine
+	var dms []testhost.DeployMachine
+	for _, h := range demoHosts {
+		ms = append(ms, testhost.FixtureMachine{Name: h.name, Platform: h.platform, Generation: generation, PayloadBytes: 1 << 20})
+		dms = append(dms, testhost.DeployMachine{Name: h.name, Host: h.name, Platform: string(h.platform), Tags: h.tags})
+	}
+	deployNix, err := c.DeployNix(dms...)
+	if err != nil {
+		return err
+	}
+	return testhost.WriteFixture(dir, testhost.FixtureOptions{Machines: ms, Files: map[string]string{"deploy.nix": deployNix}})
+}
+
+// demoTools makes sure nix and sshd are there, installing Debian's
+// packages when allowed.
+func demoTools(errw io.Writer, install bool) error {
+	var pkgs []string
+	if _, err := exec.LookPath("nix"); err != nil {
+		pkgs = append(pkgs, "nix-bin")
+	}
+	if !haveProgram("sshd") {
+		pkgs = append(pkgs, "openssh-server")
+	}
+	if len(pkgs) == 0 {
+		return nil
+	}
+	if _, err := exec.LookPath("apt-get"); err != nil || !install {
+		return fmt.Errorf("demo needs %v; install them (Debian: apt-get install %v)", pkgs, pkgs)
+	}
+	fmt.Fprintf(errw, "==> installing %v with apt-get\n", pkgs)
+	for _, args := range [][]string{{"update", "-qq"}, append([]string{"install", "-y", "-qq"}, pkgs...)} {
+		c := exec.Command("apt-get", args...)
+		c.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		c.Stdout, c.Stderr = errw, errw
+		if err := c.Run(); err != nil {
+			return fmt.Errorf("apt-get %v: %w", args, err)
+		}
+	}
+	return nil
+}
+
+func haveProgram(name string) bool {
+	if _, err := exec.LookPath(name); err == nil {
+		return true
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// runSubcommand runs another nixherd command in this process, as if typed.
+func runSubcommand(ctx context.Context, out, errw io.Writer, args ...string) error {
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(out)
+	root.SetErr(errw)
+	return root.ExecuteContext(ctx)
+}
+
+func reportSubcommand(errw io.Writer, err error) {
+	var ee *exitError
+	if errors.As(err, &ee) && ee.err == nil {
+		return // the command printed its reason
+	}
+	fmt.Fprintln(errw, "nixherd:", err)
+}
+
+func hasSubcommand(name string) bool {
+	c, _, err := newRootCmd().Find([]string{name})
+	return err == nil && c.Name() == name
+}
+
+func step(w io.Writer, msg string) { fmt.Fprintln(w, "==> "+msg) }
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
