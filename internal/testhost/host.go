@@ -81,7 +81,7 @@ func startHost(c *Cluster, name string, opts Options, clientPub []byte) (h *Host
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("host %s: %w", name, err)
-			h.stop()
+			h.stop(true)
 		}
 	}()
 	for _, d := range []string{"nix", "etc-nix", "root"} {
@@ -258,9 +258,18 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// Stop stops the host before its cluster is closed (to make it
+// unreachable); its address stays reserved until Close.
+func (h *Host) Stop() error {
+	if h.cmd == nil {
+		return nil
+	}
+	return h.stop(false)
+}
+
 // stop ends every process of the host, waits until none is left, and
 // releases its network namespace and address.
-func (h *Host) stop() error {
+func (h *Host) stop(release bool) error {
 	var errs []error
 	if h.cmd != nil && h.cmd.Process != nil {
 		// SIGKILL to the host's process 1 makes the kernel kill every
@@ -288,6 +297,9 @@ func (h *Host) stop() error {
 			}
 		}
 		h.cmd = nil
+	}
+	if !release {
+		return errors.Join(errs...)
 	}
 	if h.netns != nil {
 		errs = append(errs, h.netns.remove())

@@ -205,7 +205,7 @@ func (c *Cluster) Close() error {
 		var errs []error
 		for _, h := range c.Hosts {
 			if h != nil {
-				errs = append(errs, h.stop())
+				errs = append(errs, h.stop(true))
 			}
 		}
 		if c.removeDir {
