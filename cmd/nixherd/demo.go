@@ -125,7 +125,7 @@ func runDemo(cmd *cobra.Command, keep, install bool) error {
 	} else {
 		step(out, "what runs on each host now (/run/current-system)")
 		for _, h := range cluster.Hosts {
-			fmt.Fprintf(out, "  %-8s %s\n", h.Name, orDash(h.CurrentSystem()))
+			fmt.Fprintf(out, "  %-8s %s\n", h.Name, orDash(h.CurrentSystem(), "-"))
 		}
 	}
 	if keep && ctx.Err() == nil {
@@ -220,10 +220,3 @@ func hasSubcommand(name string) bool {
 }
 
 func step(w io.Writer, msg string) { fmt.Fprintln(w, "==> "+msg) }
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}

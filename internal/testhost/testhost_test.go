@@ -369,6 +369,17 @@ func TestCloseCleansUp(t *testing.T) {
 			hosts = append(hosts, left{p, m, h.NetNS(), h.Addr + ":" + strconv.Itoa(h.Port), cl.Dir})
 		}
 	}
+	// Stop ends one host early: it no longer answers, and Close still works.
+	stopped := lo.Hosts[0]
+	if err := stopped.Stop(); err != nil {
+		t.Error(err)
+	}
+	if ps := stopped.Processes(); len(ps) > 0 {
+		t.Errorf("stopped host still runs %v", ps)
+	}
+	if err := stopped.SSH(context.Background(), "true").Run(); err == nil {
+		t.Error("ssh to a stopped host worked")
+	}
 	if err := c.Close(); err != nil {
 		t.Error(err)
 	}
