@@ -158,7 +158,7 @@ func copyDetail(missing []nix.PathInfo, dry bool) string {
 // buildOnTarget copies the derivation closure and realises it on the host,
 // so only .drv files and sources cross the network.
 func (d *run) buildOnTarget(ctx context.Context, r remote.Runner, c Closure, root bool, res *Result, report func(Phase, string)) error {
-	drvClosure, err := d.o.Nix.Closure(ctx, []string{c.DrvPath})
+	drvClosure, err := d.o.Nix.DerivationClosure(ctx, []string{c.DrvPath})
 	if err != nil {
 		return fmt.Errorf("reading the derivation closure: %w", err)
 	}
@@ -172,7 +172,7 @@ func (d *run) buildOnTarget(ctx context.Context, r remote.Runner, c Closure, roo
 		return nil
 	}
 	if len(missing) > 0 {
-		err = d.o.Nix.Copy(ctx, r.Store(), []string{c.DrvPath}, nix.CopyOptions{SSHOpts: r.NixSSHOpts()})
+		err = d.o.Nix.CopyDerivations(ctx, r.Store(), []string{c.DrvPath}, r.NixSSHOpts())
 		if err != nil {
 			return fmt.Errorf("%s: copying the derivations: %w", r.Name(), err)
 		}

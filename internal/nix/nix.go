@@ -301,3 +301,44 @@ func (n *Nix) Sign(ctx context.Context, keyFile string, paths []string) error {
 	_, err := n.nix(ctx, nil, append([]string{"store", "sign", "--key-file", keyFile, "-r"}, paths...)...)
 	return err
 }
+
+// DerivationClosure returns the closure of store derivations (the .drv files
+// and sources a build on another machine needs) with their sizes. It uses
+// nix-store, because `nix path-info` reads a .drv installable as its outputs
+// before Nix 2.13.
+func (n *Nix) DerivationClosure(ctx context.Context, drvs []string) ([]PathInfo, error) {
+	if len(drvs) == 0 {
+		return nil, nil
+	}
+	out, err := n.run(ctx, nil, n.tool("nix-store"), append([]string{"--query", "--requisites"}, drvs...)...)
+	if err != nil {
+		return nil, err
+	}
+	paths := strings.Fields(string(out))
+	sizes, err := n.run(ctx, nil, n.tool("nix-store"), append([]string{"--query", "--size"}, paths...)...)
+	if err != nil {
+		return nil, err
+	}
+	fs := strings.Fields(string(sizes))
+	if len(fs) != len(paths) {
+		return nil, fmt.Errorf("nix-store --query --size printed %d sizes for %d paths", len(fs), len(paths))
+	}
+	infos := make([]PathInfo, len(paths))
+	for i, p := range paths {
+		size, _ := strconv.ParseInt(fs[i], 10, 64)
+		infos[i] = PathInfo{Path: p, NarSize: size, Valid: true}
+	}
+	return infos, nil
+}
+
+// CopyDerivations sends store derivations and their closure (no outputs) to
+// an ssh:// store with nix-copy-closure, which takes store paths literally:
+// `nix copy` reads a .drv argument as its outputs before Nix 2.13.
+func (n *Nix) CopyDerivations(ctx context.Context, store string, drvs []string, sshOpts []string) error {
+	host, ok := strings.CutPrefix(store, "ssh://")
+	if !ok {
+		return fmt.Errorf("copying derivations needs an ssh:// store, not %s", store)
+	}
+	_, err := n.run(ctx, SSHOptsEnv(sshOpts), n.tool("nix-copy-closure"), append([]string{"--to", host}, drvs...)...)
+	return err
+}

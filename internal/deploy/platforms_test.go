@@ -1,0 +1,203 @@
+package deploy_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nixherd/nixherd/internal/deploy"
+	"github.com/nixherd/nixherd/internal/remote"
+	"github.com/nixherd/nixherd/internal/target"
+	"github.com/nixherd/nixherd/internal/testhost"
+)
+
+// TestDeployDarwinAndHomeManager deploys a nix-darwin system (with the old
+// activate-user) and a standalone home-manager generation, each to its own
+// test host, in one run.
+func TestDeployDarwinAndHomeManager(t *testing.T) {
+	c := testhost.Start(t, testhost.Options{Names: []string{"mac", "hm"}})
+	mac := testhost.FixtureMachine{Name: "mac", Platform: testhost.Darwin, Generation: "1", ActivateUser: true}
+	home := testhost.FixtureMachine{Name: "root@hm", Platform: testhost.Home, Generation: "1"}
+	f := newFleet(t, c, mac, home)
+
+	s := f.deploy(deploy.Options{})
+	if !s.OK {
+		t.Fatalf("summary: %+v", s.Results)
+	}
+	rm, rh := result(t, s, "mac"), result(t, s, "hm")
+	if rm.Platform != "darwin" || rm.Outcome != deploy.Switched || rm.Generation != 1 {
+		t.Errorf("mac: %+v", rm)
+	}
+	m := c.Host("mac")
+	if m.Profile(target.SystemProfile) != rm.Path || m.CurrentSystem() != rm.Path {
+		t.Errorf("mac: profile %s, current %s, want %s", m.Profile(target.SystemProfile), m.CurrentSystem(), rm.Path)
+	}
+	var actions []string
+	for _, a := range activationsOf(t, m) {
+		actions = append(actions, a.Action)
+	}
+	if strings.Join(actions, ",") != "activate-user,activate" {
+		t.Errorf("mac activations = %v, want activate-user then activate", actions)
+	}
+
+	if rh.Platform != "home" || rh.Outcome != deploy.Switched || rh.Generation != 1 {
+		t.Errorf("hm: %+v", rh)
+	}
+	h := c.Host("hm")
+	if got := h.HomeGeneration("root"); got != rh.Path {
+		t.Errorf("hm: active home generation %q, want %s", got, rh.Path)
+	}
+	if got := h.Profile("/nix/var/nix/profiles/per-user/root/home-manager"); got != rh.Path {
+		t.Errorf("hm: home-manager profile %q, want %s", got, rh.Path)
+	}
+	if h.Profile(target.SystemProfile) != "" {
+		t.Error("a home-manager deploy set the system profile")
+	}
+
+	t.Run("darwin has no boot action", func(t *testing.T) {
+		s := f.deploy(deploy.Options{Action: target.Boot}, "mac")
+		if r := result(t, s, "mac"); r.Outcome != deploy.Failed || !strings.Contains(r.Error, "nix-darwin has no boot action") {
+			t.Errorf("mac boot: %+v", r)
+		}
+	})
+
+	t.Run("a platform the flake lacks is named", func(t *testing.T) {
+		f.extra["mac"] = `platform = "nixos";`
+		defer func() { delete(f.extra, "mac"); f.write() }()
+		f.write()
+		s := f.deploy(deploy.Options{}, "mac")
+		if r := result(t, s, "mac"); r.Outcome != deploy.Failed || !strings.Contains(r.Error, `the flake has no "mac" in nixosConfigurations (deploy.nix `) {
+			t.Errorf("mac as nixos: %+v", r)
+		}
+	})
+
+	t.Run("guard refuses a closure of the wrong kind", func(t *testing.T) {
+		pool, err := remote.NewPool()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		ctx := context.Background()
+		r, err := pool.Dial(ctx, "mac", mustAddress(t, m.Target()), c.SSHArgs())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := (target.NixOS{}).Guard(ctx, r, rm.Path); err == nil || !strings.Contains(err.Error(), "is not a NixOS system") {
+			t.Errorf("NixOS guard on a darwin system: %v", err)
+		}
+		if err := (target.Darwin{}).Guard(ctx, r, rm.Path); err != nil {
+			t.Errorf("darwin guard on a darwin system: %v", err)
+		}
+	})
+}
+
+func mustAddress(t *testing.T, s string) remote.Address {
+	a, err := remote.ParseAddress(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// TestDeployThroughABinaryCache pushes the closures once to a signed
+// file:// cache, served over HTTP on loopback, from which the hosts
+// substitute them: the deployer copies nothing to the hosts itself.
+func TestDeployThroughABinaryCache(t *testing.T) {
+	c := testhost.Start(t, testhost.Options{Names: []string{"c1", "c2"}})
+	f := newFleet(t, c, nixos("c1", "1"), nixos("c2", "1"))
+
+	dir := t.TempDir()
+	secret, public := filepath.Join(dir, "key.sec"), filepath.Join(dir, "key.pub")
+	run(t, "sh", "-c", "nix --extra-experimental-features nix-command key generate-secret --key-name nixherd-test-cache-1 > "+secret)
+	run(t, "sh", "-c", "nix --extra-experimental-features nix-command key convert-secret-to-public < "+secret+" > "+public)
+	pub := strings.TrimSpace(readFile(t, public))
+	cacheDir := filepath.Join(dir, "cache")
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.FileServer(http.Dir(cacheDir))}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	s := f.deploy(deploy.Options{
+		Cache:            "file://" + cacheDir + "?secret-key=" + secret,
+		CacheSubstituter: "http://" + ln.Addr().String(),
+		CachePublicKey:   pub,
+	})
+	if !s.OK {
+		t.Fatalf("summary: %+v", s.Results)
+	}
+	for _, n := range []string{"c1", "c2"} {
+		r := result(t, s, n)
+		if r.Outcome != deploy.Switched || r.CopiedPaths != 0 {
+			t.Errorf("%s: %+v (everything should come from the cache)", n, r)
+		}
+		if !c.Host(n).HasStorePath(r.Path + "/payload/blob") {
+			t.Errorf("%s: closure not in the host's store", n)
+		}
+	}
+	narinfos, _ := filepath.Glob(filepath.Join(cacheDir, "*.narinfo"))
+	if len(narinfos) == 0 || !strings.Contains(readFile(t, narinfos[0]), "Sig: nixherd-test-cache-1:") {
+		t.Errorf("the cache holds no signed narinfo: %v", narinfos)
+	}
+
+	t.Run("an untrusted cache is refused", func(t *testing.T) {
+		f.setGeneration("2", "c1")
+		s := f.deploy(deploy.Options{Cache: "file://" + cacheDir + "?secret-key=" + secret, CacheSubstituter: "http://" + ln.Addr().String()}, "c1")
+		if r := result(t, s, "c1"); r.Outcome != deploy.Failed || !strings.Contains(r.Error, "substituting from") {
+			t.Errorf("c1 without the cache key: %+v", r)
+		}
+	})
+}
+
+// TestBuildOnTarget copies only the derivations and builds on the host.
+func TestBuildOnTarget(t *testing.T) {
+	c := testhost.Start(t, testhost.Options{Names: []string{"b1"}})
+	f := newFleet(t, c, nixos("b1", "1"))
+	f.setGeneration("built-there", "b1")
+	s := f.deploy(deploy.Options{BuildOn: "target"})
+	r := result(t, s, "b1")
+	if !s.OK || r.Outcome != deploy.Switched {
+		t.Fatalf("b1: %+v", r)
+	}
+	h := c.Host("b1")
+	if h.Profile(target.SystemProfile) != r.Path || !h.HasStorePath(r.Path+"/payload/blob") {
+		t.Errorf("b1: profile %s, want %s with its closure", h.Profile(target.SystemProfile), r.Path)
+	}
+	// What crossed the wire were .drv files and sources, not outputs.
+	if r.CopiedPaths == 0 || r.CopiedBytes > 64<<10 {
+		t.Errorf("b1 copied %d paths, %d bytes", r.CopiedPaths, r.CopiedBytes)
+	}
+	drvs, _ := filepath.Glob(h.Path("/nix/store/*-nixos-system-b1-fixture.drv"))
+	if len(drvs) == 0 {
+		t.Error("the host's store holds no system derivation")
+	}
+}
+
+// TestDryRunChangesNothing reports what would be copied and stops there.
+func TestDryRunChangesNothing(t *testing.T) {
+	c := testhost.Start(t, testhost.Options{Names: []string{"d1"}})
+	f := newFleet(t, c, nixos("d1", "1"))
+	s := f.deploy(deploy.Options{DryRun: true})
+	r := result(t, s, "d1")
+	if !s.OK || r.Outcome != deploy.WouldCopy || r.CopiedPaths == 0 {
+		t.Fatalf("d1: %+v", r)
+	}
+	h := c.Host("d1")
+	if h.HasStorePath(r.Path) || h.Profile(target.SystemProfile) != "" || len(activationsOf(t, h)) != 0 {
+		t.Error("a dry run changed the host")
+	}
+}
+
+func run(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+}
