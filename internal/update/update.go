@@ -92,7 +92,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	env := opts.Env
 	token := ""
 	if opts.Token != nil {
-		configured, err := accessTokensConfigured(ctx, opts.Nix, env)
+		configured, err := accessTokensConfigured(ctx, opts.Nix, version, env)
 		if err != nil {
 			return nil, err
 		}
@@ -203,11 +203,21 @@ func WithAccessToken(env []string, token string) []string {
 	return append(out, "NIX_CONFIG="+existing+line)
 }
 
+// ShowConfigCommand is how the given nix prints its effective configuration:
+// `nix config show` since Nix 2.20, `nix show-config` before (and on Lix).
+func ShowConfigCommand(v Version) []string {
+	if v.AtLeast(2, 20) && !v.Lix {
+		return []string{"config", "show"}
+	}
+	return []string{"show-config"}
+}
+
 // accessTokensConfigured asks nix for its effective configuration (nix.conf
 // files and NIX_CONFIG together) and reports whether access-tokens is set.
 // The value itself is never kept.
-func accessTokensConfigured(ctx context.Context, nix string, env []string) (bool, error) {
-	cmd := exec.CommandContext(ctx, nix, "--extra-experimental-features", "nix-command flakes", "show-config")
+func accessTokensConfigured(ctx context.Context, nix string, v Version, env []string) (bool, error) {
+	args := append([]string{"--extra-experimental-features", "nix-command flakes"}, ShowConfigCommand(v)...)
+	cmd := exec.CommandContext(ctx, nix, args...)
 	cmd.Env = env
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -38,6 +38,17 @@ func TestCommandByVersion(t *testing.T) {
 			t.Errorf("%s %v: %q, want %q", c.version, c.inputs, got, c.want)
 		}
 	}
+	for version, want := range map[string]string{
+		"nix (Nix) 2.8.0":            "show-config",
+		"nix (Nix) 2.19.3":           "show-config",
+		"nix (Nix) 2.20.0":           "config show",
+		"nix (Lix, like Nix) 2.91.1": "show-config",
+	} {
+		v, _ := ParseVersion(version)
+		if got := strings.Join(ShowConfigCommand(v), " "); got != want {
+			t.Errorf("%s: %q, want %q", version, got, want)
+		}
+	}
 	if _, err := ParseVersion("garbage"); err == nil {
 		t.Error("ParseVersion accepted garbage")
 	}
