@@ -1,8 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
+	"strings"
 	"testing"
+
+	"github.com/nixherd/nixherd/internal/testenv"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -26,6 +31,22 @@ func TestScript(t *testing.T) {
 				}
 			}
 			return nil
+		},
+		// [tool:nix] is true when the program is installed; when it is not
+		// and NIXHERD_REQUIRE_TOOLS is set (CI), the script fails instead of
+		// skipping, as testenv.NeedTool does for Go tests.
+		Condition: func(cond string) (bool, error) {
+			tool, ok := strings.CutPrefix(cond, "tool:")
+			if !ok {
+				return false, fmt.Errorf("unknown condition %q", cond)
+			}
+			if _, err := exec.LookPath(tool); err == nil {
+				return true, nil
+			}
+			if testenv.Required() {
+				return false, fmt.Errorf("%s is required (NIXHERD_REQUIRE_TOOLS is set)", tool)
+			}
+			return false, nil
 		},
 	})
 }
