@@ -50,6 +50,7 @@ func (r *reader) readFlake() {
 	// The outputs function's arguments are the inputs: leave them unknown,
 	// named by themselves (nixpkgs.lib.nixosSystem stays recognisable).
 	body := r.ev.callLambda(outputs.lam, &thunk{fn: func() *value { return &value{sel: []string{"inputs"}} }})
+	body = flakePartsBody(r.ev, body)
 	if body.kind != attrsVal {
 		r.note(outputs.pos(), "the outputs of flake.nix are not a plain attribute set; machines cannot be read statically")
 		return
@@ -72,6 +73,23 @@ func (r *reader) readFlake() {
 		}
 	}
 	r.readServiceFlakes()
+}
+
+// flakePartsBody sees through flake-parts: in
+// `flake-parts.lib.mkFlake { inherit inputs; } { flake = { … }; … }` the
+// machines are in the module's `flake` attribute.
+func flakePartsBody(ev *evaluator, body *value) *value {
+	if body.kind != unknown || body.fn == nil || len(body.fn.sel) == 0 || body.fn.sel[len(body.fn.sel)-1] != "mkFlake" || len(body.args) == 0 {
+		return body
+	}
+	module := body.args[len(body.args)-1]
+	if module.kind == lambdaVal {
+		module = ev.callLambda(module.lam, &thunk{fn: func() *value { return &value{} }})
+	}
+	if flake := lookup(ev, module, "flake"); flake != nil && flake.kind == attrsVal {
+		return flake
+	}
+	return body
 }
 
 func posOrKey(v *value, key Pos) Pos {

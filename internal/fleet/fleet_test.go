@@ -100,7 +100,7 @@ func TestGenericLayouts(t *testing.T) {
         db = mk { name = "db"; system = hosts.db.system; };
         odd = inputs.other.lib.mkSystem { };
       } // { extra = mk { name = "web"; }; };
-      darwinConfigurations = builtins.mapAttrs (n: v: v) { };
+      darwinConfigurations = builtins.listToAttrs (map mk (builtins.attrNames (builtins.readDir ./hosts)));
     };
 }
 `,
@@ -163,6 +163,56 @@ func TestGenericLayouts(t *testing.T) {
 	if !strings.Contains(notes, "machine odd is built by a call of inputs.other.lib.mkSystem") ||
 		!strings.Contains(notes, "darwinConfigurations is computed") {
 		t.Errorf("notes:\n%s", notes)
+	}
+}
+
+// TestComputedMachineSets reads machines made by lib.genAttrs, mapAttrs
+// and flake-parts' mkFlake.
+func TestComputedMachineSets(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"flake.nix": `{
+  inputs.flake-parts.url = "github:hercules-ci/flake-parts";
+  outputs = inputs@{ flake-parts, nixpkgs, darwin, ... }:
+    flake-parts.lib.mkFlake { inherit inputs; } {
+      systems = [ "x86_64-linux" ];
+      flake = {
+        nixosConfigurations = nixpkgs.lib.genAttrs [ "a" "b" ] (name: nixpkgs.lib.nixosSystem {
+          system = "x86_64-linux";
+          modules = [ ./hosts/${name}.nix ];
+        });
+        darwinConfigurations = builtins.mapAttrs (name: system: darwin.lib.darwinSystem {
+          inherit system;
+          modules = [ ./hosts/${name}.nix ];
+        }) { mac = "aarch64-darwin"; };
+      };
+    };
+}
+`,
+		"hosts/a.nix":   `{ system.stateVersion = "24.05"; }`,
+		"hosts/b.nix":   `{ system.stateVersion = "24.05"; }`,
+		"hosts/mac.nix": `{ system.stateVersion = 5; }`,
+	}
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(content), 0o644)
+	}
+	f, err := Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, m := range f.Machines {
+		got[m.Name] = string(m.Platform) + " " + m.System + " " + strings.Join(m.Modules, ",")
+	}
+	want := map[string]string{
+		"a":   "nixos x86_64-linux hosts/a.nix",
+		"b":   "nixos x86_64-linux hosts/b.nix",
+		"mac": "darwin aarch64-darwin hosts/mac.nix",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("machines:\n got %v\nwant %v\nnotes %v", got, want, f.Notes)
 	}
 }
 

@@ -367,6 +367,40 @@ func (ev *evaluator) call(fn *value, args []*thunk, n nixlang.Node, file string)
 					}
 				}
 			}
+		case "genAttrs":
+			// lib.genAttrs [ "a" "b" ] (name: …)
+			names, fn := ev.force(args[0]), ev.force(args[len(args)-1])
+			if len(args) == 2 && names.kind == listVal && fn.kind == lambdaVal {
+				set := newAttrSet()
+				for _, el := range names.list {
+					if el.kind != strVal {
+						set.partial = true
+						continue
+					}
+					nameArg := &thunk{v: el}
+					set.set(el.s, &thunk{fn: func() *value { return ev.callLambda(fn.lam, nameArg) }}, el.pos())
+				}
+				return &value{kind: attrsVal, attrs: set, node: n, file: file}
+			}
+		case "mapAttrs":
+			// builtins.mapAttrs (name: value: …) set
+			fn, set := ev.force(args[0]), ev.force(args[len(args)-1])
+			if len(args) == 2 && fn.kind == lambdaVal && set.kind == attrsVal {
+				out := newAttrSet()
+				out.partial = set.attrs.partial
+				for _, name := range set.attrs.names {
+					nameArg := &thunk{v: &value{kind: strVal, s: name}}
+					valArg := set.attrs.vals[name]
+					out.set(name, &thunk{fn: func() *value {
+						inner := ev.callLambda(fn.lam, nameArg)
+						if inner.kind != lambdaVal {
+							return &value{}
+						}
+						return ev.callLambda(inner.lam, valArg)
+					}}, set.attrs.keys[name])
+				}
+				return &value{kind: attrsVal, attrs: out, node: n, file: file}
+			}
 		case "toString":
 			if a := ev.force(args[0]); len(args) == 1 && (a.kind == strVal || a.kind == intVal) {
 				s := a.s
