@@ -1,12 +1,14 @@
 package deploy_test
 
 import (
+	"context"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nixherd/nixherd/internal/deploy"
+	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/target"
 	"github.com/nixherd/nixherd/internal/testhost"
 )
@@ -141,6 +143,80 @@ func TestSecondDeployToABusyHostIsRefused(t *testing.T) {
 	// The lock is free again: a third deploy goes through.
 	if s := f.deploy(deploy.Options{}); !s.OK {
 		t.Errorf("third deploy: %+v", s.Results)
+	}
+}
+
+// TestStaleLockIsTakenOver: a lock left by a deploy whose process is gone,
+// or taken before the host last booted, does not block the next deploy.
+func TestStaleLockIsTakenOver(t *testing.T) {
+	c := testhost.Start(t, testhost.Options{Names: []string{"stale"}})
+	f := newFleet(t, c, nixos("stale", "1"))
+	h := c.Host("stale")
+	ctx := context.Background()
+	for name, script := range map[string]string{
+		"dead pid": `mkdir -p /run/nixherd/deploy.lock && cd /run/nixherd/deploy.lock && echo 999999 > pid && cat /proc/sys/kernel/random/boot_id > boot && echo crashed > owner`,
+		"old boot": `mkdir -p /run/nixherd/deploy.lock && cd /run/nixherd/deploy.lock && echo 1 > pid && echo some-earlier-boot > boot && echo crashed > owner`,
+	} {
+		if _, err := h.Run(ctx, script); err != nil {
+			t.Fatal(err)
+		}
+		if s := f.deploy(deploy.Options{}); !s.OK {
+			t.Errorf("%s: a stale lock blocked the deploy: %+v", name, s.Results)
+		}
+		if lockHeld(h) {
+			t.Errorf("%s: lock left behind", name)
+		}
+	}
+}
+
+// TestInterruptedDeployReleasesTheLock cancels a deploy during activation:
+// Run returns, the host's lock goes away with the ssh session, and the next
+// deploy is not refused.
+func TestInterruptedDeployReleasesTheLock(t *testing.T) {
+	c := testhost.Start(t, testhost.Options{Names: []string{"intr"}})
+	slow := nixos("intr", "1")
+	slow.ActivateScript = "sleep 5"
+	f := newFleet(t, c, slow)
+	h := c.Host("intr")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan *deploy.Summary)
+	go func() {
+		inv, err := hosts.Load(ctx, f.dir)
+		if err != nil {
+			t.Error(err)
+		}
+		s, err := deploy.Run(ctx, inv.Machines, deploy.Options{Flake: f.dir, Reporter: deploy.ReporterFunc(func(e deploy.Event) {
+			if e.Phase == deploy.PhaseActivate {
+				cancel()
+			}
+		})})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- s
+	}()
+	var s *deploy.Summary
+	select {
+	case s = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after its context was cancelled")
+	}
+	if s != nil && s.OK {
+		t.Error("an interrupted deploy reported success")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for lockHeld(h) {
+		if time.Now().After(deadline) {
+			t.Fatal("the lock outlived the interrupted deploy")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	f.machines[0].ActivateScript = ""
+	f.write()
+	if s := f.deploy(deploy.Options{}); !s.OK {
+		t.Errorf("deploy after the interrupted one: %+v", s.Results)
 	}
 }
 

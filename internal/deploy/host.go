@@ -37,6 +37,9 @@ func (d *run) host(ctx context.Context, c Closure) (res Result) {
 	if c.Err != nil {
 		return fail(Failed, c.Err)
 	}
+	if err := homeUserMatches(m, c.Platform); err != nil {
+		return fail(Failed, err)
+	}
 	onTarget := d.buildOn(m) == hosts.BuildTarget
 	if d.o.Action == target.Build && !onTarget {
 		res.Outcome = Built
@@ -252,4 +255,18 @@ func totalSize(ps []nix.PathInfo) int64 {
 		n += p.NarSize
 	}
 	return n
+}
+
+// homeUserMatches refuses to activate a home-manager configuration named
+// "user@host" over a connection as another user: it would land in the
+// wrong home.
+func homeUserMatches(m hosts.Machine, platform string) error {
+	if platform != hosts.Home || m.Local() || m.Address.User == "" {
+		return nil
+	}
+	if u, _, ok := strings.Cut(m.Configuration, "@"); ok && u != m.Address.User {
+		return fmt.Errorf("%s: home-manager configuration %q activates as %s, but the target logs in as %s; set target = \"%s@%s\"",
+			m.Name, m.Configuration, u, m.Address.User, u, m.Address.Host)
+	}
+	return nil
 }
