@@ -274,11 +274,38 @@ func TestStatusGenerationsRollback(t *testing.T) {
 		t.Fatalf("after rollback --to 2 devnix runs %s", h.CurrentSystem())
 	}
 
+	// nix-darwin and home-manager on one host roll back together (one after
+	// the other under the host's lock), each by its own contract.
+	mac, homeHost := c.Host("devmac"), c.Host("devmac")
+	mac1, home1 := mac.Profile(systemProfile), homeHost.HomeGeneration("root")
+	devmac2, home2 := devmac, home
+	devmac2.Generation, home2.Generation = "2", "2"
+	f.write(placement{devnix2, "devnix"}, placement{devmac2, "devmac"}, placement{home2, "devmac"})
+	f.must("deploy", "devmac")
+	f.must("deploy", "root-at-devmac")
+	if mac.Profile(systemProfile) == mac1 || homeHost.HomeGeneration("root") == home1 {
+		t.Fatalf("the deploy of generation 2 to devmac did not happen")
+	}
+	out = f.must("rollback", "devmac,root-at-devmac")
+	if mac.Profile(systemProfile) != mac1 || mac.CurrentSystem() != mac1 || homeHost.HomeGeneration("root") != home1 {
+		t.Fatalf("after rollback devmac runs %s (profile %s), home %s; want %s and %s\n%s",
+			mac.CurrentSystem(), mac.Profile(systemProfile), homeHost.HomeGeneration("root"), mac1, home1, out)
+	}
+	acts, _ = mac.Activations()
+	activated := map[string]string{} // action → path, the latest of each
+	for _, a := range acts {
+		activated[a.Action] = a.Path
+	}
+	if activated["activate"] != mac1 || activated["home-activate"] != home1 {
+		t.Errorf("the rollback activated darwin %s and home %s, want %s and %s", activated["activate"], activated["home-activate"], mac1, home1)
+	}
+
 	// An unreachable machine is shown and makes status exit 3.
-	f.write(placement{devnix2, "devnix"}, placement{devmac, "devmac"}, placement{home, "devmac"},
+	f.write(placement{devnix2, "devnix"}, placement{devmac2, "devmac"}, placement{home2, "devmac"},
 		placement{testhost.FixtureMachine{Name: "ephem", Platform: testhost.NixOS, Generation: "1"}, "root@127.0.0.1:" + closedPort(t)})
 	out, errOut, code = f.nixherd("status")
-	if code != statusUnreachable || !regexpMatch(`(?m)^ephem\s+root@127\.0\.0\.1:\d+\s+unreachable`, out) || !regexpMatch(`(?m)^devnix\s+\S+\s+in sync`, out) {
+	if code != statusUnreachable || !regexpMatch(`(?m)^ephem\s+root@127\.0\.0\.1:\d+\s+unreachable`, out) ||
+		!regexpMatch(`(?m)^devnix\s+\S+\s+in sync`, out) || !regexpMatch(`(?m)^devmac\s+\S+\s+out of sync\s+1\s`, out) {
 		t.Fatalf("status with ephem down: exit %d\n%s%s", code, out, errOut)
 	}
 	if !regexpMatch(`(?m)^ephem: .*Connection refused`, out) {
@@ -350,6 +377,30 @@ func TestSwitchLocal(t *testing.T) {
 	}
 	if h.CurrentSystem() != gen3 {
 		t.Errorf("dry-activate changed the running system")
+	}
+
+	// A second switch while one is activating is refused, naming the holder.
+	devnix.Generation, devnix.ActivateScript = "4", "sleep 3"
+	f.write(placement{devnix, "local"}, placement{devmac, "local"}, placement{home, "local"})
+	f.switchOn(h, "--action", "build") // build first, so the two race only for the lock
+	first := make(chan string, 1)
+	go func() {
+		out, errOut, code := f.switchOnCode(h)
+		first <- fmt.Sprintf("exit %d\n%s%s", code, out, errOut)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(readFile(h.Path("/run/nixherd/deploy.lock/owner")), "nixherd") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, errOut, code := f.switchOnCode(h)
+	if code == 0 || !strings.Contains(errOut, "another deploy to this host is in progress (nixherd on root@devnix") {
+		t.Errorf("concurrent switch: exit %d\n%s", code, errOut)
+	}
+	if res := <-first; !strings.HasPrefix(res, "exit 0") {
+		t.Errorf("the first switch failed: %s", res)
+	}
+	if h.Profile(systemProfile) != h.CurrentSystem() || h.CurrentSystem() == gen3 {
+		t.Errorf("after the locked switches devnix runs %s, profile %s", h.CurrentSystem(), h.Profile(systemProfile))
 	}
 
 	// On the host devmac, as root, the lookup finds home-manager's
@@ -478,4 +529,9 @@ func TestDeployLiveViewOnTerminal(t *testing.T) {
 	if code != 0 || strings.Contains(errOut, "\x1b") || !regexpMatch(`(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ devnix\s+done: switched$`, errOut) {
 		t.Fatalf("piped deploy: exit %d\n%s", code, errOut)
 	}
+}
+
+func readFile(p string) string {
+	b, _ := os.ReadFile(p)
+	return string(b)
 }

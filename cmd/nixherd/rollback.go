@@ -67,9 +67,15 @@ Exits 0 only when every selected machine ended on its target generation.`,
 				defer pool.Close()
 
 				// Resolve every machine's target first, show it, then act.
+				// Hosts in parallel; machines on one host one after the other.
+				groups := status.ByTarget(machines)
 				hostsOf := make([]*rollbackHost, len(machines))
-				parallel(len(machines), func(i int) {
-					hostsOf[i] = prepareRollback(ctx, pool, machines[i], fl.sshOptions(), to)
+				parallel(len(groups), func(g int) {
+					idx := groups[g]
+					r, err := status.Connect(ctx, pool, machines[idx[0]], fl.sshOptions())
+					for _, i := range idx {
+						hostsOf[i] = prepareRollback(ctx, r, err, machines[i], to)
+					}
 				})
 				stderr := cmd.ErrOrStderr()
 				for _, h := range hostsOf {
@@ -84,7 +90,11 @@ Exits 0 only when every selected machine ended on its target generation.`,
 					}
 					view := ui.New(stderr, names...)
 					report := ui.Reporter(view)
-					parallel(len(hostsOf), func(i int) { hostsOf[i].apply(ctx, report) })
+					parallel(len(groups), func(g int) {
+						for _, i := range groups[g] {
+							hostsOf[i].apply(ctx, report)
+						}
+					})
 					view.Close()
 				}
 
@@ -126,7 +136,9 @@ type rollbackHost struct {
 	rolledTo bool
 }
 
-func prepareRollback(ctx context.Context, pool *remote.Pool, m hosts.Machine, sshOptions []string, to int) *rollbackHost {
+// prepareRollback resolves a machine's plan over r, the connection to its
+// host (or connErr, why there is none).
+func prepareRollback(ctx context.Context, r remote.Runner, connErr error, m hosts.Machine, to int) *rollbackHost {
 	h := &rollbackHost{machine: m, start: time.Now()}
 	exec, err := target.For(m.Platform)
 	if err != nil {
@@ -134,9 +146,8 @@ func prepareRollback(ctx context.Context, pool *remote.Pool, m hosts.Machine, ss
 		return h
 	}
 	h.exec = exec
-	r, err := status.Connect(ctx, pool, m, sshOptions)
-	if err != nil {
-		h.outcome, h.err = "unreachable", err
+	if connErr != nil {
+		h.outcome, h.err = "unreachable", connErr
 		return h
 	}
 	h.runner = r
@@ -150,6 +161,7 @@ func (h *rollbackHost) apply(ctx context.Context, rep deploy.Reporter) {
 	report := func(p deploy.Phase, detail string) {
 		rep.Event(deploy.Event{Host: h.machine.Name, Phase: p, Detail: detail, Time: time.Now()})
 	}
+	h.start = time.Now()
 	defer func() { h.done = time.Now() }()
 	if h.err != nil {
 		rep.Event(deploy.Event{Host: h.machine.Name, Phase: deploy.PhaseFailed, Err: h.err, Time: time.Now()})

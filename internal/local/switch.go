@@ -100,6 +100,15 @@ func Switch(ctx context.Context, o SwitchOptions) (SwitchResult, error) {
 		return res, nil
 	}
 
+	// The host's deploy lock: a deploy or rollback from elsewhere must not
+	// change the profile under this switch, nor this switch under them.
+	report(deploy.PhaseLock, "")
+	lock, err := deploy.Lock(ctx, o.Runner, target.NeedsRoot(exec))
+	if err != nil {
+		return res, err
+	}
+	defer lock.Release()
+
 	report(deploy.PhaseGuard, c.OutPath)
 	if err := exec.Guard(ctx, o.Runner, c.OutPath); err != nil {
 		return res, err

@@ -81,28 +81,20 @@ func Query(ctx context.Context, machines []hosts.Machine, o Options) ([]Machine,
 	if o.Parallel <= 0 {
 		o.Parallel = 16
 	}
-	// Machines on the same target (a system and a home on one host) share
-	// one connection and are read one after the other: a second nix-env
-	// racing the first on a fresh store fails to create its gcroots.
-	groups := map[string][]int{}
-	var order []string
+	ms := make([]hosts.Machine, len(closures))
 	for i, c := range closures {
-		key := c.Machine.Target + "\x00" + strings.Join(c.Machine.SSHOptions, "\x00")
-		if _, ok := groups[key]; !ok {
-			order = append(order, key)
-		}
-		groups[key] = append(groups[key], i)
+		ms[i] = c.Machine
 	}
+	groups := ByTarget(ms)
 	out := make([]Machine, len(closures))
 	sem := make(chan struct{}, o.Parallel)
 	var wg sync.WaitGroup
-	for _, key := range order {
+	for _, idx := range groups {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			idx := groups[key]
 			r, err := Connect(ctx, pool, closures[idx[0]].Machine, o.SSHOptions)
 			for _, i := range idx {
 				out[i] = query(ctx, r, err, closures[i])
@@ -111,6 +103,27 @@ func Query(ctx context.Context, machines []hosts.Machine, o Options) ([]Machine,
 	}
 	wg.Wait()
 	return out, nil
+}
+
+// ByTarget groups machines (by index) that live on the same host: a system
+// and a home-manager user on one machine. Work on one host goes one machine
+// at a time, over one connection: a second nix-env racing the first on a
+// fresh store fails to create its gcroots, and the host's deploy lock
+// admits one change at a time.
+func ByTarget(machines []hosts.Machine) [][]int {
+	index := map[string]int{}
+	var groups [][]int
+	for i, m := range machines {
+		key := m.Target + "\x00" + strings.Join(m.SSHOptions, "\x00")
+		g, ok := index[key]
+		if !ok {
+			g = len(groups)
+			index[key] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	return groups
 }
 
 // query reads one machine's state over r (or records why r could not be
