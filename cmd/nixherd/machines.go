@@ -45,7 +45,7 @@ without evaluation shows as "?".`,
   nixherd machines --flake ~/fleet --json`,
 			Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				f, err := fleet.Read(flakeDir)
+				f, err := readFleet(flakeDir)
 				if err != nil {
 					return exitCode(2, err)
 				}

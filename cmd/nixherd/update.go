@@ -109,8 +109,9 @@ func topInput(in string) string {
 // flakeFile is the flake.nix of the fleet in dir.
 func flakeFile(dir string) string { return filepath.Join(dir, "flake.nix") }
 
-// flakeInputNames reads the input names flake.nix declares.
-func flakeInputNames(dir string) (map[string]bool, error) {
+// readFleet reads the fleet in dir for commands that need its flake.nix to
+// be sound: a flake.nix that does not parse is an error at its position.
+func readFleet(dir string) (*fleet.Fleet, error) {
 	f, err := fleet.Read(dir)
 	if err != nil {
 		return nil, err
@@ -118,6 +119,15 @@ func flakeInputNames(dir string) (map[string]bool, error) {
 	if p := f.Files["flake.nix"]; p != nil && len(p.Problems) > 0 {
 		pr := p.Problems[0]
 		return nil, fmt.Errorf("%s:%d:%d: %s", flakeFile(dir), pr.Pos.Line, pr.Pos.Col, pr.Message)
+	}
+	return f, nil
+}
+
+// flakeInputNames reads the input names flake.nix declares.
+func flakeInputNames(dir string) (map[string]bool, error) {
+	f, err := readFleet(dir)
+	if err != nil {
+		return nil, err
 	}
 	names := map[string]bool{}
 	for _, in := range f.Inputs {
