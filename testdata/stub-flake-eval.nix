@@ -16,7 +16,10 @@
 # NixOS); the definitions are merged recursively, lists concatenated, equal
 # values accepted, and anything else is an error naming the option. The
 # arguments include `config`, the merged result itself, lazily.
-{ fleet }:
+#
+# extraInputs adds inputs the reference fleet does not have, for tests that
+# edit it first (nixherd service add).
+{ fleet, extraInputs ? { } }:
 let
   imap = f: list: builtins.genList (i: f i (builtins.elemAt list i)) (builtins.length list);
 
@@ -154,7 +157,7 @@ let
     homebrew-cask = "/stub/homebrew-cask";
     llm-proxy = serviceFlake "llm-proxy";
     git-stats = serviceFlake "git-stats";
-  };
+  } // extraInputs;
 
   flake = import (fleet + "/flake.nix");
   outputs = flake.outputs inputs;

@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 )
 
+// rename is os.Rename; tests replace it to make a rename fail.
+var rename = os.Rename
+
 // Commit writes the change: every new file goes to a temporary file next
 // to the one it replaces, and only when all of them are written are they
 // renamed over the originals. A file that changed on disk since it was
@@ -46,13 +49,13 @@ func (c *Change) Commit() error {
 		done = append(done, staged{path: path, tmp: tmp, old: fc.Old})
 	}
 	for i, s := range done {
-		if err := os.Rename(s.tmp, s.path); err != nil {
+		if err := rename(s.tmp, s.path); err != nil {
 			// Put back what was already replaced, then drop the rest.
 			var errs []error
 			for _, r := range done[:i] {
 				if tmp, werr := writeTemp(r.path, r.old); werr != nil {
 					errs = append(errs, werr)
-				} else if rerr := os.Rename(tmp, r.path); rerr != nil {
+				} else if rerr := rename(tmp, r.path); rerr != nil {
 					os.Remove(tmp)
 					errs = append(errs, rerr)
 				}
