@@ -110,6 +110,18 @@ run nixherd update NAME later.`,
 			for _, sec := range s.Secrets {
 				fmt.Fprintf(out, "  secret %s: mounted read-only at %s, %s=%s\n", sec, services.SecretPath(sec), services.SecretVariable(sec), services.SecretPath(sec))
 			}
+			if list, err := services.List(*dir); err == nil {
+				for _, l := range list {
+					if l.Name != s.Name {
+						continue
+					}
+					if len(l.Machines) > 0 {
+						fmt.Fprintf(out, "  runs on: %s\n", strings.Join(l.Machines, ", "))
+					} else {
+						fmt.Fprintf(out, "  no machine runs it yet: import %s in a NixOS machine's configuration\n", l.File)
+					}
+				}
+			}
 			if noLock {
 				fmt.Fprintf(out, "not locked (--no-lock): run nixherd update %s\n", s.Name)
 				return nil

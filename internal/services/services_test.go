@@ -207,7 +207,7 @@ in
 			if got := read(t, dir, "flake.nix"); !strings.Contains(got, `api.url = "github:me/api";`) {
 				t.Errorf("no api input in:\n%s", got)
 			}
-			mustAdd(t, dir, Spec{Name: "db", FlakeURL: "github:me/db", Port: 8082, Index: 7})
+			mustAdd(t, dir, Spec{Name: "my-db", FlakeURL: "github:me/db", Port: 8082, Index: 7})
 			list, err := List(dir)
 			if err != nil {
 				t.Fatal(err)
@@ -219,11 +219,11 @@ in
 			if s := got["api"]; s.Index != 1 || s.Address != "192.168.100.11" || s.URL != "github:me/api" || s.Input != "api" {
 				t.Errorf("api listed as %+v", s)
 			}
-			if s := got["db"]; s.Index != 7 || s.URL != "github:me/db" {
-				t.Errorf("db listed as %+v", s)
+			if s := got["my-db"]; s.Index != 7 || s.URL != "github:me/db" {
+				t.Errorf("my-db listed as %+v", s)
 			}
 			mustRemove(t, dir, "api")
-			mustRemove(t, dir, "db")
+			mustRemove(t, dir, "my-db")
 			if got := read(t, dir, "flake.nix"); got != flake {
 				t.Errorf("flake.nix after add and remove:\n%s\nwant:\n%s", got, flake)
 			}
