@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Version is a Nix release number.
@@ -118,6 +119,8 @@ func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 func (n *Nix) run(ctx context.Context, env []string, prog string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, prog, args...)
 	cmd.Env = append(append(os.Environ(), n.Env...), env...)
+	// nix copy's ssh child may outlive a killed nix (see remote.runCmd).
+	cmd.WaitDelay = 2 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"time"
 )
 
 // Local runs commands on the machine nixherd runs on.
@@ -27,6 +28,10 @@ func (l Local) Run(ctx context.Context, c Command) ([]byte, error) {
 // runCmd runs cmd, collecting stdout and stderr into an *ExitError on failure.
 func runCmd(cmd *exec.Cmd, host string, args []string, c Command) ([]byte, error) {
 	var stdout, stderr bytes.Buffer
+	// An ssh mux client hands its pipes to the master connection, so they
+	// can stay open after the client is killed (the remote command keeps
+	// running): when the context ends, stop waiting for them soon.
+	cmd.WaitDelay = 2 * time.Second
 	cmd.Stdin = c.Stdin
 	cmd.Stdout = &stdout
 	if c.Stdout != nil {

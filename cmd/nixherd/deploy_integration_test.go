@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nixherd/nixherd/internal/testhost"
+)
+
+type deployJSON struct {
+	OK             bool
+	Evaluations    int
+	SSHConnections int
+	Hosts          []struct {
+		Machine    string
+		Outcome    string
+		Generation int
+		Error      string
+	}
+}
+
+// TestDeployCommandSummaryAndExitCode runs `nixherd deploy --json` on two
+// test hosts and a target where nothing listens: the two are switched, the
+// third is named unreachable, and the exit code is 1.
+func TestDeployCommandSummaryAndExitCode(t *testing.T) {
+	c := testhost.Start(t, testhost.Options{Names: []string{"cli1", "cli2"}})
+	f := newOpsFleet(t, c)
+	m := func(n string) testhost.FixtureMachine {
+		return testhost.FixtureMachine{Name: n, Platform: testhost.NixOS, Generation: "1"}
+	}
+	f.write(placement{m("cli1"), "cli1"}, placement{m("cli2"), "cli2"}, placement{m("void"), "root@127.0.0.1:9"})
+
+	out, errOut, code := f.nixherd("deploy", "--all", "--json")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s%s", code, out, errOut)
+	}
+	var s deployJSON
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("stdout is not the JSON summary: %v\n%s", err, out)
+	}
+	if s.OK || s.Evaluations != 1 || s.SSHConnections != 3 || len(s.Hosts) != 3 {
+		t.Errorf("summary: %+v", s)
+	}
+	for _, h := range s.Hosts {
+		want := "switched"
+		if h.Machine == "void" {
+			want = "unreachable"
+		}
+		if h.Outcome != want {
+			t.Errorf("%s: outcome %s (%s), want %s", h.Machine, h.Outcome, h.Error, want)
+		}
+	}
+	// Not a terminal: progress is plain timestamped lines on stderr.
+	if !strings.Contains(errOut, "cli1") || strings.Contains(errOut, "\x1b[") {
+		t.Errorf("stderr is not plain progress lines:\n%s", errOut)
+	}
+
+	out, _, code = f.nixherd("deploy", "cli1,cli2")
+	if code != 0 || !strings.Contains(out, "switched") {
+		t.Errorf("deploy of the reachable hosts: exit %d\n%s", code, out)
+	}
+}
+
+// TestDeployCommandCleansUpOnSIGTERM stops `nixherd deploy` while a host
+// activates: it exits, the host's lock is released, no ssh master
+// connection is left running, and its private socket directory is gone.
+func TestDeployCommandCleansUpOnSIGTERM(t *testing.T) {
+	c := testhost.Start(t, testhost.Options{Names: []string{"term"}})
+	f := newOpsFleet(t, c)
+	slow := testhost.FixtureMachine{Name: "term", Platform: testhost.NixOS, Generation: "1", ActivateScript: "sleep 20"}
+	f.write(placement{slow, "term"})
+	h := c.Host("term")
+
+	tmp := t.TempDir()
+	cmd := exec.Command(f.bin, "deploy", "term", "--flake", f.dir, "-F", c.SSHConfig)
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	deadline := time.Now().Add(30 * time.Second)
+	for !activating(h) {
+		if time.Now().After(deadline) {
+			t.Fatal("the deploy never started activating")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	select {
+	case <-waited:
+	case <-time.After(20 * time.Second):
+		t.Fatal("nixherd deploy did not exit after SIGTERM")
+	}
+	if cmd.ProcessState.ExitCode() == 0 {
+		t.Error("an interrupted deploy exited 0")
+	}
+	left, _ := filepath.Glob(filepath.Join(tmp, "nixherd-*"))
+	for _, p := range left {
+		t.Errorf("left behind: %s", p)
+	}
+	if out, _ := exec.Command("pgrep", "-f", "ControlPath="+tmp).Output(); len(out) > 0 {
+		t.Errorf("ssh master still running: pids %s", strings.Fields(string(out)))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		if _, err := os.Stat(h.Path("/run/nixherd/deploy.lock")); os.IsNotExist(err) {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the host's deploy lock outlived the deploy")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// activating reports whether the fixture's activation hook runs on h.
+func activating(h *testhost.Host) bool {
+	out, err := h.Run(context.Background(), "pgrep -f '[s]leep 20' || true")
+	return err == nil && strings.TrimSpace(out) != ""
+}
