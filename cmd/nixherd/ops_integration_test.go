@@ -380,7 +380,11 @@ func TestSwitchLocal(t *testing.T) {
 	}
 
 	// A second switch while one is activating is refused, naming the holder.
-	devnix.Generation, devnix.ActivateScript = "4", "sleep 3"
+	// The first activation waits until the test lets it go, so the second
+	// switch surely finds the lock held, however slow the machine.
+	release := filepath.Join(h.Dir, "release-activation")
+	devnix.Generation = "4"
+	devnix.ActivateScript = "i=0; while [ ! -e /run/testhost/release-activation ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done"
 	f.write(placement{devnix, "local"}, placement{devmac, "local"}, placement{home, "local"})
 	f.switchOn(h, "--action", "build") // build first, so the two race only for the lock
 	first := make(chan string, 1)
@@ -395,6 +399,9 @@ func TestSwitchLocal(t *testing.T) {
 	_, errOut, code := f.switchOnCode(h)
 	if code == 0 || !strings.Contains(errOut, "another deploy to this host is in progress (nixherd on root@devnix") {
 		t.Errorf("concurrent switch: exit %d\n%s", code, errOut)
+	}
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	if res := <-first; !strings.HasPrefix(res, "exit 0") {
 		t.Errorf("the first switch failed: %s", res)
