@@ -9,7 +9,7 @@ import (
 	"github.com/nixherd/nixherd/internal/nixlang"
 )
 
-// The builder functions that make a machine, by the attribute that holds them.
+// platforms maps the flake outputs that hold machines to their platform.
 var platforms = map[string]Platform{
 	"nixosConfigurations":  NixOS,
 	"darwinConfigurations": Darwin,

@@ -1,6 +1,8 @@
 package fleet
 
 import (
+	"bytes"
+
 	"github.com/nixherd/nixherd/internal/nixlang"
 )
 
@@ -72,14 +74,9 @@ func (r *reader) readServices(paths []string) {
 	}
 }
 
-func containsService(src []byte) bool {
-	for i := 0; i+8 <= len(src); i++ {
-		if src[i] == 's' && string(src[i:i+8]) == "services" {
-			return true
-		}
-	}
-	return false
-}
+// containsService is a cheap filter: only files that mention services can
+// hold the table or the calls.
+func containsService(src []byte) bool { return bytes.Contains(src, []byte("ervice")) }
 
 // looksLikeServices tells the mkService table from NixOS's own `services`
 // option: every entry is an attribute set with a port or an index.

@@ -25,6 +25,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/nixherd/nixherd/internal/flakelock"
 )
@@ -79,6 +81,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		opts.Stderr = io.Discard
 	}
 	lockPath := filepath.Join(opts.Dir, "flake.lock")
+	oldLock, err := os.ReadFile(lockPath)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
 	before, err := readLockIfPresent(lockPath)
 	if err != nil {
 		return nil, err
@@ -110,6 +116,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 
 	cmd := exec.CommandContext(ctx, opts.Nix, res.Command[1:]...)
+	// On Ctrl-C or SIGTERM let nix stop cleanly rather than killing it
+	// in the middle of writing flake.lock.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Dir = opts.Dir
 	cmd.Env = env
 	var tail tailBuffer
@@ -119,6 +129,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	runErr := cmd.Run()
 	redact.Flush()
 	if runErr != nil {
+		if err := keepOldLock(lockPath, oldLock); err != nil {
+			return res, err
+		}
 		if rateLimited(tail.String()) {
 			return res, rateLimitAdvice(res.UsedToken)
 		}
@@ -248,6 +261,48 @@ func rateLimitAdvice(usedToken bool) error {
 // TokenSecret is the name of the fleet secret (secrets/github-token.age)
 // that holds a GitHub token for nix.
 const TokenSecret = "github-token"
+
+// keepOldLock makes sure a failed or interrupted nix leaves the lock as it
+// was: a lock nix left unreadable is put back, atomically.
+func keepOldLock(path string, old []byte) error {
+	cur, err := os.ReadFile(path)
+	if old == nil {
+		// There was no lock: remove one nix left half written.
+		if err == nil {
+			if _, perr := flakelock.Parse(cur); perr != nil {
+				return os.Remove(path)
+			}
+		}
+		return nil
+	}
+	if err == nil && bytes.Equal(cur, old) {
+		return nil
+	}
+	if err == nil {
+		if _, perr := flakelock.Parse(cur); perr == nil {
+			return nil // nix finished writing a valid lock before it failed
+		}
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".flake.lock.*")
+	if err != nil {
+		return fmt.Errorf("restoring %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(old); err != nil {
+		tmp.Close()
+		return fmt.Errorf("restoring %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("restoring %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("restoring %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("restoring %s: %w", path, err)
+	}
+	return nil
+}
 
 func readLockIfPresent(path string) (*flakelock.Lock, error) {
 	l, err := flakelock.Read(path)

@@ -90,6 +90,28 @@ func TestTokenSetting(t *testing.T) {
 	}
 }
 
+func TestKeepOldLockRestoresATornLock(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "flake.lock")
+	old := []byte(`{"nodes":{"root":{}},"root":"root","version":7}`)
+	os.WriteFile(path, []byte(`{"nodes":{"ro`), 0o644)
+	if err := keepOldLock(path, old); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, old) {
+		t.Errorf("lock is %q, want the old one back", got)
+	}
+	valid := []byte(`{"nodes":{"root":{"inputs":{}}},"root":"root","version":7}`)
+	os.WriteFile(path, valid, 0o644)
+	keepOldLock(path, old)
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, valid) {
+		t.Errorf("a complete new lock was replaced")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("temporary files left: %v", entries)
+	}
+}
+
 func TestRateLimitAdvice(t *testing.T) {
 	msg := "error: unable to download 'https://api.github.com/repos/NixOS/nixpkgs/commits/x': HTTP error 403\n\n       response body:\n\n       {\"message\":\"API rate limit exceeded for 1.2.3.4.\"}"
 	if !rateLimited(msg) {
