@@ -53,3 +53,20 @@ func TestLocalRunReportsExitStatus(t *testing.T) {
 		t.Fatalf("out = %q, %v", out, err)
 	}
 }
+
+// TestRemoteCommandAddsNixToPath runs the remote command line through a
+// real shell: Nix's bin directories join PATH and the arguments survive.
+func TestRemoteCommandAddsNixToPath(t *testing.T) {
+	line := remoteCommand(Cmd("sh", "-c", `echo "$PATH"; printf '%s|' "$@"`, "x", "a b", "it's"), true)
+	out, err := exec.Command("sh", "-c", line).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(out), "\n")
+	if !strings.HasSuffix(lines[0], ":"+nixPath) || lines[1] != "a b|it's|" {
+		t.Errorf("got %q", out)
+	}
+	if got := remoteCommand(RootCmd("nix-env", "--version"), false); !strings.Contains(got, `exec sudo -n -- env "PATH=$PATH" nix-env --version`) {
+		t.Errorf("non-root: %s", got)
+	}
+}

@@ -234,7 +234,7 @@ func (s *SSH) Store() string {
 func (s *SSH) NixSSHOpts() []string { return s.baseArgs("no") }
 
 func (s *SSH) Run(ctx context.Context, c Command) ([]byte, error) {
-	args := append(s.baseArgs("no"), s.destination(), "--", ShellJoin(withSudo(c, s.root)))
+	args := append(s.baseArgs("no"), s.destination(), "--", remoteCommand(c, s.root))
 	cmd := exec.CommandContext(ctx, "ssh", args...)
 	out, err := runCmd(cmd, s.name, append([]string{"ssh"}, args...), c)
 	if ee, ok := err.(*ExitError); ok {
@@ -244,6 +244,20 @@ func (s *SSH) Run(ctx context.Context, c Command) ([]byte, error) {
 		}
 	}
 	return out, err
+}
+
+// nixPath is appended to PATH on remote hosts: a non-interactive ssh
+// session on macOS (and some Linux setups) does not read the shell profile
+// that puts Nix on PATH, and sudo's secure_path may drop it too.
+const nixPath = "/run/current-system/sw/bin:/nix/var/nix/profiles/default/bin"
+
+// remoteCommand is the command line sent to the remote shell.
+func remoteCommand(c Command, isRoot bool) string {
+	line := `PATH="$PATH:` + nixPath + `"; export PATH; exec `
+	if c.Root && !isRoot {
+		line += `sudo -n -- env "PATH=$PATH" `
+	}
+	return line + ShellJoin(c.Args)
 }
 
 // Close asks the master to exit.
