@@ -507,7 +507,7 @@ func TestDeployLiveViewOnTerminal(t *testing.T) {
 	// script runs the command on a new pty and copies what it writes to
 	// our stdout; stderr (the view) goes to the pty too.
 	cmd := exec.CommandContext(ctx, script, "-qefc", remote.ShellJoin(argv), "/dev/null")
-	cmd.Env = append(os.Environ(), "COLUMNS=100", "LINES=40")
+	cmd.Env = append(os.Environ(), "COLUMNS=100", "LINES=40", "TERM=xterm")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("deploy on a pty: %v\n%q", err, out)

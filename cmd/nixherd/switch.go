@@ -36,7 +36,11 @@ Actions: switch (new generation, active now), boot (new generation, active
 after a reboot; NixOS only), test (active now, no new generation),
 dry-activate (show what would change; NixOS only), build (build only and
 print the store path). Commands that need root run through sudo, which may
-ask for your password; home-manager runs as you.`,
+ask for your password; home-manager runs as you. Like a deploy, a switch
+holds the machine's deploy lock while it changes the machine.
+
+Exit status: 0 on success, 2 for bad input (unknown action or machine, no
+flake.nix), 1 when the build or the activation failed.`,
 			Example: `  nixherd switch
   nixherd switch --machine devnix --action boot
   nixherd switch --action build --flake ~/fleet`,

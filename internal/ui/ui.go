@@ -41,11 +41,12 @@ type View interface {
 	Close()
 }
 
-// New returns the live view when w is a terminal and plain lines otherwise.
+// New returns the live view when w is a terminal that understands cursor
+// movement and plain lines otherwise (pipes, files, CI logs, TERM=dumb).
 // hosts fixes the order of the rows; hosts first seen in an event are
 // appended.
 func New(w io.Writer, hosts ...string) View {
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) && os.Getenv("TERM") != "dumb" {
 		fd := int(f.Fd())
 		return NewLive(w, func() int {
 			if width, _, err := term.GetSize(fd); err == nil && width > 0 {

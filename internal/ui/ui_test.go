@@ -3,6 +3,7 @@ package ui
 import (
 	"errors"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 
 	"bytes"
@@ -285,5 +286,37 @@ func TestDeployEventsDriveTheView(t *testing.T) {
 	Reporter(NewPlain(&plain)).Event(deploy.Event{Phase: deploy.PhaseBuild, Detail: "2 closures", Time: t0})
 	if plain.String() != "2026-11-26T01:02:03Z * build: 2 closures\n" {
 		t.Fatalf("plain run-wide line = %q", plain.String())
+	}
+}
+
+// countingWriter counts the writes (frames) the live view makes.
+type countingWriter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n++
+	return len(p), nil
+}
+
+// However fast events come, the view draws at most about ten frames a
+// second, each in one write.
+func TestLiveCapsTheFrameRate(t *testing.T) {
+	var w countingWriter
+	l := NewLive(&w, func() int { return 80 }, "a")
+	start := time.Now()
+	for i := 0; time.Since(start) < 500*time.Millisecond; i++ {
+		l.Event(Event{Host: "a", Phase: "copy", Detail: strconv.Itoa(i)})
+	}
+	l.Close()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	// 5 ticks in 500 ms, the final frame and the cursor restore, with slack
+	// for a slow machine's ticker.
+	if w.n > 9 {
+		t.Fatalf("%d writes in 500 ms of constant events", w.n)
 	}
 }
