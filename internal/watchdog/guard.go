@@ -19,7 +19,8 @@ type Guard struct {
 	// confirmation proves a new login works after the activation; nil uses Host.
 	Fresh func() Host
 	// Check runs the machine's health checks after the activation and
-	// returns the names of those that failed.
+	// returns the names of those that failed. Its context ends a few
+	// seconds before the confirm timeout.
 	Check func(ctx context.Context) (failed []string)
 	// Poll is the pause between status reads (default 250ms).
 	Poll time.Duration
@@ -94,7 +95,16 @@ func (g *Guard) Run(ctx context.Context) (Outcome, error) {
 	if !Final(st.State) {
 		g.progress("health", "activated; checking health")
 		if g.Check != nil {
-			if failed := g.Check(ctx); len(failed) > 0 {
+			// The checks must leave time to confirm before the machine
+			// gives up waiting: they get the confirm timeout less a margin.
+			budget := timeout - 3*time.Second
+			if budget < time.Second {
+				budget = timeout / 2
+			}
+			cctx, cancel := context.WithTimeout(ctx, budget)
+			failed := g.Check(cctx)
+			cancel()
+			if len(failed) > 0 {
 				if ctx.Err() != nil {
 					return g.interrupted(ctx, w, ctx.Err())
 				}

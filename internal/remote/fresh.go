@@ -1,0 +1,9 @@
+package remote
+
+// Fresh returns a runner for the same host that opens a new SSH connection
+// for every command instead of reusing the master. The deploy's confirmation
+// uses it: a master opened before the activation proves nothing about
+// whether a new login works after it.
+func (s *SSH) Fresh() Runner {
+	return &SSH{name: s.name, addr: s.addr, options: s.options, control: "none", root: s.root}
+}
