@@ -30,6 +30,7 @@ func init() {
 			flake      string
 			sshConfig  string
 			sshOpts    []string
+			safety     safetyFlags
 		)
 		cmd := &cobra.Command{
 			Use:   "deploy [SELECTOR...]",
@@ -55,6 +56,9 @@ Exits 0 only when every selected host ended on its new configuration.`,
 				}
 				if buildOn != "" && buildOn != hosts.BuildLocal && buildOn != hosts.BuildTarget {
 					return exitCode(2, fmt.Errorf("--build-on %q: use local or target", buildOn))
+				}
+				if err := safety.validate(); err != nil {
+					return exitCode(2, err)
 				}
 				if parallel < 1 {
 					return exitCode(2, fmt.Errorf("--parallel must be at least 1"))
@@ -94,6 +98,7 @@ Exits 0 only when every selected host ended on its new configuration.`,
 					DryRun:                  dryRun,
 					SSHOptions:              extra,
 					Reporter:                ui.Reporter(view),
+					Activation:              safety.activation(),
 				})
 				view.Close()
 				if err != nil {
@@ -124,6 +129,7 @@ Exits 0 only when every selected host ended on its new configuration.`,
 		f.StringVar(&flake, "flake", ".", "the fleet `DIR` (flake.nix and deploy.nix)")
 		f.StringVarP(&sshConfig, "ssh-config", "F", "", "ssh configuration `FILE` for every host (ssh -F)")
 		f.StringArrayVarP(&sshOpts, "ssh-option", "o", nil, "extra ssh `OPTION=VALUE` for every host (ssh -o), repeatable")
+		safety.register(f)
 		return cmd
 	})
 }

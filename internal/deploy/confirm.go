@@ -51,7 +51,10 @@ type RollbackError struct {
 }
 
 func (e *RollbackError) Error() string {
-	msg := fmt.Sprintf("%s: %s: %s", e.Host, e.Result, e.Reason)
+	msg := fmt.Sprintf("%s: %s", e.Host, e.Reason)
+	if e.Result == watchdog.ResultRolledBack {
+		msg = fmt.Sprintf("%s: rolled back: %s", e.Host, e.Reason)
+	}
 	if e.Log != "" {
 		msg += "\n" + e.Log
 	}

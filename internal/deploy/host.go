@@ -104,6 +104,10 @@ func (d *run) host(ctx context.Context, c Closure) (res Result) {
 		if cur, e := target.Current(ctx, r, profile); e == nil {
 			res.Generation = cur.Number
 		}
+		var rb *RollbackError
+		if errors.As(err, &rb) {
+			return fail(rb.Outcome, err)
+		}
 		return fail(Failed, err)
 	}
 	cur, err := target.Current(ctx, r, profile)

@@ -63,7 +63,7 @@ type Result struct {
 
 // OK reports whether the host ended where the action meant it to.
 func (r Result) OK() bool {
-	return r.Outcome != Failed && r.Outcome != Refused && r.Outcome != Unreachable
+	return r.Outcome != Failed && r.Outcome != Refused && r.Outcome != Unreachable && r.Outcome != RolledBack
 }
 
 // Summary is the outcome of a whole deploy.

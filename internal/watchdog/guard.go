@@ -29,6 +29,8 @@ type Guard struct {
 	Patience time.Duration
 	// Progress, when set, hears about each step.
 	Progress func(step, detail string)
+
+	aborted bool
 }
 
 // Result is how a guarded activation ended for the deploy summary.
@@ -79,10 +81,10 @@ func (g *Guard) Run(ctx context.Context) (Outcome, error) {
 	g.progress("activate", "starting the watchdog")
 	w, err := Start(ctx, g.Host, g.Params)
 	if err != nil {
-		if ctx.Err() != nil {
-			// The launcher may or may not have run; if it did, the
-			// watchdog rolls back by itself for want of a confirmation.
-			return Outcome{Result: ResultInterrupted, Reason: "interrupted while starting the watchdog"}, ctx.Err()
+		if ctx.Err() != nil && w != nil {
+			// The launcher may have started the watchdog before it was
+			// stopped: ask it to roll back as after any interrupt.
+			return g.interrupted(ctx, w, ctx.Err())
 		}
 		return Outcome{Result: ResultFailed, Reason: err.Error()}, nil
 	}
@@ -97,10 +99,7 @@ func (g *Guard) Run(ctx context.Context) (Outcome, error) {
 		if g.Check != nil {
 			// The checks must leave time to confirm before the machine
 			// gives up waiting: they get the confirm timeout less a margin.
-			budget := timeout - 3*time.Second
-			if budget < time.Second {
-				budget = timeout / 2
-			}
+			budget := timeout - min(3*time.Second, timeout/4)
 			cctx, cancel := context.WithTimeout(ctx, budget)
 			failed := g.Check(cctx)
 			cancel()
@@ -116,10 +115,12 @@ func (g *Guard) Run(ctx context.Context) (Outcome, error) {
 		if ctx.Err() != nil {
 			return g.interrupted(ctx, w, ctx.Err())
 		}
-		g.progress("confirm", "confirming over a new connection")
-		g.confirm(ctx, w, timeout)
-		if ctx.Err() != nil {
-			return g.interrupted(ctx, w, ctx.Err())
+		if !g.aborted {
+			g.progress("confirm", "confirming over a new connection")
+			g.confirm(ctx, w, timeout)
+			if ctx.Err() != nil {
+				return g.interrupted(ctx, w, ctx.Err())
+			}
 		}
 		st, err = w.Await(ctx, g.Host, func(Status) bool { return false }, g.Poll, g.Patience)
 		if err != nil {
@@ -152,6 +153,7 @@ func (g *Guard) confirm(ctx context.Context, w *Watch, timeout time.Duration) {
 }
 
 func (g *Guard) abort(ctx context.Context, w *Watch, reason string) {
+	g.aborted = true
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	w.Abort(actx, g.Host, reason)
@@ -164,6 +166,8 @@ func (g *Guard) finish(ctx context.Context, w *Watch, out Outcome, st Status) Ou
 		out.Result = ResultCommitted
 	case RolledBack:
 		out.Result, out.Reason = ResultRolledBack, st.Reason
+	case Absent:
+		out.Result, out.Reason = ResultFailed, "interrupted before the watchdog started: nothing was activated"
 	default:
 		out.Result, out.Reason = ResultFailed, st.Reason
 	}

@@ -61,8 +61,12 @@ const (
 	committing  = "committing"
 )
 
+// Absent is the state of a watchdog whose directory does not exist: its
+// launch was interrupted before it started, so nothing was activated.
+const Absent = "absent"
+
 // Final reports whether the script has finished in state s.
-func Final(s string) bool { return s == Committed || s == RolledBack || s == Failed }
+func Final(s string) bool { return s == Committed || s == RolledBack || s == Failed || s == Absent }
 
 // Host runs a shell script as root on the machine (through sudo when the
 // deploy user is not root); args become $1, $2, ….
@@ -95,6 +99,16 @@ const launcher = `set -eu
 dir=$1 id=$2 text=$3
 shift 3
 mkdir -p "${dir%/*}"
+# One guarded activation at a time: a rerun right after an interrupt must
+# not race the rollback of the run it interrupted.
+for other in "${dir%/*}"/*/; do
+	[ -f "$other/pid" ] || continue
+	case $(cat "$other/state" 2>/dev/null) in committed | rolled-back | failed) continue ;; esac
+	if kill -0 "$(cat "$other/pid")" 2>/dev/null; then
+		echo "another nixherd watchdog is still at work on this machine (${other%/}); try again when it has finished" >&2
+		exit 1
+	fi
+done
 mkdir -m 0700 "$dir"
 printf '%s' "$text" >"$dir/watchdog.sh"
 if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then
@@ -114,7 +128,9 @@ while [ ! -s "$dir/pid" ]; do
 done
 `
 
-// Start launches the watchdog, which activates p.New at once.
+// Start launches the watchdog, which activates p.New at once. On error the
+// returned Watch, when not nil, names where the watchdog would run: an
+// interrupted launch may have started it.
 func Start(ctx context.Context, h Host, p Params) (*Watch, error) {
 	if p.Kind != NixOS && p.Kind != Darwin {
 		return nil, fmt.Errorf("watchdog: unknown kind %q", p.Kind)
@@ -139,7 +155,8 @@ func Start(ctx context.Context, h Host, p Params) (*Watch, error) {
 	secs := int((p.ConfirmTimeout + time.Second - 1) / time.Second)
 	if _, err := h.RunScript(ctx, launcher, w.Dir, w.ID, script,
 		string(p.Kind), p.Profile, p.New, strconv.Itoa(secs)); err != nil {
-		return nil, fmt.Errorf("starting the watchdog: %w", err)
+		// w still names where the watchdog runs if the launcher got that far.
+		return w, fmt.Errorf("starting the watchdog: %w", err)
 	}
 	return w, nil
 }
@@ -153,7 +170,7 @@ type Status struct {
 	Reason       string // why it rolled back or failed
 }
 
-const statusScript = `cd "$1" || exit 3
+const statusScript = `cd "$1" 2>/dev/null || { echo state=absent; exit 0; }
 for f in state prev activation.rc reason; do
 	printf '%s=' "$f"
 	if [ -f "$f" ]; then tr '\n' ' ' <"$f"; fi
