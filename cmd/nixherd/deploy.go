@@ -57,7 +57,7 @@ Exits 0 only when every selected host ended on its new configuration.`,
 				if buildOn != "" && buildOn != hosts.BuildLocal && buildOn != hosts.BuildTarget {
 					return exitCode(2, fmt.Errorf("--build-on %q: use local or target", buildOn))
 				}
-				if err := safety.validate(); err != nil {
+				if err := safety.validate(cmd.InOrStdin()); err != nil {
 					return exitCode(2, err)
 				}
 				if parallel < 1 {
@@ -99,6 +99,7 @@ Exits 0 only when every selected host ended on its new configuration.`,
 					SSHOptions:              extra,
 					Reporter:                ui.Reporter(view),
 					Activation:              safety.activation(),
+					Approve:                 safety.approve(cmd.InOrStdin(), cmd.ErrOrStderr(), extra),
 				})
 				view.Close()
 				if err != nil {

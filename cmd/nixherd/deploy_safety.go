@@ -1,18 +1,27 @@
 package main
 
 import (
+	"bufio"
+	"context"
+	"errors"
 	"fmt"
+	"io"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/nixherd/nixherd/internal/deploy"
 	"github.com/nixherd/nixherd/internal/watchdog"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 )
 
-// safetyFlags are deploy's magic-rollback options.
+// safetyFlags are deploy's magic-rollback and approval options.
 type safetyFlags struct {
 	confirmTimeout time.Duration
 	noRollback     bool
+	ask            bool
+	yes            bool
 }
 
 func (s *safetyFlags) register(f *pflag.FlagSet) {
@@ -20,13 +29,25 @@ func (s *safetyFlags) register(f *pflag.FlagSet) {
 		"how long a switched host waits for the deployer's confirmation (health checks included) before it rolls back")
 	f.BoolVar(&s.noRollback, "no-rollback", false,
 		"switch without the watchdog: set the profile and activate directly, no confirmation, no rollback")
+	f.BoolVar(&s.ask, "ask", false, "show each machine's package diff and deploy only after you type yes")
+	f.BoolVar(&s.yes, "yes", false, "with --ask: show the diff and deploy without asking (for scripts)")
 }
 
-func (s *safetyFlags) validate() error {
+// validate checks the flags before anything is built; stdin is where the
+// answer to --ask would come from.
+func (s *safetyFlags) validate(stdin io.Reader) error {
 	if s.confirmTimeout < 2*time.Second {
 		return fmt.Errorf("--confirm-timeout %s: use at least 2s", s.confirmTimeout)
 	}
+	if s.ask && !s.yes && !isTerminal(stdin) {
+		return errors.New("--ask needs a terminal to answer on; pass --yes to deploy without asking")
+	}
 	return nil
+}
+
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // activation is the deploy's activation stage: guarded unless --no-rollback.
@@ -35,4 +56,43 @@ func (s *safetyFlags) activation() deploy.Activation {
 		return deploy.Direct{}
 	}
 	return deploy.Guarded{ConfirmTimeout: s.confirmTimeout}
+}
+
+// errNotApproved stops a deploy the user did not say yes to.
+var errNotApproved = errors.New("not confirmed: nothing was deployed")
+
+// approve is the --ask step: show the diffs, then wait for "yes".
+func (s *safetyFlags) approve(stdin io.Reader, out io.Writer, sshOptions []string) func(context.Context, []deploy.Closure) error {
+	if !s.ask {
+		return nil
+	}
+	return func(ctx context.Context, closures []deploy.Closure) error {
+		diffs, err := deploy.Diffs(ctx, closures, sshOptions)
+		if err != nil {
+			return err
+		}
+		for _, d := range diffs {
+			fmt.Fprint(out, d)
+			fmt.Fprintln(out)
+		}
+		if s.yes {
+			return nil
+		}
+		fmt.Fprintf(out, "Deploy to %d machine(s)? Type yes to continue: ", len(diffs))
+		answer := make(chan string, 1)
+		go func() {
+			line, _ := bufio.NewReader(stdin).ReadString('\n')
+			answer <- strings.TrimSpace(line)
+		}()
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(out)
+			return errNotApproved
+		case a := <-answer:
+			if a != "yes" {
+				return errNotApproved
+			}
+			return nil
+		}
+	}
 }

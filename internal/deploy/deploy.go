@@ -41,6 +41,10 @@ type Options struct {
 	Activation Activation
 	// Nix is the local nix (default: probed).
 	Nix *nix.Nix
+	// Approve, when set, sees the built closures before any host is
+	// contacted (deploy --ask shows their diff); an error stops the deploy
+	// with nothing changed.
+	Approve func(ctx context.Context, closures []Closure) error
 }
 
 // Run deploys machines (already selected from inv) and returns the summary.
@@ -105,6 +109,11 @@ func Run(ctx context.Context, machines []hosts.Machine, o Options) (*Summary, er
 	if len(local) > 0 {
 		report("", PhaseBuild, fmt.Sprintf("%d closures", len(local)))
 		if err := BuildLocally(ctx, o.Nix, local); err != nil {
+			return nil, err
+		}
+	}
+	if o.Approve != nil && !o.DryRun && o.Action != target.Build {
+		if err := o.Approve(ctx, pick(closures, func(c Closure) bool { return c.Err == nil })); err != nil {
 			return nil, err
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"time"
 )
 
 // Local runs commands on the machine nixherd runs on.
@@ -33,9 +32,6 @@ func runCmd(cmd *exec.Cmd, host string, args []string, c Command) ([]byte, error
 	// running): when the context ends, stop waiting for them soon.
 	cmd.WaitDelay = 2 * time.Second
 	cmd.Stdin = c.Stdin
-	// When ctx ends, Wait must not wait forever for a Stdin pipe that
-	// nobody closes (the deploy lock's stdin stays open until Release).
-	cmd.WaitDelay = 2 * time.Second
 	cmd.Stdout = &stdout
 	if c.Stdout != nil {
 		cmd.Stdout = c.Stdout

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/nixherd/nixherd/internal/deploy"
+	"github.com/nixherd/nixherd/internal/hosts"
+	"github.com/nixherd/nixherd/internal/nix"
+	"github.com/spf13/cobra"
+)
+
+func init() {
+	register(func() *cobra.Command {
+		var (
+			all       bool
+			flake     string
+			sshConfig string
+			sshOpts   []string
+		)
+		cmd := &cobra.Command{
+			Use:   "diff [SELECTOR...]",
+			Short: "Show what a deploy would change on each machine, package by package",
+			Long: `Diff builds the selected machines' configurations (one evaluation, one
+build, as deploy does) and compares each with what the machine runs now: the
+packages added, removed and changing version, and the change in closure
+size. The running system's closure is read on the machine itself over ssh,
+so remote hosts are compared with what they really run. Nothing is copied or
+activated.
+
+Package names and versions come from store path names, split at the first
+"-" followed by a digit; paths without a version count towards the size only.
+
+Exits 1 when a machine could not be compared.`,
+			Example: `  nixherd diff devnix
+  nixherd diff @vm -F ~/.ssh/fleet_config
+  nixherd diff --all`,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+				defer stop()
+				inv, err := hosts.Load(ctx, filepath.Join(flake, hosts.FileName))
+				if err != nil {
+					return exitCode(2, err)
+				}
+				machines, err := inv.Select(args, all)
+				if err != nil {
+					return exitCode(2, err)
+				}
+				n, err := nix.Probe(ctx)
+				if err != nil {
+					return err
+				}
+				closures, err := deploy.Evaluate(ctx, n, flake, machines)
+				if err != nil {
+					return err
+				}
+				var built []deploy.Closure
+				for _, c := range closures {
+					if c.Err == nil {
+						built = append(built, c)
+					}
+				}
+				if err := deploy.BuildLocally(ctx, n, built); err != nil {
+					return err
+				}
+				var extra []string
+				if sshConfig != "" {
+					extra = append(extra, "-F", sshConfig)
+				}
+				for _, o := range sshOpts {
+					extra = append(extra, "-o", o)
+				}
+				diffs, err := deploy.Diffs(ctx, closures, extra)
+				if err != nil {
+					return err
+				}
+				failed := 0
+				for i, d := range diffs {
+					if i > 0 {
+						fmt.Fprintln(cmd.OutOrStdout())
+					}
+					fmt.Fprint(cmd.OutOrStdout(), d)
+					if d.Err != nil {
+						failed++
+					}
+				}
+				if failed > 0 {
+					return exitCode(1, fmt.Errorf("%d of %d machines could not be compared", failed, len(diffs)))
+				}
+				return nil
+			},
+		}
+		f := cmd.Flags()
+		f.BoolVar(&all, "all", false, "compare every machine in deploy.nix")
+		f.StringVar(&flake, "flake", ".", "the fleet `DIR` (flake.nix and deploy.nix)")
+		f.StringVarP(&sshConfig, "ssh-config", "F", "", "ssh configuration `FILE` for every host (ssh -F)")
+		f.StringArrayVarP(&sshOpts, "ssh-option", "o", nil, "extra ssh `OPTION=VALUE` for every host (ssh -o), repeatable")
+		return cmd
+	})
+}

@@ -1,0 +1,145 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/nixherd/nixherd/internal/closure"
+	"github.com/nixherd/nixherd/internal/hosts"
+	"github.com/nixherd/nixherd/internal/remote"
+	"github.com/nixherd/nixherd/internal/target"
+)
+
+// MachineDiff is what deploying a closure would change on one machine.
+type MachineDiff struct {
+	Machine string
+	Target  string
+	// Current is the store path the machine runs now ("" when none).
+	Current string
+	// New is the store path the deploy would activate.
+	New  string
+	Diff closure.Diff
+	Err  error
+}
+
+// String renders the machine's diff under a heading.
+func (d MachineDiff) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (%s)\n", d.Machine, d.Target)
+	if d.Err != nil {
+		fmt.Fprintf(&b, "  error: %v\n", d.Err)
+		return b.String()
+	}
+	cur := d.Current
+	if cur == "" {
+		cur = "nothing"
+	}
+	fmt.Fprintf(&b, "  %s\n  -> %s\n", cur, d.New)
+	if cur == d.New {
+		b.WriteString("  already running this configuration\n")
+		return b.String()
+	}
+	for _, l := range strings.Split(strings.TrimRight(d.Diff.String(), "\n"), "\n") {
+		b.WriteString("  " + l + "\n")
+	}
+	return b.String()
+}
+
+// Diffs compares each built closure with what its machine runs now. The
+// current closure is read on the machine itself (nix path-info over ssh),
+// the new one in the local store, so the closures must be built locally.
+// sshOptions are extra ssh arguments for every host, as in Options.
+func Diffs(ctx context.Context, closures []Closure, sshOptions []string) ([]MachineDiff, error) {
+	pool, err := remote.NewPool()
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Close()
+	out := make([]MachineDiff, len(closures))
+	var wg sync.WaitGroup
+	for i, c := range closures {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = diffMachine(ctx, pool, c, sshOptions)
+		}()
+	}
+	wg.Wait()
+	return out, nil
+}
+
+func diffMachine(ctx context.Context, pool *remote.Pool, c Closure, sshOptions []string) MachineDiff {
+	m := c.Machine
+	d := MachineDiff{Machine: m.Name, Target: m.Target, New: c.OutPath}
+	if c.Err != nil {
+		d.Err = c.Err
+		return d
+	}
+	if _, err := os.Stat(c.OutPath); err != nil {
+		d.Err = fmt.Errorf("%s is not in the local store (built on the target?): no diff before it is built", c.OutPath)
+		return d
+	}
+	var r remote.Runner = remote.Local{}
+	if !m.Local() {
+		s, err := pool.Dial(ctx, m.Name, m.Address, append(append([]string{}, m.SSHOptions...), sshOptions...))
+		if err != nil {
+			d.Err = err
+			return d
+		}
+		r = s
+	}
+	if d.Current, d.Err = currentSystem(ctx, r, c.Platform); d.Err != nil {
+		return d
+	}
+	newC, err := closure.Query(ctx, closure.Local{}, c.OutPath)
+	if err != nil {
+		d.Err = err
+		return d
+	}
+	oldC := closure.Closure{}
+	if d.Current != "" {
+		if oldC, err = closure.Query(ctx, shell{r}, d.Current); err != nil {
+			d.Err = err
+			return d
+		}
+	}
+	d.Diff = closure.Compare(oldC, newC)
+	return d
+}
+
+// currentSystem is the store path the machine runs: /run/current-system for
+// NixOS and nix-darwin (what is active, even after a `test`), else the
+// profile's generation.
+func currentSystem(ctx context.Context, r remote.Runner, platform string) (string, error) {
+	exec, err := target.For(platform)
+	if err != nil {
+		return "", err
+	}
+	profile, err := exec.Profile(ctx, r)
+	if err != nil {
+		return "", err
+	}
+	script := `readlink -f "$1" 2>/dev/null || true`
+	if platform == hosts.NixOS || platform == hosts.Darwin {
+		script = `readlink -f /run/current-system 2>/dev/null || readlink -f "$1" 2>/dev/null || true`
+	}
+	out, err := r.Run(ctx, remote.Sh(script, profile))
+	if err != nil {
+		return "", fmt.Errorf("reading the current system: %w", err)
+	}
+	p := strings.TrimSpace(string(out))
+	if !strings.HasPrefix(p, "/nix/store/") {
+		return "", nil
+	}
+	return p, nil
+}
+
+// shell adapts a host's runner to closure.Runner.
+type shell struct{ r remote.Runner }
+
+func (s shell) Run(ctx context.Context, command string) ([]byte, error) {
+	return s.r.Run(ctx, remote.Sh(command))
+}
