@@ -85,7 +85,7 @@ Exits 0 only when every selected host ended on its new configuration.`,
 				for i, m := range machines {
 					names[i] = m.Name
 				}
-				view := ui.New(cmd.ErrOrStderr(), names...)
+				view := safety.view(cmd.ErrOrStderr(), names)
 				summary, err := deploy.Run(ctx, machines, deploy.Options{
 					Flake:                   flake,
 					Action:                  a,

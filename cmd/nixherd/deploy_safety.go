@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nixherd/nixherd/internal/deploy"
+	"github.com/nixherd/nixherd/internal/ui"
 	"github.com/nixherd/nixherd/internal/watchdog"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
@@ -56,6 +57,15 @@ func (s *safetyFlags) activation() deploy.Activation {
 		return deploy.Direct{}
 	}
 	return deploy.Guarded{ConfirmTimeout: s.confirmTimeout}
+}
+
+// view is deploy's progress view: plain lines with --ask, so that the
+// diff and the question are not redrawn over by the live view.
+func (s *safetyFlags) view(w io.Writer, hosts []string) ui.View {
+	if s.ask {
+		return ui.NewPlain(w, hosts...)
+	}
+	return ui.New(w, hosts...)
 }
 
 // errNotApproved stops a deploy the user did not say yes to.
