@@ -130,10 +130,17 @@ func Run(ctx context.Context, c Check, runner Runner) Result {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, c.Deadline)
 	defer cancel()
+	deadline, _ := ctx.Deadline()
 	for {
 		res.Attempts++
-		res.Err = attempt(ctx, c, runner)
+		err := attempt(ctx, c, runner)
 		res.Elapsed = time.Since(start)
+		if err != nil && res.Err != nil && (ctx.Err() != nil || !time.Now().Before(deadline)) {
+			// The deadline cut this attempt short: the previous
+			// attempt's error says more about what is wrong.
+			return res
+		}
+		res.Err = err
 		if res.Err == nil {
 			res.OK = true
 			return res
