@@ -133,9 +133,9 @@ run nixherd update NAME later.`,
 	f := cmd.Flags()
 	f.StringVar(&spec.FlakeURL, "flake", "", "the service flake's `URL`; it must export nixosModules.default")
 	f.IntVar(&spec.Port, "port", 0, "the `PORT` the service listens on, forwarded from the host")
-	f.IntVar(&spec.Index, "index", -1, "container address index `N`: 192.168.100.(10 + N) (default: the lowest free)")
+	f.IntVar(&spec.Index, "index", 0, "container address index `N`: 192.168.100.(10 + N) (default: the lowest free)")
 	f.StringArrayVar(&spec.Secrets, "secret", nil, "agenix `SECRET` to mount at /run/secrets/SECRET with SECRET_FILE set (repeatable)")
-	f.StringArrayVar(&env, "env", nil, "`KEY=VALUE` to set in the service's environment (repeatable)")
+	f.StringArrayVar(&env, "env", nil, "set `KEY=VALUE` in the service's environment (repeatable)")
 	f.BoolVar(&noLock, "no-lock", false, "do not lock the new input with nix")
 	return cmd
 }

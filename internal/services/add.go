@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nixherd/nixherd/internal/flakelock"
 	"github.com/nixherd/nixherd/internal/fleet"
 	"github.com/nixherd/nixherd/internal/nixlang"
 )
@@ -179,6 +180,9 @@ func Add(root string, spec Spec) (*Change, error) {
 	}
 	if strings.TrimSpace(spec.FlakeURL) == "" || strings.ContainsAny(spec.FlakeURL, "\n\r") {
 		return nil, fmt.Errorf("--flake: give the service flake's URL, e.g. git+ssh://git@github.com/you/%s.git", spec.Name)
+	}
+	if _, err := flakelock.ParseRef(spec.FlakeURL); err != nil {
+		return nil, fmt.Errorf("--flake %s is not a flake reference: %w", spec.FlakeURL, err)
 	}
 	if spec.Port < 1 || spec.Port > 65535 {
 		return nil, fmt.Errorf("port %d is not a TCP port (1..65535)", spec.Port)
