@@ -222,8 +222,18 @@ func TestStatusGenerationsRollback(t *testing.T) {
 		t.Fatalf("generations devnix:\n%s", out)
 	}
 
+	// --dry-run shows the plan and changes nothing.
+	out, errOut, code := f.nixherd("rollback", "devnix", "--dry-run")
+	if code != 0 || !strings.Contains(errOut, fmt.Sprintf("devnix: generation 2 (%s) → 1 (%s", gen2, gen1)) ||
+		!regexpMatch(`(?m)^devnix\s+would roll back\s+1\s+`+regexp.QuoteMeta(gen1), out) {
+		t.Errorf("rollback --dry-run: exit %d\n%s%s", code, out, errOut)
+	}
+	if h := c.Host("devnix"); h.CurrentSystem() != gen2 || h.Profile(systemProfile) != gen2 {
+		t.Fatalf("rollback --dry-run changed devnix")
+	}
+
 	// rollback (previous): resolved to generation 1's path, shown, activated.
-	out, errOut, code := f.nixherd("rollback", "devnix")
+	out, errOut, code = f.nixherd("rollback", "devnix")
 	t.Logf("rollback devnix:\n%s%s", errOut, out)
 	if code != 0 {
 		t.Fatalf("rollback: exit %d\n%s%s", code, out, errOut)
