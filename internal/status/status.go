@@ -2,7 +2,7 @@
 // flake says it should run: the running generation (number, date, store
 // path) read from the host, and the desired configuration's store path from
 // one evaluation of the flake for every machine (its outPath: nothing is
-// built). It also finds the generations a rollback can return to.
+// built).
 package status
 
 import (
@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/nixherd/nixherd/internal/deploy"
 	"github.com/nixherd/nixherd/internal/hosts"
@@ -205,20 +204,4 @@ func ShortPath(p string) string {
 		return p
 	}
 	return base[:8] + base[32:]
-}
-
-// Age writes how long ago t was, for the generation's date.
-func Age(now, t time.Time) string {
-	d := now.Sub(t)
-	switch {
-	case t.IsZero():
-		return "-"
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		return fmt.Sprintf("%d min ago", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%d h ago", int(d.Hours()))
-	}
-	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
 }

@@ -57,9 +57,3 @@ func New(w io.Writer, hosts ...string) View {
 	}
 	return NewPlain(w, hosts...)
 }
-
-// IsTerminal reports whether w is an interactive terminal.
-func IsTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
