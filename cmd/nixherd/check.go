@@ -24,8 +24,9 @@ func init() {
 			Long: `Check the fleet's rules without evaluating anything: every .nix file
 parses, imports exist, program modules never import machine configs, every
 machine sets system.stateVersion and has a system of its platform, flake.lock
-matches flake.nix, services have unique indices and ports, and the secrets in
-secrets/secrets.nix and secrets/ agree and are encrypted.
+matches flake.nix, services have unique indices and ports, the secrets in
+secrets/secrets.nix and secrets/ agree and are encrypted to their keys, and
+deploy.nix deploys only machines the flake defines.
 
 Each finding prints as file:line:col: error|warning: message. Exit status:
 0 when there is no error (warnings do not fail unless --strict), 1 when there
