@@ -46,6 +46,13 @@ func checkSecrets(f *fleet.Fleet) []Finding {
 		}
 	}
 	out = append(out, checkRecipients(f, byPos)...)
+	for _, use := range f.SecretUses {
+		if _, err := os.Stat(filepath.Join(f.Root, filepath.FromSlash(use.File))); err != nil {
+			out = append(out, at(use.Pos, Error, fmt.Sprintf("age.secrets.%s.file %s does not exist", use.Name, use.File)))
+		} else if f.SecretsFile != "" && strings.HasSuffix(use.File, ".age") && !listed[use.File] {
+			out = append(out, at(use.Pos, Error, fmt.Sprintf("age.secrets.%s.file %s is not listed in %s", use.Name, use.File, f.SecretsFile)))
+		}
+	}
 	for _, bk := range badKeys {
 		out = append(out, at(bk.pos, Error, fmt.Sprintf("publicKeys entry of %s is not an SSH or age public key: %v", strings.Join(bk.secrets, ", "), bk.err)))
 	}

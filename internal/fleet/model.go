@@ -50,6 +50,8 @@ type Fleet struct {
 	Secrets     []*Secret
 	// SecretFiles are the files under secrets/ other than the rules file.
 	SecretFiles []string
+	// SecretUses are the `age.secrets.NAME.file = PATH;` of the modules.
+	SecretUses []*SecretUse
 	// Deployments are the entries of deploy.nix.
 	Deployments []*Deployment
 	// Lock is flake.lock; nil when there is none (LockErr says why when it
@@ -231,4 +233,13 @@ type Problem struct {
 	// Kind is "syntax", "undefined-variable" or "duplicate".
 	Kind    string
 	Message string
+}
+
+// SecretUse is a module's `age.secrets.NAME.file = PATH;`: the encrypted
+// file agenix decrypts at activation.
+type SecretUse struct {
+	Name string `json:"name"`
+	// File is the path relative to the fleet root.
+	File string `json:"file"`
+	Pos  Pos    `json:"pos"`
 }

@@ -38,6 +38,7 @@ func Read(root string) (*Fleet, error) {
 	r.readFlake()
 	r.readServices(paths)
 	r.readSecrets()
+	r.readSecretUses(paths)
 	r.readDeploy()
 	r.machineFiles()
 	sort.SliceStable(f.Imports, func(i, j int) bool { return posLess(f.Imports[i].Pos, f.Imports[j].Pos) })

@@ -1,9 +1,11 @@
 package fleet
 
 import (
+	"bytes"
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 )
 
 // rulesFiles are where agenix rules live, in the order they are looked for.
@@ -63,5 +65,28 @@ func (r *reader) readSecrets() {
 			}
 		}
 		r.f.Secrets = append(r.f.Secrets, s)
+	}
+}
+
+// readSecretUses finds the age.secrets.NAME.file paths the modules set.
+func (r *reader) readSecretUses(paths []string) {
+	for _, file := range paths {
+		if file == flakeFile || file == r.f.SecretsFile || r.trees[file] == nil || !bytes.Contains(r.f.Files[file].Src, []byte("secrets")) {
+			continue
+		}
+		mod := r.moduleValue(file)
+		if mod == nil {
+			continue
+		}
+		set := lookup(r.ev, mod, "age", "secrets")
+		if set == nil || set.kind != attrsVal {
+			continue
+		}
+		for _, name := range set.attrs.names {
+			f := lookup(r.ev, r.ev.force(set.attrs.vals[name]), "file")
+			if f != nil && f.kind == pathVal && !strings.HasPrefix(f.s, "/") {
+				r.f.SecretUses = append(r.f.SecretUses, &SecretUse{Name: name, File: f.s, Pos: f.pos()})
+			}
+		}
 	}
 }
