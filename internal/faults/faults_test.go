@@ -69,7 +69,7 @@ func (f *fleet) write() {
 	d.WriteString("{\n  machines = {\n")
 	for _, h := range f.c.Hosts {
 		ms = append(ms, *f.machines[h.Name])
-		fmt.Fprintf(&d, "    %s = { target = %q; platform = \"nixos\";", h.Name, h.Target())
+		fmt.Fprintf(&d, "    %s = { target = %q; platform = %q;", h.Name, h.Target(), f.machines[h.Name].Platform)
 		if c := f.checks[h.Name]; c != "" {
 			fmt.Fprintf(&d, " healthChecks = [ %s ];", c)
 		}
@@ -461,5 +461,37 @@ func TestKilledDeployerLeavesHostToRollBack(t *testing.T) {
 	f.waitOn(h, on[h.Name], within-time.Since(activated))
 	if s := watchdogState(h); s != watchdog.RolledBack {
 		t.Fatalf("watchdog state %q", s)
+	}
+}
+
+func TestDarwinFailedActivationRollsBack(t *testing.T) {
+	f := newFleet(t, testhost.Options{N: 1})
+	h := f.c.Hosts[0]
+	f.machines[h.Name].Platform = testhost.Darwin
+	f.write()
+	r := f.deploy(h.Name)
+	if r.code != 0 {
+		t.Fatalf("baseline deploy exited %d\n%s", r.code, r.output())
+	}
+	old := system(h)
+	if old == "" || h.CurrentSystem() != old {
+		t.Fatalf("after the baseline: %s", where(h))
+	}
+	f.machines[h.Name].Generation = "b"
+	f.machines[h.Name].ActivateExit = 4
+	f.write()
+
+	r = f.deploy(h.Name)
+	f.expectRolledBack(r, "activation exited 4")
+	// nix-darwin has no boot default: what runs and the profile say it all.
+	if h.CurrentSystem() != old || system(h) != old {
+		t.Fatalf("%s; want %s", where(h), old)
+	}
+	acts, err := h.Activations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := acts[len(acts)-1]; last.Action != "activate" || last.Path != old {
+		t.Fatalf("last activation %+v; want the previous system re-activated", last)
 	}
 }
