@@ -146,7 +146,7 @@ func (d *run) copyClosure(ctx context.Context, r remote.Runner, c Closure, root 
 	}
 	err = d.o.Nix.Copy(ctx, r.Store(), []string{c.OutPath}, nix.CopyOptions{SSHOpts: r.NixSSHOpts(), SubstituteOnDestination: d.o.SubstituteOnDestination})
 	if err != nil {
-		return fmt.Errorf("%s: copying the closure: %w", r.Name(), err)
+		return explainCopy(r.Name(), fmt.Errorf("%s: copying the closure: %w", r.Name(), err))
 	}
 	return nil
 }
@@ -181,7 +181,7 @@ func (d *run) buildOnTarget(ctx context.Context, r remote.Runner, c Closure, roo
 	if len(missing) > 0 {
 		err = d.o.Nix.CopyDerivations(ctx, r.Store(), []string{c.DrvPath}, r.NixSSHOpts())
 		if err != nil {
-			return fmt.Errorf("%s: copying the derivations: %w", r.Name(), err)
+			return explainCopy(r.Name(), fmt.Errorf("%s: copying the derivations: %w", r.Name(), err))
 		}
 	}
 	report(PhaseRealise, "building on the host")
