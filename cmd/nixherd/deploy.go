@@ -92,6 +92,10 @@ Exits 0 only when every selected host ended on its new configuration.`,
 				for i, m := range machines {
 					names[i] = m.Name
 				}
+				sudoPassword, err := safety.sudoPassword(cmd.InOrStdin(), cmd.ErrOrStderr())
+				if err != nil {
+					return exitCode(2, err)
+				}
 				view := safety.view(cmd.ErrOrStderr(), names)
 				summary, err := deploy.Run(ctx, machines, deploy.Options{
 					Flake:                   flake,
@@ -107,6 +111,7 @@ Exits 0 only when every selected host ended on its new configuration.`,
 					Reporter:                ui.Reporter(view),
 					Activation:              safety.activation(),
 					Approve:                 safety.approve(cmd.InOrStdin(), cmd.ErrOrStderr(), extra),
+					SudoPassword:            sudoPassword,
 				})
 				view.Close()
 				if err != nil {

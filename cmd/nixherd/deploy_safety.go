@@ -23,6 +23,7 @@ type safetyFlags struct {
 	noRollback     bool
 	ask            bool
 	yes            bool
+	askSudo        bool
 }
 
 func (s *safetyFlags) register(f *pflag.FlagSet) {
@@ -32,6 +33,30 @@ func (s *safetyFlags) register(f *pflag.FlagSet) {
 		"switch without the watchdog: set the profile and activate directly, no confirmation, no rollback")
 	f.BoolVar(&s.ask, "ask", false, "show each machine's package diff and deploy only after you type yes")
 	f.BoolVar(&s.yes, "yes", false, "with --ask: show the diff and deploy without asking (for scripts)")
+	f.BoolVar(&s.askSudo, "ask-sudo-password", false,
+		"ask once for the deploy user's sudo password (read from stdin when it is not a terminal); it reaches sudo on stdin, never on a command line")
+}
+
+// sudoPassword asks for the sudo password when --ask-sudo-password is set:
+// without echo on a terminal, else as the first line of stdin.
+func (s *safetyFlags) sudoPassword(stdin io.Reader, prompt io.Writer) ([]byte, error) {
+	if !s.askSudo {
+		return nil, nil
+	}
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(prompt, "sudo password for the deploy user: ")
+		pw, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(prompt)
+		if err != nil {
+			return nil, fmt.Errorf("reading the sudo password: %w", err)
+		}
+		return pw, nil
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return nil, errors.New("--ask-sudo-password: no password on stdin")
+	}
+	return []byte(strings.TrimRight(line, "\r\n")), nil
 }
 
 // validate checks the flags before anything is built; stdin is where the

@@ -45,6 +45,9 @@ type Options struct {
 	// contacted (deploy --ask shows their diff); an error stops the deploy
 	// with nothing changed.
 	Approve func(ctx context.Context, closures []Closure) error
+	// SudoPassword is given to sudo on hosts where the deploy user's sudo
+	// asks for one (through stdin, never argv).
+	SudoPassword []byte
 }
 
 // Run deploys machines (already selected from inv) and returns the summary.
@@ -134,6 +137,7 @@ func Run(ctx context.Context, machines []hosts.Machine, o Options) (*Summary, er
 		return nil, err
 	}
 	defer pool.Close()
+	pool.SetSudoPassword(o.SudoPassword)
 	d.pool = pool
 
 	results := make([]Result, len(closures))

@@ -5,5 +5,5 @@ package remote
 // uses it: a master opened before the activation proves nothing about
 // whether a new login works after it.
 func (s *SSH) Fresh() Runner {
-	return &SSH{name: s.name, addr: s.addr, options: s.options, control: "none", root: s.root}
+	return &SSH{name: s.name, addr: s.addr, options: s.options, control: "none", root: s.root, sudoPassword: s.sudoPassword}
 }

@@ -80,6 +80,8 @@ type Pool struct {
 	mu  sync.Mutex
 	n   int
 	all []*SSH
+	// sudoPassword, when set, is given to sudo on hosts that ask for one.
+	sudoPassword []byte
 }
 
 // NewPool makes the private (0700) socket directory. Its path is short on
@@ -116,7 +118,9 @@ type SSH struct {
 	options []string // user's extra ssh arguments, first so they win
 	control string   // ControlPath of the master
 	root    bool
-	once    sync.Once
+	// sudoPassword is set when this host's sudo asks for a password.
+	sudoPassword []byte
+	once         sync.Once
 }
 
 // Dial opens the master connection to addr (authenticating once) and
@@ -160,6 +164,9 @@ func (p *Pool) Dial(ctx context.Context, name string, addr Address, options []st
 		return s, err
 	}
 	s.root = strings.TrimSpace(string(out)) == "0"
+	if err := p.setupSudo(ctx, s); err != nil {
+		return s, err
+	}
 	return s, nil
 }
 
@@ -234,7 +241,11 @@ func (s *SSH) Store() string {
 func (s *SSH) NixSSHOpts() []string { return s.baseArgs("no") }
 
 func (s *SSH) Run(ctx context.Context, c Command) ([]byte, error) {
-	args := append(s.baseArgs("no"), s.destination(), "--", remoteCommand(c, s.root))
+	line := remoteCommand(c, s.root)
+	if c.Root && !s.root && s.sudoPassword != nil {
+		line, c = s.withSudoPassword(c)
+	}
+	args := append(s.baseArgs("no"), s.destination(), "--", line)
 	cmd := exec.CommandContext(ctx, "ssh", args...)
 	out, err := runCmd(cmd, s.name, append([]string{"ssh"}, args...), c)
 	if ee, ok := err.(*ExitError); ok {
