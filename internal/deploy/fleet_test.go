@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,7 +55,23 @@ func TestDeployToFiveHostsInParallel(t *testing.T) {
 	}
 
 	t.Run("nothing changed copies nothing", func(t *testing.T) {
-		s := f.deploy(deploy.Options{})
+		// --parallel 2: never more than two hosts between connect and done.
+		var mu sync.Mutex
+		active, most := 0, 0
+		s := f.deploy(deploy.Options{Parallel: 2, Reporter: deploy.ReporterFunc(func(e deploy.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			switch e.Phase {
+			case deploy.PhaseConnect:
+				active++
+				most = max(most, active)
+			case deploy.PhaseDone, deploy.PhaseFailed:
+				active--
+			}
+		})})
+		if most != 2 {
+			t.Errorf("at most %d hosts at once with --parallel 2", most)
+		}
 		for _, r := range s.Results {
 			if r.Outcome != deploy.Switched || r.CopiedPaths != 0 || r.Generation != 1 {
 				t.Errorf("%s: %+v", r.Machine, r)
@@ -83,6 +100,17 @@ func TestDeployToFiveHostsInParallel(t *testing.T) {
 			if r := result(t, s, n); r.Outcome != deploy.Switched || r.Generation != 2 {
 				t.Errorf("%s: %+v", n, r)
 			}
+		}
+	})
+
+	t.Run("a failed activation says what failed", func(t *testing.T) {
+		f.machines[3].ActivateExit = 4 // n4
+		f.setGeneration("unit-fails", "n4")
+		defer func() { f.machines[3].ActivateExit = 0; f.write() }()
+		s := f.deploy(deploy.Options{}, "n4")
+		r := result(t, s, "n4")
+		if s.OK || r.Outcome != deploy.Failed || !strings.Contains(r.Error, "exited with status 4: a unit failed to stop, start or restart") {
+			t.Errorf("n4: %+v", r)
 		}
 	})
 

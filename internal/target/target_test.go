@@ -1,7 +1,12 @@
 package target
 
 import (
+	"context"
+	"errors"
+	"strings"
 	"testing"
+
+	"github.com/nixherd/nixherd/internal/remote"
 )
 
 func TestParseGenerations(t *testing.T) {
@@ -54,5 +59,49 @@ func TestParseGenerationsOfEmptyProfile(t *testing.T) {
 	gens, err := ParseGenerations("--\n")
 	if err != nil || len(gens) != 0 {
 		t.Fatalf("a profile without generations: %v, %v", gens, err)
+	}
+}
+
+// script is a remote.Runner for pure composition tests: it records each
+// command line and answers from a table; it runs nothing.
+type script struct {
+	ran    []string
+	answer func(line string) error
+}
+
+func (s *script) Name() string         { return "h" }
+func (s *script) IsRoot() bool         { return true }
+func (s *script) Store() string        { return "ssh://h" }
+func (s *script) NixSSHOpts() []string { return nil }
+func (s *script) Close() error         { return nil }
+func (s *script) Run(_ context.Context, c remote.Command) ([]byte, error) {
+	line := remote.ShellJoin(c.Args)
+	s.ran = append(s.ran, line)
+	return nil, s.answer(line)
+}
+
+func TestNixOSActivationUsesSystemdRunWhereSystemdRuns(t *testing.T) {
+	for _, systemd := range []bool{true, false} {
+		s := &script{answer: func(line string) error {
+			if strings.Contains(line, "systemd-run >/dev/null") && !systemd {
+				return &remote.ExitError{Host: "h", Code: 1}
+			}
+			if strings.Contains(line, "switch-to-configuration switch") {
+				return &remote.ExitError{Host: "h", Code: 4, Stderr: "warning: the following units failed: foo.service"}
+			}
+			return nil
+		}}
+		err := (NixOS{}).Activate(context.Background(), s, "/nix/store/x-nixos-system", Switch)
+		last := s.ran[len(s.ran)-1]
+		if wrapped := strings.HasPrefix(last, "systemd-run "); wrapped != systemd {
+			t.Errorf("systemd=%v: ran %q", systemd, last)
+		}
+		if systemd && !strings.Contains(last, "--wait") {
+			t.Errorf("systemd-run without --wait: %q", last)
+		}
+		var ae *ActivationError
+		if !errors.As(err, &ae) || ae.Code != 4 || !strings.Contains(err.Error(), "a unit failed to stop, start or restart") || !strings.Contains(err.Error(), "foo.service") {
+			t.Errorf("err = %v", err)
+		}
 	}
 }
