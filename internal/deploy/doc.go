@@ -1,13 +1,19 @@
 // Package deploy is nixherd's deploy pipeline, one file per stage:
 //
-//	select.go    which machines (names, globs, @tags, --all; in internal/hosts)
-//	build.go     one nix evaluation for every selected machine, then one build
-//	host.go      per host, in parallel: connect → lock → copy → guard → activate
+//	build.go     one nix evaluation for every selected machine (drv and out
+//	             paths, platform), then one build of all their derivations
+//	host.go      per host, in parallel up to Options.Parallel: connect → lock →
+//	             copy missing paths (or build on the host) → guard → activate →
+//	             record the generation
 //	lock.go      the per-host deploy lock that refuses a second deploy
-//	activate.go  the activation stage (an Activation; safety plugs in its own)
 //	cache.go     --cache: push closures once, hosts substitute from the cache
-//	summary.go   the outcome of each host and the run's summary
+//	activate.go  the activation stage: an Activation (Direct sets the profile
+//	             and activates; confirm.go's Guarded adds magic rollback)
+//	summary.go   each host's outcome and the run's summary (table, JSON)
+//	events.go    the events a Reporter receives as they happen
 //
-// Events go to a Reporter as they happen (internal/ui draws them); the
-// summary comes back from Run.
+// Machines are selected before Run, by internal/hosts (names, globs, @tags,
+// --all). Events go to a Reporter (internal/ui draws them); the summary comes
+// back from Run, which fails as a whole only when evaluation or the build
+// fails: per-host failures are outcomes in the summary.
 package deploy
