@@ -201,3 +201,20 @@ func run(t *testing.T, name string, args ...string) {
 		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
 	}
 }
+
+// TestDeployToANonStandardPort: the port of "user@host:port" reaches both
+// ssh and nix copy (through NIX_SSHOPTS; the ssh:// store URL has no port).
+func TestDeployToANonStandardPort(t *testing.T) {
+	c := testhost.Start(t, testhost.Options{Names: []string{"p1"}, Port: 2222})
+	f := newFleet(t, c, nixos("p1", "1"))
+	s := f.deploy(deploy.Options{BuildOn: "target"})
+	if r := result(t, s, "p1"); !s.OK || r.Outcome != deploy.Switched || !strings.HasSuffix(r.Target, ":2222") {
+		t.Fatalf("build on target via port 2222: %+v", r)
+	}
+	f.setGeneration("2", "p1")
+	s = f.deploy(deploy.Options{})
+	r := result(t, s, "p1")
+	if !s.OK || r.Outcome != deploy.Switched || r.CopiedPaths == 0 || c.Host("p1").Profile(target.SystemProfile) != r.Path {
+		t.Fatalf("copy via port 2222: %+v", r)
+	}
+}
