@@ -112,8 +112,10 @@ done
 mkdir -m 0700 "$dir"
 printf '%s' "$text" >"$dir/watchdog.sh"
 if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then
+	# A transient unit starts with systemd's default PATH, which on NixOS
+	# holds neither coreutils nor nix-env: hand it this session's.
 	systemd-run --unit="nixherd-watchdog-$id" --collect --quiet --service-type=exec \
-		/bin/sh "$dir/watchdog.sh" "$dir" "$@"
+		--setenv=PATH="$PATH" /bin/sh "$dir/watchdog.sh" "$dir" "$@"
 elif command -v setsid >/dev/null 2>&1; then
 	setsid /bin/sh "$dir/watchdog.sh" "$dir" "$@" </dev/null >/dev/null 2>&1 &
 else
