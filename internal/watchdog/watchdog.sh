@@ -35,8 +35,22 @@ set_state() {
 }
 finish() {
 	rm -f "$gcroot"
+	prune
 	set_state "$1"
 	exit 0
+}
+
+# Keep the records of the last 20 runs; older finished ones go. Run ids are
+# UTC timestamps, so names sort by age.
+prune() {
+	n=0
+	for old in $(ls -1d "${dir%/*}"/*/ 2>/dev/null | sort -r); do
+		n=$((n + 1))
+		[ $n -gt 20 ] || continue
+		case $(cat "$old/state" 2>/dev/null) in
+		committed | rolled-back | failed) rm -rf "$old" ;;
+		esac
+	done
 }
 
 # Keep the new closure alive while it is only activated, not yet in a

@@ -279,3 +279,28 @@ func TestGuardInterruptedBeforeConfirmationRollsBack(t *testing.T) {
 		t.Fatalf("running %s, boot default %s; want %s", m.current(), m.bootDefault(), old)
 	}
 }
+
+func TestOldRecordsArePruned(t *testing.T) {
+	m := newMachine(t)
+	old := m.generation("old", 0)
+	m.install(old)
+	for i := 0; i < 25; i++ {
+		d := filepath.Join(m.state, fmt.Sprintf("20000101T000000-%09d", i))
+		os.MkdirAll(d, 0o700)
+		os.WriteFile(filepath.Join(d, "state"), []byte("committed\n"), 0o644)
+	}
+	running := filepath.Join(m.state, "20000101T000000-000000000")
+	os.WriteFile(filepath.Join(running, "state"), []byte("activating\n"), 0o644) // never removed while unfinished
+	h := local{}
+	w, err := Start(context.Background(), h, m.params("/nix/store/"+strings.Repeat("0", 32)+"-nixos-system-gone", time.Second))
+	if err == nil {
+		final(t, w, h, 10*time.Second)
+	}
+	entries, _ := os.ReadDir(m.state)
+	if len(entries) != 21 {
+		t.Errorf("%d records left, want the newest 20 and the unfinished one", len(entries))
+	}
+	if _, err := os.Stat(running); err != nil {
+		t.Errorf("an unfinished record was pruned: %v", err)
+	}
+}
