@@ -332,7 +332,7 @@ func addToFlake(ff *fleetFiles, spec Spec) (*nixlang.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if file, err = file.SetAttr(top, []string{"inputs", spec.Name, "url"}, nixlang.QuoteString(spec.FlakeURL)); err != nil {
+	if file, err = addInput(file, top, spec.Name, spec.FlakeURL); err != nil {
 		return nil, fmt.Errorf("adding input %s to flake.nix: %w", spec.Name, err)
 	}
 	if len(serviceFlakeSets(file)) == 0 {
@@ -394,6 +394,39 @@ func checkReferences(file *nixlang.File, name string) error {
 		return fmt.Errorf("%s:%s: serviceFlakes.%s would not reach input %s through the outputs function's arguments; choose another service name", file.Name, v.Pos(), name, name)
 	}
 	return nil
+}
+
+// addInput adds `NAME.url = "URL";` to the inputs set, or, when flake.nix
+// writes its inputs as dotted top-level bindings (inputs.x.url = …;),
+// `inputs.NAME.url = "URL";` after the last of them.
+func addInput(file *nixlang.File, top *nixlang.AttrSet, name, url string) (*nixlang.File, error) {
+	var lastDotted *nixlang.Attr
+	for _, b := range top.Bindings {
+		a, ok := b.(*nixlang.Attr)
+		if !ok {
+			continue
+		}
+		names, ok := a.Path.Strings()
+		if !ok || names[0] != "inputs" {
+			continue
+		}
+		if len(names) == 1 {
+			lastDotted = nil // an inputs = { … }; set: the editor adds there
+			break
+		}
+		lastDotted = a
+	}
+	if lastDotted == nil {
+		return file.SetAttr(top, []string{"inputs", name, "url"}, nixlang.QuoteString(url))
+	}
+	text := "inputs." + nixlang.FormatAttrName(name) + ".url = " + nixlang.QuoteString(url) + ";"
+	src := file.Src
+	start, end := lastDotted.Pos().Offset, lastDotted.End().Offset
+	if startsLine(src, start) {
+		at := lineContentEnd(src, end)
+		return file.Splice(at, at, "\n"+lineIndent(src, start)+text)
+	}
+	return file.Splice(end, end, " "+text)
 }
 
 // inputReference returns how flake.nix's outputs refers to input name,

@@ -204,22 +204,26 @@ in
 				"programs/services/mk-service.nix":   "name: service: flake: { }\n",
 			})
 			mustAdd(t, dir, Spec{Name: "api", FlakeURL: "github:me/api", Port: 8081, Index: -1})
-			if got := read(t, dir, "flake.nix"); !strings.Contains(got, `api.url = "github:me/api";`) {
+			got := read(t, dir, "flake.nix")
+			if !strings.Contains(got, `api.url = "github:me/api";`) {
 				t.Errorf("no api input in:\n%s", got)
+			}
+			if strings.Contains(flake, "inputs.web.url") && !strings.Contains(got, "inputs.web.url = \"path:./web\";\n  inputs.api.url = \"github:me/api\";\n") {
+				t.Errorf("dotted input not added after the other one:\n%s", got)
 			}
 			mustAdd(t, dir, Spec{Name: "my-db", FlakeURL: "github:me/db", Port: 8082, Index: 7})
 			list, err := List(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := map[string]Service{}
+			byName := map[string]Service{}
 			for _, s := range list {
-				got[s.Name] = s
+				byName[s.Name] = s
 			}
-			if s := got["api"]; s.Index != 1 || s.Address != "192.168.100.11" || s.URL != "github:me/api" || s.Input != "api" {
+			if s := byName["api"]; s.Index != 1 || s.Address != "192.168.100.11" || s.URL != "github:me/api" || s.Input != "api" {
 				t.Errorf("api listed as %+v", s)
 			}
-			if s := got["my-db"]; s.Index != 7 || s.URL != "github:me/db" {
+			if s := byName["my-db"]; s.Index != 7 || s.URL != "github:me/db" {
 				t.Errorf("my-db listed as %+v", s)
 			}
 			mustRemove(t, dir, "api")
