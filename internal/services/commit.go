@@ -29,6 +29,10 @@ func (c *Change) Commit() error {
 	}
 	for _, fc := range c.Files {
 		path := filepath.Join(c.Root, filepath.FromSlash(fc.Path))
+		// Replace what a symbolic link points to, not the link.
+		if real, err := filepath.EvalSymlinks(path); err == nil {
+			path = real
+		}
 		cur, err := os.ReadFile(path)
 		if err != nil {
 			cleanup()

@@ -365,6 +365,26 @@ func TestCommitRollsBackFailedRename(t *testing.T) {
 	assertNoTemps(t, dir)
 }
 
+// A flake.nix that is a symbolic link (a fleet kept in a dotfiles
+// repository) stays a link; the file it points to is edited.
+func TestCommitFollowsSymlinks(t *testing.T) {
+	dir := referenceFleet(t)
+	elsewhere := filepath.Join(t.TempDir(), "flake.nix")
+	if err := os.Rename(filepath.Join(dir, FlakeFile), elsewhere); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, filepath.Join(dir, FlakeFile)); err != nil {
+		t.Fatal(err)
+	}
+	mustAdd(t, dir, Spec{Name: "notes", FlakeURL: "github:me/notes", Port: 8070, Index: -1})
+	if fi, err := os.Lstat(filepath.Join(dir, FlakeFile)); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("flake.nix is no longer a symbolic link (%v)", err)
+	}
+	if !strings.Contains(read(t, filepath.Dir(elsewhere), "flake.nix"), "notes.url") {
+		t.Error("the linked file was not edited")
+	}
+}
+
 func assertNoTemps(t *testing.T, dir string) {
 	t.Helper()
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
