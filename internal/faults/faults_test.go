@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixherd/nixherd/internal/remote"
+	"github.com/nixherd/nixherd/internal/testenv"
 	"github.com/nixherd/nixherd/internal/testhost"
 	"github.com/nixherd/nixherd/internal/watchdog"
 )
@@ -493,5 +495,48 @@ func TestDarwinFailedActivationRollsBack(t *testing.T) {
 	}
 	if last := acts[len(acts)-1]; last.Action != "activate" || last.Path != old {
 		t.Fatalf("last activation %+v; want the previous system re-activated", last)
+	}
+}
+
+// TestAskWaitsForYes answers deploy --ask on a real pseudo-terminal
+// (script(1)): "no" deploys nothing, "yes" deploys.
+func TestAskWaitsForYes(t *testing.T) {
+	script := testenv.NeedTool(t, "script")
+	f := newFleet(t, testhost.Options{N: 1})
+	h := f.c.Hosts[0]
+	on := f.baseline()
+	f.machines[h.Name].Generation = "b"
+	f.write()
+
+	ask := func(answer string) (string, int) {
+		argv := []string{nixherd, "deploy", "--ask", "--flake", f.dir, "-F", f.c.SSHConfig, h.Name}
+		cmd := exec.Command(script, "-qefc", remote.ShellJoin(argv), "/dev/null")
+		cmd.Env = append(os.Environ(), append(f.c.Env(), "TERM=dumb")...)
+		cmd.Stdin = strings.NewReader(answer + "\n")
+		out, _ := cmd.CombinedOutput()
+		return string(out), cmd.ProcessState.ExitCode()
+	}
+
+	before := len(watchdogs(h))
+	out, code := ask("no")
+	if code == 0 || !strings.Contains(out, "not confirmed: nothing was deployed") {
+		t.Fatalf("answer no: exit %d\n%s", code, out)
+	}
+	for _, want := range []string{h.Name + " (" + h.Target() + ")", "Closure size:", "Deploy to 1 machine(s)? Type yes to continue:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--ask output lacks %q:\n%s", want, out)
+		}
+	}
+	f.assertOn(h, on[h.Name])
+	if len(watchdogs(h)) != before {
+		t.Fatal("something was activated after the answer no")
+	}
+
+	out, code = ask("yes")
+	if code != 0 {
+		t.Fatalf("answer yes: exit %d\n%s", code, out)
+	}
+	if s := system(h); s == on[h.Name] || !consistentlyOn(h, s) {
+		t.Fatalf("after yes: %s", where(h))
 	}
 }
