@@ -301,15 +301,17 @@ func TestActivationThatClosesSSHRollsBack(t *testing.T) {
 }
 
 func TestNetworkCutDuringActivationRollsBack(t *testing.T) {
-	f := newFleet(t, testhost.Options{N: 1, NetNS: true})
+	f := newFleet(t, testhost.Options{N: 2, NetNS: true})
 	on := f.baseline()
-	h := f.c.Hosts[0]
-	f.machines[h.Name].Generation = "b"
-	f.machines[h.Name].ActivateScript = "sleep 2"
+	h, other := f.c.Hosts[0], f.c.Hosts[1]
+	for _, x := range f.c.Hosts {
+		f.machines[x.Name].Generation = "b"
+		f.machines[x.Name].ActivateScript = "sleep 2"
+	}
 	f.write()
 
 	before := len(watchdogs(h))
-	r := f.start(h.Name)
+	r := f.start("--all")
 	f.awaitState(h, before, watchdog.Activating, time.Minute)
 	if err := h.Cut(); err != nil {
 		t.Fatal(err)
@@ -324,6 +326,11 @@ func TestNetworkCutDuringActivationRollsBack(t *testing.T) {
 		t.Fatalf("deploy exited 0\n%s", r.output())
 	}
 	f.assertOn(h, on[h.Name])
+	// The host whose network stayed up kept its new generation.
+	if s := system(other); s == on[other.Name] || !consistentlyOn(other, s) {
+		t.Fatalf("%s: %s; want the new generation everywhere\n%s", other.Name, where(other), r.output())
+	}
+	t.Logf("deploy with one host cut:\n%s", r.stdout.String())
 }
 
 func TestActivationExit4RollsBack(t *testing.T) {
