@@ -1,5 +1,7 @@
 package nixlang
 
+import "strings"
+
 // The lexer mirrors Nix's flex scanner (src/libexpr/lexer.l): the same
 // start conditions (default, "…" strings, ''…'' strings, and the states
 // inside an interpolated path), the same longest-match rule between
@@ -17,12 +19,18 @@ const (
 )
 
 type lexer struct {
-	src    string
-	off    int
-	pos    Pos
-	stack  []lexState // the start-condition stack; the current state is the top
-	toks   []Token
-	errors bool
+	src   string
+	off   int
+	pos   Pos
+	stack []lexState // the start-condition stack; the current state is the top
+	toks  []Token
+
+	// Positions up to which a pattern is known not to match, so that runs
+	// like "a.a.a.a" or "-----" lex in linear time: every position inside
+	// one run of path (or URI scheme) characters ends at the same place.
+	noPathBefore   int
+	noSchemeBefore int
+	noCommentEnd   bool // no "*/" after the current position
 }
 
 // lex splits src into tokens; the last token is EOF and carries the trailing
@@ -214,11 +222,14 @@ func matchHPath(s string) int {
 	if len(s) == 0 || s[0] != '~' {
 		return 0
 	}
-	n := matchPath("x" + s[1:]) // same shape after the tilde, with no leading chars
-	if n == 0 || s[1] != '/' {
+	if len(s) < 2 || s[1] != '/' {
 		return 0
 	}
-	return n
+	n := matchPath(s[1:]) // "/seg…": no characters before the first slash
+	if n == 0 {
+		return 0
+	}
+	return n + 1
 }
 
 // SPATH: \<{PATH_CHAR}+(\/{PATH_CHAR}+)*\>
@@ -273,7 +284,7 @@ func matchURI(s string) int {
 
 // skipTrivia returns the length of the whitespace and comments at the start
 // of s. An unterminated /* is not a comment (Nix then sees '/' and '*').
-func skipTrivia(s string) int {
+func (lx *lexer) skipTrivia(s string) int {
 	i := 0
 	for i < len(s) {
 		switch c := s[i]; {
@@ -284,8 +295,12 @@ func skipTrivia(s string) int {
 				i++
 			}
 		case c == '/' && i+1 < len(s) && s[i+1] == '*':
+			if lx.noCommentEnd {
+				return i
+			}
 			end := indexFrom(s, "*/", i+2)
 			if end < 0 {
+				lx.noCommentEnd = true
 				return i
 			}
 			i = end + 2
@@ -297,10 +312,11 @@ func skipTrivia(s string) int {
 }
 
 func indexFrom(s, sub string, from int) int {
-	for i := from; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
+	if from > len(s) {
+		return -1
+	}
+	if i := strings.Index(s[from:], sub); i >= 0 {
+		return from + i
 	}
 	return -1
 }
@@ -318,11 +334,18 @@ var oneCharOps = map[byte]TokenKind{
 
 func (lx *lexer) lexDefault() {
 	rest := lx.src[lx.off:]
-	nt := skipTrivia(rest)
+	nt := lx.skipTrivia(rest)
 	leading := rest[:nt]
 	s := rest[nt:]
 	if len(s) == 0 {
 		lx.emit(EOF, leading, 0)
+		return
+	}
+	if s[0] == 0 {
+		// Flex returns a NUL byte as token 0, which the parser takes for the
+		// end of the input: Nix ignores everything after it.
+		lx.toks = append(lx.toks, Token{Kind: EOF, Leading: rest, Pos: advance(lx.pos, rest)})
+		lx.off = len(lx.src)
 		return
 	}
 
@@ -375,8 +398,32 @@ func (lx *lexer) lexDefault() {
 	}
 	// {PATH_SEG}\$\{ and {HPATH_START}\$\{ start an interpolated path; the
 	// match includes the "${" but only the segment becomes the token.
+	abs := lx.off + nt
+	pathPossible := abs >= lx.noPathBefore
+	if pathPossible {
+		if r := pathChars(s, 0); r < len(s) && s[r] != '/' || r == len(s) {
+			lx.noPathBefore = abs + r
+			pathPossible = false
+		}
+	}
+	uriPossible := abs >= lx.noSchemeBefore
+	if uriPossible {
+		r := 0
+		for r < len(s) && (isIDStart(s[r]) && s[r] != '_' || r > 0 && (isDigit(s[r]) || s[r] == '+' || s[r] == '-' || s[r] == '.')) {
+			r++
+		}
+		if r == len(s) || s[r] != ':' {
+			lx.noSchemeBefore = abs + r
+			if r == 0 {
+				lx.noSchemeBefore = abs + 1
+			}
+			uriPossible = false
+		}
+	}
 	interpSeg := 0
-	if n := matchPathSeg(s); n > 0 && len(s) >= n+2 && s[n:n+2] == "${" {
+	if !pathPossible {
+		// neither PATH nor PATH_SEG can match here
+	} else if n := matchPathSeg(s); n > 0 && len(s) >= n+2 && s[n:n+2] == "${" {
 		try(n+2, Path)
 		if best == n+2 {
 			interpSeg = n
@@ -388,7 +435,8 @@ func (lx *lexer) lexDefault() {
 			interpSeg = 2
 		}
 	}
-	if n := matchPath(s); n > best {
+	if !pathPossible {
+	} else if n := matchPath(s); n > best {
 		interpSeg = 0
 		try(n, Path)
 	}
@@ -400,7 +448,8 @@ func (lx *lexer) lexDefault() {
 		interpSeg = 0
 		try(n, SPath)
 	}
-	if n := matchURI(s); n > best {
+	if !uriPossible {
+	} else if n := matchURI(s); n > best {
 		interpSeg = 0
 		try(n, URI)
 	}

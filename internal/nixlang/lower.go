@@ -275,20 +275,29 @@ func unescape(s string) string {
 	return b.String()
 }
 
+// cString cuts s at a NUL byte: Nix's unescapeStr works on C strings, so
+// an escaped fragment ends at the first NUL.
+func cString(s string) string {
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
 func (l *lowerer) dqString(n *String) nExpr {
 	if len(n.Parts) == 0 {
 		return &nString{""}
 	}
 	if len(n.Parts) == 1 {
 		if f, ok := n.Parts[0].(*Fragment); ok {
-			return &nString{unescape(f.Tok.Text)}
+			return &nString{cString(unescape(f.Tok.Text))}
 		}
 	}
 	c := &nConcat{forceString: true}
 	for _, p := range n.Parts {
 		switch p := p.(type) {
 		case *Fragment:
-			c.parts = append(c.parts, &nString{unescape(p.Tok.Text)})
+			c.parts = append(c.parts, &nString{cString(unescape(p.Tok.Text))})
 		case *Interp:
 			c.parts = append(c.parts, l.expr(p.X))
 		}
@@ -314,7 +323,7 @@ func indFragment(raw string) (text string, hasIndent bool) {
 	case raw == "'":
 		return "'", false
 	case strings.HasPrefix(raw, "''\\"):
-		return unescape(raw[2:]), false
+		return cString(unescape(raw[2:])), false
 	}
 	return raw, true
 }

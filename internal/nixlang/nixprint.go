@@ -179,11 +179,11 @@ func show(b *strings.Builder, e nExpr) {
 			d := n.attrs.attrs[name]
 			if d.inherited {
 				b.WriteString("inherit ")
-				b.WriteString(name)
+				showIdentifier(b, name)
 				b.WriteString("; ")
 				continue
 			}
-			b.WriteString(name)
+			showIdentifier(b, name)
 			b.WriteString(" = ")
 			show(b, d.e)
 			b.WriteString("; ")
