@@ -55,6 +55,15 @@ mount --bind "$dir" /run/testhost
 mount --bind "$dir/nix" /nix
 mount --bind "$dir/etc-nix" /etc/nix
 mount --bind "$dir/root" /root
+mount --bind "$dir/home" /home
+# The host's own copies of /etc files (hosts; passwd, shadow, sudoers with
+# a deploy user): the real machine's stay untouched.
+for f in "$dir"/etc/*; do
+	[ -f "$f" ] && mount --bind "$f" "/etc/${f##*/}"
+done
+if [ -e /run/testhost/nix-daemon ]; then
+	(while :; do nix-daemon >> /run/testhost/nix-daemon.log 2>&1; sleep 0.2; done) &
+fi
 : > /run/testhost/ready
 set +e
 while :; do
@@ -84,7 +93,7 @@ func startHost(c *Cluster, name string, opts Options, clientPub []byte) (h *Host
 			h.stop(true)
 		}
 	}()
-	for _, d := range []string{"nix", "etc-nix", "root"} {
+	for _, d := range []string{"nix", "etc-nix", "root", "home", "etc"} {
 		if err := os.MkdirAll(filepath.Join(h.Dir, d), 0o755); err != nil {
 			return h, err
 		}
@@ -92,7 +101,14 @@ func startHost(c *Cluster, name string, opts Options, clientPub []byte) (h *Host
 	if err := os.Chmod(filepath.Join(h.Dir, "root"), 0o700); err != nil {
 		return h, err
 	}
-	if err := os.WriteFile(filepath.Join(h.Dir, "etc-nix", "nix.conf"), []byte(nixConf), 0o644); err != nil {
+	conf := nixConf
+	if opts.DeployUser != "" && opts.TrustedDeployUser {
+		conf += "trusted-users = root " + opts.DeployUser + "\n"
+	}
+	if err := os.WriteFile(filepath.Join(h.Dir, "etc-nix", "nix.conf"), []byte(conf), 0o644); err != nil {
+		return h, err
+	}
+	if err := writeEtc(h.Dir, name, opts); err != nil {
 		return h, err
 	}
 	if err := keygen(filepath.Join(h.Dir, "ssh_host_ed25519_key"), "nixherd-testhost-"+name); err != nil {
@@ -107,7 +123,9 @@ func startHost(c *Cluster, name string, opts Options, clientPub []byte) (h *Host
 		return h, fmt.Errorf("unreadable host key %q", pub)
 	}
 	h.hostKey = f[0] + " " + f[1]
-	if err := os.WriteFile(filepath.Join(h.Dir, "authorized_keys"), clientPub, 0o600); err != nil {
+	// World-readable: sshd reads it as the user logging in, also the
+	// deploy user.
+	if err := os.WriteFile(filepath.Join(h.Dir, "authorized_keys"), clientPub, 0o644); err != nil {
 		return h, err
 	}
 
@@ -365,11 +383,14 @@ func (h *Host) knownHostsName() string {
 }
 
 // Target is the host as nixherd's deploy.nix writes it: root@ADDR[:PORT].
-func (h *Host) Target() string {
+func (h *Host) Target() string { return h.TargetAs("root") }
+
+// TargetAs is the host as user@ADDR[:PORT], e.g. for Options.DeployUser.
+func (h *Host) TargetAs(user string) string {
 	if h.Port == 22 {
-		return "root@" + h.Addr
+		return user + "@" + h.Addr
 	}
-	return fmt.Sprintf("root@%s:%d", h.Addr, h.Port)
+	return fmt.Sprintf("%s@%s:%d", user, h.Addr, h.Port)
 }
 
 // StoreURL is the host's store for `nix copy --to` (with the cluster's
@@ -384,7 +405,12 @@ func (h *Host) StoreURL() string {
 // SSH returns an ssh command that runs script on the host as root, through
 // the cluster's ssh_config (so with host key checking).
 func (h *Host) SSH(ctx context.Context, script string) *exec.Cmd {
-	return exec.CommandContext(ctx, "ssh", "-F", h.cluster.SSHConfig, h.Name, "--", script)
+	return h.SSHAs(ctx, "root", script)
+}
+
+// SSHAs is SSH logging in as user (e.g. Options.DeployUser).
+func (h *Host) SSHAs(ctx context.Context, user, script string) *exec.Cmd {
+	return exec.CommandContext(ctx, "ssh", "-F", h.cluster.SSHConfig, "-l", user, h.Name, "--", script)
 }
 
 // Run runs script on the host over ssh and returns its standard output. The

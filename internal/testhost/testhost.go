@@ -53,6 +53,20 @@ type Options struct {
 	// LogLevel of the hosts' sshd (default VERBOSE, which logs every
 	// accepted key so that handshakes can be counted).
 	LogLevel string
+	// DeployUser, when set, adds a non-root account of that name to every
+	// host — in the host's private /etc/passwd, /etc/shadow and /home, never
+	// the real machine's — that logs in with the client key and may run
+	// anything with sudo. The hosts then also run a nix-daemon, through
+	// which a non-root user reaches the store, as on a real multi-user
+	// Nix installation. Needs sudo installed on this machine.
+	DeployUser string
+	// DeployPassword is the password sudo asks DeployUser for; empty means
+	// passwordless sudo (NOPASSWD).
+	DeployPassword string
+	// TrustedDeployUser adds DeployUser to the hosts' nix trusted-users, so
+	// it may copy unsigned store paths. Without it such copies fail with
+	// "lacks a signature by a trusted key", as on a real host.
+	TrustedDeployUser bool
 }
 
 // Cluster is a set of running test hosts sharing one client key.
@@ -131,6 +145,14 @@ func New(opts Options) (c *Cluster, err error) {
 	}
 	if opts.Port == 0 {
 		opts.Port = 22
+	}
+	if opts.DeployUser != "" {
+		if !validName(opts.DeployUser) || opts.DeployUser == "root" {
+			return nil, fmt.Errorf("deploy user %q: a login name other than root", opts.DeployUser)
+		}
+		if _, err := os.Stat("/etc/sudoers"); err != nil {
+			return nil, errors.New("a deploy user needs sudo installed on this machine (apt-get install sudo)")
+		}
 	}
 	if opts.LogLevel == "" {
 		opts.LogLevel = "VERBOSE"
@@ -252,6 +274,8 @@ type DeployMachine struct {
 	Tags     []string
 	// BuildOn is "local" or "target" ("" for nixherd's default).
 	BuildOn string
+	// User logs in to the host (default root), e.g. Options.DeployUser.
+	User string
 	// Extra is Nix text added inside the machine's attribute set, e.g.
 	// `healthChecks = [ { tcp = "…"; } ];`.
 	Extra string
@@ -270,7 +294,11 @@ func (c *Cluster) DeployNix(ms ...DeployMachine) (string, error) {
 		if h == nil {
 			return "", fmt.Errorf("deploy.nix: machine %s: no test host %q", m.Name, m.Host)
 		}
-		fmt.Fprintf(&b, "    %s = {\n      target = %s;\n", nixString(m.Name), nixString(h.Target()))
+		user := m.User
+		if user == "" {
+			user = "root"
+		}
+		fmt.Fprintf(&b, "    %s = {\n      target = %s;\n", nixString(m.Name), nixString(h.TargetAs(user)))
 		if m.Platform != "" {
 			fmt.Fprintf(&b, "      platform = %s;\n", nixString(m.Platform))
 		}
