@@ -304,3 +304,34 @@ func TestOldRecordsArePruned(t *testing.T) {
 		t.Errorf("an unfinished record was pruned: %v", err)
 	}
 }
+
+// lost passes the launch through, then loses the machine, as a cut network
+// would: every later script fails.
+type lost struct {
+	local
+	launched bool
+}
+
+func (l *lost) RunScript(ctx context.Context, script string, args ...string) ([]byte, error) {
+	if l.launched {
+		return nil, fmt.Errorf("ssh: connect to host: no route to host")
+	}
+	l.launched = true
+	return l.local.RunScript(ctx, script, args...)
+}
+
+func TestGuardReportsALostMachineWhichRollsBackAlone(t *testing.T) {
+	m := newMachine(t)
+	old, new := m.generation("old", 0), m.generation("new", 0)
+	m.install(old)
+	h := &lost{}
+	g := &Guard{Params: m.params(new, 2*time.Second), Host: h, Poll: 50 * time.Millisecond, Patience: time.Second}
+	out, err := g.Run(context.Background())
+	if err != nil || out.Result != ResultUnreachable || !strings.Contains(out.Reason, "returns to its previous generation by itself") {
+		t.Fatalf("outcome %+v, %v", out, err)
+	}
+	st := final(t, out.Watch, local{}, 15*time.Second)
+	if st.State != RolledBack || m.current() != old || m.bootDefault() != old {
+		t.Fatalf("state %q, running %s, boot default %s; want %s", st.State, m.current(), m.bootDefault(), old)
+	}
+}
