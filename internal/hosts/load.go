@@ -132,7 +132,8 @@ func (d decoder) errorf(p *rawPos, format string, args ...any) error {
 	return fmt.Errorf("%s: %s", d.pos(p), fmt.Sprintf(format, args...))
 }
 
-// fieldPolicy lists the attributes a machine or the defaults may set.
+// machineFields and defaultFields list the attributes a machine and the
+// defaults may set.
 var machineFields = map[string]bool{"target": true, "tags": true, "buildOn": true, "sshOptions": true, "healthChecks": true, "platform": true, "configuration": true}
 var defaultFields = map[string]bool{"target": false, "tags": true, "buildOn": true, "sshOptions": true, "healthChecks": true}
 

@@ -262,8 +262,8 @@ func (n *Nix) Closure(ctx context.Context, paths []string) ([]PathInfo, error) {
 	return ParsePathInfo(out)
 }
 
-// ExtraEnv returns the NIX_SSHOPTS entry that makes nix reuse opts when it
-// calls ssh. Nix splits NIX_SSHOPTS on whitespace, so no option may contain
+// SSHOptsEnv returns the NIX_SSHOPTS entry that makes nix pass opts to ssh
+// (so that it reuses a master connection). Nix splits NIX_SSHOPTS on whitespace, so no option may contain
 // a space.
 func SSHOptsEnv(opts []string) []string {
 	return []string{"NIX_SSHOPTS=" + strings.Join(opts, " ")}

@@ -70,9 +70,9 @@ type ExitError struct {
 }
 
 func (e *ExitError) Error() string {
+	// The end of stderr is where programs say why they failed.
 	msg := strings.TrimSpace(e.Stderr)
-	if i := strings.LastIndex(msg, "\n"); i >= 0 && strings.Count(msg, "\n") > 8 {
-		lines := strings.Split(msg, "\n")
+	if lines := strings.Split(msg, "\n"); len(lines) > 8 {
 		msg = strings.Join(lines[len(lines)-8:], "\n")
 	}
 	prog := ""

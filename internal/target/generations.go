@@ -111,6 +111,3 @@ func genName(n int) string {
 	}
 	return strconv.Itoa(n)
 }
-
-// NeedsRoot reports whether the executor's profile belongs to root.
-func NeedsRoot(e Executor) bool { return e.Platform() != "home" }

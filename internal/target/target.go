@@ -87,6 +87,10 @@ func For(platform string) (Executor, error) {
 	return nil, fmt.Errorf("unknown platform %q (nixos, darwin or home)", platform)
 }
 
+// NeedsRoot reports whether the executor's profile belongs to root (system
+// profiles do; a home-manager profile belongs to its user).
+func NeedsRoot(e Executor) bool { return e.Platform() != "home" }
+
 // quoteAttr quotes a configuration name for use in an attribute path.
 func quoteAttr(name string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "${", `\${`).Replace(name) + `"`
