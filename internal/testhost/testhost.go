@@ -173,11 +173,16 @@ func New(opts Options) (c *Cluster, err error) {
 
 	c = &Cluster{Dir: opts.Dir}
 	if c.Dir == "" {
-		d, err := os.MkdirTemp("", "nixherd-testhost-")
+		removeStaleDirs()
+		d, err := os.MkdirTemp("", tempPrefix)
 		if err != nil {
 			return nil, err
 		}
 		c.Dir, c.removeDir = d, true
+		if err := os.WriteFile(filepath.Join(d, ownerFile), []byte(processID(os.Getpid())), 0o600); err != nil {
+			os.RemoveAll(d)
+			return nil, err
+		}
 	} else if err := os.MkdirAll(c.Dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -319,6 +324,48 @@ func (c *Cluster) DeployNix(ms ...DeployMachine) (string, error) {
 	}
 	b.WriteString("  };\n}\n")
 	return b.String(), nil
+}
+
+const (
+	tempPrefix = "nixherd-testhost-"
+	ownerFile  = "owner"
+)
+
+// processID identifies a running process across pid reuse: its pid and
+// start time.
+func processID(pid int) string {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	// Fields after the command name, which is in parentheses; the start
+	// time is field 22 of the line, 20 after the name.
+	rest := string(stat)
+	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	f := strings.Fields(rest)
+	if len(f) < 20 {
+		return ""
+	}
+	return fmt.Sprintf("%d %s", pid, f[19])
+}
+
+// removeStaleDirs removes the directories of clusters whose process died
+// without closing them (a test binary killed by its timeout): their hosts
+// died with it (Pdeathsig), only files are left.
+func removeStaleDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), tempPrefix+"*"))
+	for _, d := range dirs {
+		owner, err := os.ReadFile(filepath.Join(d, ownerFile))
+		if err != nil {
+			continue // not ours, or being created
+		}
+		var pid int
+		if _, err := fmt.Sscan(string(owner), &pid); err != nil || processID(pid) != string(owner) {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 func validName(s string) bool {

@@ -530,3 +530,25 @@ func TestDeployUser(t *testing.T) {
 		t.Error("the real /etc/passwd has the test deploy user")
 	}
 }
+
+// The directory of a cluster whose process died without closing it is
+// removed by the next New; a live cluster's is not.
+func TestStaleClusterDirIsRemoved(t *testing.T) {
+	testhost.Need(t)
+	stale, err := os.MkdirTemp("", "nixherd-testhost-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(stale)
+	// A process that has exited: pid 1's start time never matches this.
+	os.WriteFile(filepath.Join(stale, "owner"), []byte("999999999 1"), 0o600)
+	live := testhost.Start(t, testhost.Options{N: 1})
+	if _, err := os.Stat(stale); err == nil {
+		t.Errorf("stale cluster directory %s left", stale)
+	}
+	other := testhost.Start(t, testhost.Options{N: 1})
+	_ = other
+	if _, err := os.Stat(live.Dir); err != nil {
+		t.Errorf("a live cluster's directory was removed: %v", err)
+	}
+}
