@@ -2,23 +2,29 @@
 // nixherd's deploy, status and rollback code can be tested against real
 // OpenSSH servers and real, separate Nix stores instead of mocks.
 //
-// Each host is a shell running as process 1 of its own PID and mount
-// namespaces (unshare --pid --mount --kill-child). Inside, the host's own
-// directory is bind-mounted over /nix, /etc/nix and /root, a tmpfs over /run,
-// and the shell supervises an sshd that listens on the host's own address: a
-// loopback address 127.77.x.y by default, or an address on a veth pair into a
-// network namespace of its own (NetNS) when a test must cut the host's
-// network. Debian's nix lives in /usr/bin, so it keeps working over the empty
-// private /nix; the host's store and database appear on first use.
+// Each host is a shell running as process 1 of its own PID, mount and UTS
+// namespaces (unshare --pid --mount --uts --kill-child). Inside, the host's
+// own directory is bind-mounted over /nix, /etc/nix, /root and /home, its own
+// copies over /etc/hosts (and, with a deploy user, /etc/passwd, group, shadow
+// and sudoers), a tmpfs over /run, and the shell supervises an sshd that
+// listens on the host's own address: a loopback address 127.77.x.y by
+// default, or an address on a veth pair into a network namespace of its own
+// (NetNS) when a test must cut the host's network. Debian's nix lives in
+// /usr/bin, so it keeps working over the empty private /nix; the host's store
+// and database appear on first use.
 //
 // Clients reach the hosts with the system ssh through a generated ssh_config
 // (Cluster.SSHConfig) that names the per-run client key and a known_hosts file
 // holding every host key, so StrictHostKeyChecking stays on.
 //
-// Stopping a host kills the unshare process; --kill-child makes the kernel
-// kill the namespace's process 1 and with it every process of the host, and
-// the private mounts vanish with the mount namespace. Hosts must be started
-// as root.
+// Stopping a host kills the namespace's process 1, and with it the kernel
+// kills every process of the host; the private mounts vanish with the mount
+// namespace. If the caller dies instead, unshare dies with it (Pdeathsig) and
+// --kill-child does the same. Hosts must be started as root.
+//
+// WriteFixture writes a fleet flake without inputs whose NixOS, nix-darwin
+// and home-manager configurations are real derivations built by /bin/sh that
+// honour the activation contracts and record each activation on the host.
 package testhost
 
 import (
