@@ -27,7 +27,17 @@ func TestDeployToFiveHostsInParallel(t *testing.T) {
 	f := newFleet(t, c, ms...)
 
 	start := time.Now()
-	s := f.deploy(deploy.Options{Parallel: 10})
+	var mu sync.Mutex
+	copying := map[string][]string{}
+	lines := &deploy.Lines{W: testWriter{t}}
+	s := f.deploy(deploy.Options{Parallel: 10, Reporter: deploy.ReporterFunc(func(e deploy.Event) {
+		lines.Event(e)
+		if e.Phase == deploy.PhaseCopy {
+			mu.Lock()
+			copying[e.Host] = append(copying[e.Host], e.Detail)
+			mu.Unlock()
+		}
+	})})
 	t.Logf("first deploy of 5 hosts: %s", time.Since(start))
 	if !s.OK || s.Evaluations != 1 || s.SSHConnections != 5 {
 		t.Fatalf("summary: %+v", s)
@@ -48,6 +58,9 @@ func TestDeployToFiveHostsInParallel(t *testing.T) {
 			if !h.HasStorePath(p) {
 				t.Errorf("%s: store lacks %s", n, p)
 			}
+		}
+		if got := strings.Join(copying[n], "; "); !strings.Contains(got, "nixos-system-"+n+"-fixture") {
+			t.Errorf("%s: the copy events never named the system being copied: %s", n, got)
 		}
 		if logins := h.Logins(); logins != 1 {
 			t.Errorf("%s: %d ssh handshakes, want 1 (one master connection)", n, logins)

@@ -144,11 +144,34 @@ func (d *run) copyClosure(ctx context.Context, r remote.Runner, c Closure, root 
 	if len(missing) == 0 || d.o.DryRun {
 		return nil
 	}
-	err = d.o.Nix.Copy(ctx, r.Store(), []string{c.OutPath}, nix.CopyOptions{SSHOpts: r.NixSSHOpts(), SubstituteOnDestination: d.o.SubstituteOnDestination})
+	err = d.o.Nix.Copy(ctx, r.Store(), []string{c.OutPath}, nix.CopyOptions{
+		SSHOpts:                 r.NixSSHOpts(),
+		SubstituteOnDestination: d.o.SubstituteOnDestination,
+		Progress:                copyProgress(missing, report),
+	})
 	if err != nil {
 		return explainCopy(r.Name(), fmt.Errorf("%s: copying the closure: %w", r.Name(), err))
 	}
 	return nil
+}
+
+// copyProgress reports which path is being copied, at most a few times a
+// second so that plain-line logs of large closures stay readable.
+func copyProgress(missing []nix.PathInfo, report func(Phase, string)) func(string) {
+	var last time.Time
+	n := 0
+	return func(path string) {
+		n++
+		if time.Since(last) < 500*time.Millisecond && n < len(missing) {
+			return
+		}
+		last = time.Now()
+		name := path[strings.LastIndex(path, "/")+1:]
+		if _, rest, ok := strings.Cut(name, "-"); ok {
+			name = rest
+		}
+		report(PhaseCopy, fmt.Sprintf("copying %d/%d: %s", min(n, len(missing)), len(missing), name))
+	}
 }
 
 func copyDetail(missing []nix.PathInfo, dry bool) string {

@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"regexp"
@@ -117,14 +118,21 @@ func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // run executes prog with args and returns stdout.
 func (n *Nix) run(ctx context.Context, env []string, prog string, args ...string) ([]byte, error) {
+	var stderr bytes.Buffer
+	return n.runLog(ctx, env, &stderr, stderr.String, prog, args...)
+}
+
+// runLog runs prog with its stderr going to log; text gives the stderr
+// text for the error message once the process ended.
+func (n *Nix) runLog(ctx context.Context, env []string, log io.Writer, text func() string, prog string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, prog, args...)
 	cmd.Env = append(append(os.Environ(), n.Env...), env...)
 	// nix copy's ssh child may outlive a killed nix (see remote.runCmd).
 	cmd.WaitDelay = 2 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, log
 	if err := cmd.Run(); err != nil {
-		return stdout.Bytes(), &Error{Args: append([]string{prog}, args...), Stderr: stderr.String(), Err: err}
+		return stdout.Bytes(), &Error{Args: append([]string{prog}, args...), Stderr: text(), Err: err}
 	}
 	return stdout.Bytes(), nil
 }
@@ -277,6 +285,9 @@ type CopyOptions struct {
 	SubstituteOnDestination bool
 	// From copies from Store into the local store instead of to it.
 	From bool
+	// Progress, when set, is called with each store path as nix starts
+	// copying it.
+	Progress func(path string)
 }
 
 // Copy copies the closures of paths to (or from) the store URL with `nix
@@ -293,8 +304,18 @@ func (n *Nix) Copy(ctx context.Context, store string, paths []string, o CopyOpti
 	if o.SubstituteOnDestination {
 		args = append(args, "--substitute-on-destination")
 	}
-	args = append(args, paths...)
-	_, err := n.nix(ctx, SSHOptsEnv(o.SSHOpts), args...)
+	if o.Progress == nil {
+		_, err := n.nix(ctx, SSHOptsEnv(o.SSHOpts), append(args, paths...)...)
+		return err
+	}
+	// Nix's structured log says which path it copies; its messages are
+	// turned back into text for the error.
+	log := &jsonLog{onCopy: o.Progress}
+	full := append([]string{"copy"}, features...)
+	full = append(full, "--log-format", "internal-json")
+	full = append(full, args[1:]...)
+	full = append(full, paths...)
+	_, err := n.runLog(ctx, SSHOptsEnv(o.SSHOpts), log, log.String, n.Bin, full...)
 	return err
 }
 

@@ -92,3 +92,22 @@ func TestBuildAndClosureOnRealNix(t *testing.T) {
 		t.Fatalf("closure of a = %+v, want a and its dependency", closure)
 	}
 }
+
+func TestJSONLogReportsCopiesAndKeepsMessages(t *testing.T) {
+	var copied []string
+	l := &jsonLog{onCopy: func(p string) { copied = append(copied, p) }}
+	in := `@nix {"action":"start","id":1,"level":3,"text":"copying 1 paths","type":103}
+@nix {"action":"start","fields":["/nix/store/aaa-x","local","ssh://h"],"id":2,"level":3,"text":"copying path","type":100}
+ssh: connect to host h port 22: Connection refused
+@nix {"action":"msg","level":0,"msg":"\u001b[31;1merror:\u001b[0m cannot connect to '\u001b[35;1mh\u001b[0m'"}`
+	// Written in odd pieces, as a pipe delivers it.
+	for i := 0; i < len(in); i += 7 {
+		l.Write([]byte(in[i:min(i+7, len(in))]))
+	}
+	if len(copied) != 1 || copied[0] != "/nix/store/aaa-x" {
+		t.Errorf("copied = %v", copied)
+	}
+	if got := l.String(); got != "ssh: connect to host h port 22: Connection refused\nerror: cannot connect to 'h'\n" {
+		t.Errorf("text = %q", got)
+	}
+}
