@@ -19,6 +19,14 @@ const leaseDir = "/run/nixherd-testhost"
 
 const maxLoopback = 250 * 250
 
+// wildcardProbe is a loopback address no host gets (loopbackAddr ends at
+// .251): binding it fails only when the port is taken on every address.
+const wildcardProbe = "127.77.255.254"
+
+// maxUnusable bounds the search when addresses are free of leases but not
+// usable: the cause is then not other hosts, and scanning on would not help.
+const maxUnusable = 64
+
 // loopbackAddr is the i-th test host address: 127.77.0.2, 127.77.0.3, …
 func loopbackAddr(i int) string { return fmt.Sprintf("127.77.%d.%d", i/250, 2+i%250) }
 
@@ -33,6 +41,7 @@ func leaseFree(kind string, max int, usable func(int) bool) (*lease, error) {
 	if err := os.MkdirAll(leaseDir, 0o700); err != nil {
 		return nil, err
 	}
+	unusable := 0
 	for i := 0; i < max; i++ {
 		f, err := os.OpenFile(filepath.Join(leaseDir, kind+"-"+strconv.Itoa(i)+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
 		if err != nil {
@@ -47,6 +56,9 @@ func leaseFree(kind string, max int, usable func(int) bool) (*lease, error) {
 		}
 		if !usable(i) {
 			f.Close()
+			if unusable++; unusable == maxUnusable {
+				return nil, fmt.Errorf("%d free %s addresses for test hosts in a row were unusable (their port taken?)", maxUnusable, kind)
+			}
 			continue
 		}
 		return &lease{index: i, file: f}, nil

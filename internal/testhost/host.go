@@ -393,14 +393,9 @@ func (h *Host) TargetAs(user string) string {
 	return fmt.Sprintf("%s@%s:%d", user, h.Addr, h.Port)
 }
 
-// StoreURL is the host's store for `nix copy --to` (with the cluster's
-// NIX_SSHOPTS).
-func (h *Host) StoreURL() string {
-	if h.Port == 22 {
-		return "ssh://root@" + h.Addr
-	}
-	return fmt.Sprintf("ssh://root@%s?ssh-port=%d", h.Addr, h.Port)
-}
+// StoreURL is the host's store for `nix copy --to`, with the cluster's
+// NIX_SSHOPTS (Cluster.Env), whose ssh_config supplies the port.
+func (h *Host) StoreURL() string { return "ssh://root@" + h.Addr }
 
 // SSH returns an ssh command that runs script on the host as root, through
 // the cluster's ssh_config (so with host key checking).
@@ -410,7 +405,7 @@ func (h *Host) SSH(ctx context.Context, script string) *exec.Cmd {
 
 // SSHAs is SSH logging in as user (e.g. Options.DeployUser).
 func (h *Host) SSHAs(ctx context.Context, user, script string) *exec.Cmd {
-	return exec.CommandContext(ctx, "ssh", "-F", h.cluster.SSHConfig, "-l", user, h.Name, "--", script)
+	return exec.CommandContext(ctx, "ssh", "-F", h.cluster.SSHConfig, "-l", user, h.Addr, "--", script)
 }
 
 // Run runs script on the host over ssh and returns its standard output. The
