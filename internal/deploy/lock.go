@@ -19,7 +19,14 @@ import (
 // mkdir is atomic on every Unix, so the lock works on NixOS and macOS alike.
 // A lock whose holder is gone (its pid is dead, or the host rebooted since)
 // is stale and taken over.
-const lockScript = `if [ "$(id -u)" = 0 ]; then d=/run/nixherd; else d="${XDG_RUNTIME_DIR:-/tmp}/nixherd-$(id -u)"; fi
+//
+// Root's lock lives in /run (/var/run on macOS, which has no /run): both are
+// emptied at boot, so a reboot never leaves a lock behind.
+const lockScript = `if [ "$(id -u)" = 0 ]; then
+  if [ -d /run ]; then d=/run/nixherd; else d=/var/run/nixherd; fi
+else
+  d="${XDG_RUNTIME_DIR:-/tmp}/nixherd-$(id -u)"
+fi
 mkdir -p "$d" && chmod 700 "$d" || exit 1
 l="$d/deploy.lock"
 boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || sysctl -n kern.boottime 2>/dev/null)
