@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/nix"
@@ -65,25 +66,67 @@ type evalResult struct {
 	OutPath  string  `json:"out"`
 }
 
-// Evaluate evaluates all machines with one nix evaluation.
+// Evaluate evaluates all machines with one nix evaluation. When that fails
+// and more than one machine is selected, each machine is evaluated alone to
+// find the broken ones: they get Err, the others still deploy. It fails as
+// a whole only when every machine fails (a broken flake.nix, say).
 func Evaluate(ctx context.Context, n *nix.Nix, flakeDir string, machines []hosts.Machine) ([]Closure, error) {
+	cs, _, err := evaluate(ctx, n, flakeDir, machines)
+	return cs, err
+}
+
+// evaluate is Evaluate that also counts the nix evaluations it ran.
+func evaluate(ctx context.Context, n *nix.Nix, flakeDir string, machines []hosts.Machine) ([]Closure, int, error) {
 	abs, err := filepath.Abs(flakeDir)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var res map[string]evalResult
-	if err := n.EvalJSON(ctx, evalExpr(abs, machines), &res); err != nil {
-		return nil, fmt.Errorf("evaluating the fleet: %w", err)
+	err = n.EvalJSON(ctx, evalExpr(abs, machines), &res)
+	if err == nil {
+		out := make([]Closure, len(machines))
+		for i, m := range machines {
+			out[i] = closureOf1(m, res[m.Name])
+		}
+		return out, 1, nil
+	}
+	whole := fmt.Errorf("evaluating the fleet: %w", err)
+	if len(machines) < 2 || ctx.Err() != nil {
+		return nil, 1, whole
 	}
 	out := make([]Closure, len(machines))
+	evaluated := make([]bool, len(machines))
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
 	for i, m := range machines {
-		r := res[m.Name]
-		out[i] = Closure{Machine: m, Platform: r.Platform, DrvPath: r.DrvPath, OutPath: r.OutPath}
-		if r.Error != nil {
-			out[i].Err = missingConfiguration(m, *r.Error)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			var one map[string]evalResult
+			if err := n.EvalJSON(ctx, evalExpr(abs, []hosts.Machine{m}), &one); err != nil {
+				out[i] = Closure{Machine: m, Err: fmt.Errorf("evaluating %s: %w", m.Name, err)}
+				return
+			}
+			out[i], evaluated[i] = closureOf1(m, one[m.Name]), true
+		}()
+	}
+	wg.Wait()
+	for _, ok := range evaluated {
+		if ok {
+			return out, 1 + len(machines), nil
 		}
 	}
-	return out, nil
+	return nil, 1 + len(machines), whole
+}
+
+func closureOf1(m hosts.Machine, r evalResult) Closure {
+	c := Closure{Machine: m, Platform: r.Platform, DrvPath: r.DrvPath, OutPath: r.OutPath}
+	if r.Error != nil {
+		c.Err = missingConfiguration(m, *r.Error)
+	}
+	return c
 }
 
 func missingConfiguration(m hosts.Machine, platform string) error {

@@ -87,7 +87,7 @@ func Run(ctx context.Context, machines []hosts.Machine, o Options) (*Summary, er
 	d.report = report
 
 	report("", PhaseEval, fmt.Sprintf("%d machines, nix %s", len(machines), o.Nix.Version))
-	closures, err := Evaluate(ctx, o.Nix, o.Flake, machines)
+	closures, evaluations, err := evaluate(ctx, o.Nix, o.Flake, machines)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +154,7 @@ func Run(ctx context.Context, machines []hosts.Machine, o Options) (*Summary, er
 	}
 	wg.Wait()
 
-	s := &Summary{Action: o.Action, Results: results, Evaluations: 1, SSHConnections: d.dials, Seconds: time.Since(start).Seconds(), OK: true}
+	s := &Summary{Action: o.Action, Results: results, Evaluations: evaluations, SSHConnections: d.dials, Seconds: time.Since(start).Seconds(), OK: true}
 	for _, r := range results {
 		if !r.OK() {
 			s.OK = false
