@@ -49,16 +49,20 @@ func ParseSyntax(filename string, src []byte) (*File, error) {
 	return f, nil
 }
 
-// maxDepth bounds nesting: Nix's parser gives up ("memory exhausted") on
-// deeply nested input, and a bound keeps our recursion finite on hostile
-// input.
-const maxDepth = 10000
+// maxDepth bounds our recursion on hostile input; the emulated bison stack
+// limit (bisonMaxDepth) is normally reached first.
+const maxDepth = 50000
+
+// bisonMaxDepth is how many entries Nix 2.8's parser stack holds, measured
+// with nix-instantiate (YYMAXDEPTH 10000 less bison's own).
+const bisonMaxDepth = 9998
 
 type parser struct {
 	file  string
 	toks  []Token
 	i     int
 	depth int
+	lr    int // symbols on the emulated bison stack
 }
 
 type bailout struct{ err *Error }
@@ -98,8 +102,27 @@ func (p *parser) next() *Token {
 	if p.i < len(p.toks)-1 {
 		p.i++
 	}
+	p.grow(t.Pos)
 	return t
 }
+
+// grow accounts for one more symbol on the stack of Nix's bison parser,
+// which gives up ("memory exhausted") beyond 10000 entries. Every shifted
+// token and every reduced nonterminal is one entry; reductions replace the
+// entries of their rule (see reduced). Bison's GLR parser needs a few
+// entries more where it splits on a '{' (formals or attribute set?), which
+// is not modelled: for deeply nested sets and formals our limit is up to
+// three levels more generous than Nix's.
+func (p *parser) grow(at Pos) {
+	p.lr++
+	if p.lr+1 > bisonMaxDepth {
+		p.fail(at, "expression nested too deeply (Nix's parser stack is exhausted)")
+	}
+}
+
+// reduced sets the stack back to mark plus the one nonterminal a rule
+// produced.
+func (p *parser) reduced(mark int) { p.lr = mark + 1 }
 
 func describe(t *Token) string {
 	switch t.Kind {
@@ -151,6 +174,8 @@ func (p *parser) leave() { p.depth-- }
 func (p *parser) parseExpr() Expr {
 	p.enter()
 	defer p.leave()
+	mark := p.lr
+	defer p.reduced(mark)
 	t := p.peek()
 	switch t.Kind {
 	case Ident:
@@ -230,27 +255,38 @@ func (p *parser) startsFormals() bool {
 
 // formals: formal ',' formals | formal | ELLIPSIS | (empty)
 func (p *parser) parseFormals() *Formals {
+	mark := p.lr
+	defer func() { p.lr = mark + 3 }() // '{' formals '}' stay for the lambda rule
 	f := &Formals{Open: p.expect(LBrace)}
+	// formals is right-recursive: every "formal ," stays on the stack until
+	// the closing brace.
+	closeFormals := func() { p.lr = mark + 2 }
 	for {
 		switch p.peek().Kind {
 		case RBrace:
+			p.grow(p.peek().Pos) // the empty formals
+			closeFormals()
 			f.Close = p.next()
 			return f
 		case Ellipsis:
 			f.Ellipsis = p.next()
+			closeFormals()
 			f.Close = p.expect(RBrace)
 			return f
 		case Ident:
+			fmark := p.lr
 			fm := &Formal{Name: p.next()}
 			if p.peek().Kind == Question {
 				fm.Question = p.next()
 				fm.Default = p.parseExpr()
 			}
+			p.reduced(fmark)
 			f.Items = append(f.Items, fm)
 			switch p.peek().Kind {
 			case Comma:
 				fm.Comma = p.next()
 			case RBrace:
+				closeFormals()
 				f.Close = p.next()
 				return f
 			default:
@@ -314,6 +350,8 @@ func binaryPrec(k TokenKind) (int, assoc) {
 func (p *parser) parseOp(min int) Expr {
 	p.enter()
 	defer p.leave()
+	mark := p.lr
+	defer p.reduced(mark)
 	var left Expr
 	switch p.peek().Kind {
 	case Not:
@@ -334,6 +372,7 @@ func (p *parser) parseOp(min int) Expr {
 			}
 			q := p.next()
 			left = &HasAttr{X: left, Question: q, Path: p.parseAttrPath()}
+			p.reduced(mark)
 			continue
 		}
 		prec, as := binaryPrec(t.Kind)
@@ -351,6 +390,7 @@ func (p *parser) parseOp(min int) Expr {
 			right = p.parseOp(prec + 1)
 		}
 		left = &Binary{X: left, Op: op, Y: right}
+		p.reduced(mark)
 		lastNonassoc = 0
 		if as == assocNone {
 			lastNonassoc = prec
@@ -372,9 +412,12 @@ func (p *parser) startsSelect() bool {
 
 // expr_app: expr_app expr_select | expr_select
 func (p *parser) parseApp() Expr {
+	mark := p.lr
+	defer p.reduced(mark)
 	fn := p.parseSelect()
 	for p.startsSelect() {
 		fn = &Apply{Fn: fn, Arg: p.parseSelect()}
+		p.reduced(mark)
 	}
 	return fn
 }
@@ -383,6 +426,8 @@ func (p *parser) parseApp() Expr {
 func (p *parser) parseSelect() Expr {
 	p.enter()
 	defer p.leave()
+	mark := p.lr
+	defer p.reduced(mark)
 	x := p.parseSimple()
 	switch p.peek().Kind {
 	case Dot:
@@ -401,6 +446,8 @@ func (p *parser) parseSelect() Expr {
 }
 
 func (p *parser) parseSimple() Expr {
+	mark := p.lr
+	defer p.reduced(mark)
 	t := p.peek()
 	switch t.Kind {
 	case Ident:
@@ -445,8 +492,11 @@ func (p *parser) parseSimple() Expr {
 		return n
 	case LBracket:
 		n := &List{Open: p.next()}
+		p.grow(n.Open.Pos) // the empty expr_list
+		listMark := p.lr
 		for p.startsSelect() {
 			n.Elems = append(n.Elems, p.parseSelect())
+			p.lr = listMark // expr_list expr_select reduces to expr_list
 		}
 		n.Close = p.expect(RBracket)
 		return n
@@ -457,13 +507,25 @@ func (p *parser) parseSimple() Expr {
 
 // parseString parses "…": STR and ${…} parts.
 func (p *parser) parseString() *String {
+	mark := p.lr
+	defer p.reduced(mark)
 	s := &String{Open: p.next()}
+	// string_parts_interpolated is left-recursive: after each part the stack
+	// holds the quote and one nonterminal (the first literal stays until the
+	// first interpolation is reduced).
+	partsMark := p.lr
+	interpolated := false
 	for {
 		switch p.peek().Kind {
 		case Str:
 			s.Parts = append(s.Parts, &Fragment{Tok: p.next()})
+			if interpolated {
+				p.reduced(partsMark)
+			}
 		case DollarCurly:
-			s.Parts = append(s.Parts, p.parseInterp())
+			s.Parts = append(s.Parts, p.parseInterpTokens())
+			p.reduced(partsMark)
+			interpolated = true
 		case DQuote:
 			s.Close = p.next()
 			return s
@@ -474,13 +536,19 @@ func (p *parser) parseString() *String {
 }
 
 func (p *parser) parseIndString() *String {
+	mark := p.lr
+	defer p.reduced(mark)
 	s := &String{Open: p.next()}
+	p.grow(s.Open.Pos) // the empty ind_string_parts
+	partsMark := p.lr
 	for {
 		switch p.peek().Kind {
 		case IndStr:
 			s.Parts = append(s.Parts, &Fragment{Tok: p.next()})
+			p.lr = partsMark
 		case DollarCurly:
-			s.Parts = append(s.Parts, p.parseInterp())
+			s.Parts = append(s.Parts, p.parseInterpTokens())
+			p.lr = partsMark
 		case IndClose:
 			s.Close = p.next()
 			return s
@@ -490,7 +558,16 @@ func (p *parser) parseIndString() *String {
 	}
 }
 
+// parseInterp parses ${ expr } as one nonterminal (string_attr).
 func (p *parser) parseInterp() *Interp {
+	mark := p.lr
+	defer p.reduced(mark)
+	return p.parseInterpTokens()
+}
+
+// parseInterpTokens parses ${ expr }, leaving its three symbols on the
+// stack for the caller's rule to reduce.
+func (p *parser) parseInterpTokens() *Interp {
 	n := &Interp{Open: p.expect(DollarCurly)}
 	n.X = p.parseExpr()
 	n.Close = p.expect(RBrace)
@@ -501,7 +578,10 @@ func (p *parser) parseInterp() *Interp {
 // string_parts_interpolated PATH_END. Nix's grammar allows at most one
 // literal part between the first segment and the first interpolation.
 func (p *parser) parsePath() *PathLit {
+	mark := p.lr
+	defer p.reduced(mark)
 	n := &PathLit{Parts: []Node{&Fragment{Tok: p.next()}}}
+	partsMark := p.lr // path_start
 	strBeforeInterp, interps := 0, 0
 	for {
 		switch p.peek().Kind {
@@ -513,9 +593,13 @@ func (p *parser) parsePath() *PathLit {
 				}
 			}
 			n.Parts = append(n.Parts, &Fragment{Tok: p.next()})
+			if interps > 0 {
+				p.lr = partsMark + 1
+			}
 		case DollarCurly:
 			interps++
-			n.Parts = append(n.Parts, p.parseInterp())
+			n.Parts = append(n.Parts, p.parseInterpTokens())
+			p.lr = partsMark + 1
 		case PathEnd:
 			if interps == 0 && strBeforeInterp > 0 {
 				p.unexpected("'${'")
@@ -530,8 +614,11 @@ func (p *parser) parsePath() *PathLit {
 
 // parseBindings parses binds up to (not including) the token end.
 func (p *parser) parseBindings(end TokenKind) []Binding {
+	p.grow(p.peek().Pos) // the empty binds
+	bindsMark := p.lr
 	var bs []Binding
 	for {
+		p.lr = bindsMark // binds … ';' reduces to binds
 		switch p.peek().Kind {
 		case end:
 			return bs
@@ -560,7 +647,10 @@ func (p *parser) parseInherit() *Inherit {
 		from.Close = p.expect(RParen)
 		n.From = from
 	}
+	p.grow(p.peek().Pos) // the empty attrs
+	attrsMark := p.lr
 	for {
+		p.lr = attrsMark
 		switch p.peek().Kind {
 		case Ident, KwOr, DQuote, DollarCurly:
 			n.Names = append(n.Names, p.parseAttrName())
@@ -574,15 +664,20 @@ func (p *parser) parseInherit() *Inherit {
 }
 
 func (p *parser) parseAttrPath() *AttrPath {
+	mark := p.lr
+	defer p.reduced(mark)
 	ap := &AttrPath{Names: []*AttrName{p.parseAttrName()}}
 	for p.peek().Kind == Dot {
 		ap.Dots = append(ap.Dots, p.next())
 		ap.Names = append(ap.Names, p.parseAttrName())
+		p.reduced(mark)
 	}
 	return ap
 }
 
 func (p *parser) parseAttrName() *AttrName {
+	mark := p.lr
+	defer p.reduced(mark)
 	switch p.peek().Kind {
 	case Ident, KwOr:
 		return &AttrName{Ident: p.next()}
