@@ -165,3 +165,25 @@ func BuildLocally(ctx context.Context, n *nix.Nix, closures []Closure) error {
 	}
 	return nil
 }
+
+// failUnbuilt marks the machines whose closure a failed build did not
+// produce; nix built the others (--keep-going), so they still deploy. It
+// returns buildErr when nothing was built at all.
+func failUnbuilt(ctx context.Context, n *nix.Nix, closures []Closure, buildErr error) error {
+	var outs []string
+	for _, c := range closures {
+		if c.Err == nil {
+			outs = append(outs, c.OutPath)
+		}
+	}
+	invalid, err := n.Invalid(ctx, outs)
+	if err != nil || len(invalid) == len(outs) {
+		return buildErr
+	}
+	for i := range closures {
+		if c := &closures[i]; c.Err == nil && invalid[c.OutPath] {
+			c.Err = fmt.Errorf("%s: its closure did not build: %w", c.Machine.Name, buildErr)
+		}
+	}
+	return nil
+}

@@ -15,19 +15,22 @@ import (
 	"github.com/nixherd/nixherd/internal/testhost"
 )
 
-const twoMachineFlake = `{
+const threeMachineFlake = `{
   outputs = { self }: let
-    sys = name: derivation { inherit name; system = %q; builder = "/bin/sh"; args = [ "-c" "echo > $out" ]; };
+    # nonce: a fresh output per test run, so "good" really is built here.
+    sys = name: derivation { inherit name; nonce = %[2]q; system = %[1]q; builder = "/bin/sh"; args = [ "-c" "echo > $out" ]; };
   in {
     nixosConfigurations.good.config.system.build.toplevel = sys "good";
     nixosConfigurations.broken.config.system.build.toplevel = throw "broken: this machine's configuration does not evaluate";
+    nixosConfigurations.fails.config.system.build.toplevel = derivation { name = "fails"; system = %[1]q; builder = "/bin/sh"; args = [ "-c" "echo this build fails >&2; exit 1" ]; };
   };
 }
 `
 
 // TestOneBrokenMachineDoesNotStopTheOthers: when the single evaluation of
 // all machines fails, each is evaluated alone; the broken one is named and
-// fails, the others go on (here: are built).
+// fails, the others go on. A closure that fails to build fails its machine
+// only: the others are built all the same.
 func TestOneBrokenMachineDoesNotStopTheOthers(t *testing.T) {
 	testenv.NixEnv(t)
 	dir := t.TempDir()
@@ -36,8 +39,8 @@ func TestOneBrokenMachineDoesNotStopTheOthers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("flake.nix", fmt.Sprintf(twoMachineFlake, testhost.CurrentSystem()))
-	write("deploy.nix", `{ machines = { good.target = "root@127.0.0.1:9"; broken.target = "root@127.0.0.1:9"; }; }`)
+	write("flake.nix", fmt.Sprintf(threeMachineFlake, testhost.CurrentSystem(), dir))
+	write("deploy.nix", `{ machines = { good.target = "root@127.0.0.1:9"; broken.target = "root@127.0.0.1:9"; fails.target = "root@127.0.0.1:9"; }; }`)
 	ctx := context.Background()
 	inv, err := hosts.Load(ctx, dir)
 	if err != nil {
@@ -54,8 +57,11 @@ func TestOneBrokenMachineDoesNotStopTheOthers(t *testing.T) {
 	if broken.Outcome != deploy.Failed || !strings.Contains(broken.Error, "evaluating broken") || !strings.Contains(broken.Error, "does not evaluate") {
 		t.Errorf("broken: %+v", broken)
 	}
-	if s.OK || s.Evaluations != 3 {
-		t.Errorf("ok %v after %d evaluations, want false after 3 (all, then each)", s.OK, s.Evaluations)
+	if fails := result(t, s, "fails"); fails.Outcome != deploy.Failed || !strings.Contains(fails.Error, "fails: its closure did not build") {
+		t.Errorf("fails: %+v", fails)
+	}
+	if s.OK || s.Evaluations != 4 {
+		t.Errorf("ok %v after %d evaluations, want false after 4 (all, then each)", s.OK, s.Evaluations)
 	}
 
 	// A flake that does not evaluate at all fails the run as a whole.

@@ -112,7 +112,10 @@ func Run(ctx context.Context, machines []hosts.Machine, o Options) (*Summary, er
 	if len(local) > 0 {
 		report("", PhaseBuild, fmt.Sprintf("%d closures", len(local)))
 		if err := BuildLocally(ctx, o.Nix, local); err != nil {
-			return nil, err
+			if err := failUnbuilt(ctx, o.Nix, closures, err); err != nil {
+				return nil, err
+			}
+			local = pick(closures, func(c Closure) bool { return c.Err == nil && d.buildOn(c.Machine) == hosts.BuildLocal })
 		}
 	}
 	if o.Approve != nil && !o.DryRun && o.Action != target.Build {

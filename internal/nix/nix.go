@@ -170,7 +170,8 @@ func (n *Nix) Build(ctx context.Context, installables []string) ([]Built, error)
 	if len(installables) == 0 {
 		return nil, nil
 	}
-	args := append([]string{"build", "--json", "--no-link"}, installables...)
+	// --keep-going: one failing closure must not leave the others unbuilt.
+	args := append([]string{"build", "--json", "--no-link", "--keep-going"}, installables...)
 	out, err := n.nix(ctx, nil, args...)
 	if err != nil {
 		return nil, err
@@ -365,4 +366,21 @@ func (n *Nix) CopyDerivations(ctx context.Context, store string, drvs []string, 
 	}
 	_, err := n.run(ctx, SSHOptsEnv(sshOpts), n.tool("nix-copy-closure"), append([]string{"--to", host}, drvs...)...)
 	return err
+}
+
+// Invalid returns the paths the local store does not hold (not built, or
+// never fetched).
+func (n *Nix) Invalid(ctx context.Context, paths []string) (map[string]bool, error) {
+	invalid := map[string]bool{}
+	if len(paths) == 0 {
+		return invalid, nil
+	}
+	out, err := n.run(ctx, nil, n.tool("nix-store"), append([]string{"--check-validity", "--print-invalid"}, paths...)...)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range strings.Fields(string(out)) {
+		invalid[p] = true
+	}
+	return invalid, nil
 }
