@@ -1,6 +1,10 @@
 package nixlang
 
-import "sort"
+import (
+	"sort"
+	"sync"
+	"unsafe"
+)
 
 // Globals are the names Nix puts in scope of every file: the builtins
 // registered under their own name (true, import, map, …) and those only
@@ -46,12 +50,43 @@ var globalsAdded = []string{
 	"__filterAttrs",              // 2.31
 }
 
-// GlobalsNix28 returns the global names of Nix 2.8.
-func GlobalsNix28() []string { return append([]string(nil), globals28...) }
-
-// GlobalsCurrent returns the global names of current Nix (a superset of 2.8's).
-func GlobalsCurrent() []string {
+var globalsCurrent = func() []string {
 	g := append(append([]string(nil), globals28...), globalsAdded...)
 	sort.Strings(g)
 	return g
+}()
+
+// GlobalsNix28 returns the global names of Nix 2.8. The slice is shared:
+// do not modify it.
+func GlobalsNix28() []string { return globals28 }
+
+// GlobalsCurrent returns the global names of current Nix (a superset of
+// 2.8's). The slice is shared: do not modify it.
+func GlobalsCurrent() []string { return globalsCurrent }
+
+var (
+	globalScopesMu sync.Mutex
+	globalScopes   = map[*string]*scope{}
+)
+
+// globalScope returns the outermost scope for a list of global names,
+// built once per list.
+func globalScope(names []string) *scope {
+	if len(names) == 0 {
+		return &scope{vars: map[string]bool{}}
+	}
+	key := unsafe.SliceData(names)
+	globalScopesMu.Lock()
+	defer globalScopesMu.Unlock()
+	if s, ok := globalScopes[key]; ok && len(s.vars) == len(names) {
+		return s
+	}
+	s := &scope{vars: make(map[string]bool, len(names))}
+	for _, g := range names {
+		s.vars[g] = true
+	}
+	if key == unsafe.SliceData(globals28) || key == unsafe.SliceData(globalsCurrent) {
+		globalScopes[key] = s
+	}
+	return s
 }

@@ -38,6 +38,7 @@ type lexer struct {
 // it reaches them, as Nix does.
 func lex(src string) []Token {
 	lx := &lexer{src: src, pos: Pos{Line: 1, Col: 1}, stack: []lexState{stDefault}}
+	lx.toks = make([]Token, 0, len(src)/4+2)
 	lx.run()
 	return lx.toks
 }
@@ -321,12 +322,43 @@ func indexFrom(s, sub string, from int) int {
 	return -1
 }
 
-var twoCharOps = map[string]TokenKind{
-	"==": Eq, "!=": NotEq, "<=": LessEq, ">=": GreaterEq, "&&": And, "||": Or,
-	"->": Impl, "//": Update, "++": Concat,
+// twoCharOp returns the operator spelled ab, or EOF.
+func twoCharOp(a, b byte) TokenKind {
+	switch string([]byte{a, b}) {
+	case "==":
+		return Eq
+	case "!=":
+		return NotEq
+	case "<=":
+		return LessEq
+	case ">=":
+		return GreaterEq
+	case "&&":
+		return And
+	case "||":
+		return Or
+	case "->":
+		return Impl
+	case "//":
+		return Update
+	case "++":
+		return Concat
+	}
+	return EOF
 }
 
-var oneCharOps = map[byte]TokenKind{
+// keywordKind returns the keyword spelled id, or Ident.
+func keywordKind(id string) TokenKind {
+	if len(id) < 2 || len(id) > 7 {
+		return Ident
+	}
+	if k, ok := keywords[id]; ok {
+		return k
+	}
+	return Ident
+}
+
+var oneCharOps = [256]TokenKind{
 	'[': LBracket, ']': RBracket, '(': LParen, ')': RParen, ';': Semi, ':': Colon,
 	'.': Dot, ',': Comma, '@': At, '=': Assign, '?': Question, '!': Not, '+': Plus,
 	'-': Minus, '*': Star, '/': Slash, '<': Less, '>': Greater,
@@ -358,17 +390,13 @@ func (lx *lexer) lexDefault() {
 		}
 	}
 	if n := matchID(s); n > 0 {
-		if k, ok := keywords[s[:n]]; ok {
-			try(n, k)
-		} else {
-			try(n, Ident)
-		}
+		try(n, keywordKind(s[:n]))
 	}
 	if len(s) >= 3 && s[:3] == "..." {
 		try(3, Ellipsis)
 	}
 	if len(s) >= 2 {
-		if k, ok := twoCharOps[s[:2]]; ok {
+		if k := twoCharOp(s[0], s[1]); k != EOF {
 			try(2, k)
 		}
 	}
@@ -454,10 +482,9 @@ func (lx *lexer) lexDefault() {
 		try(n, URI)
 	}
 	if best == 0 {
-		if k, ok := oneCharOps[s[0]]; ok {
-			best, kind = 1, k
-		} else {
-			best, kind = 1, Other
+		best, kind = 1, oneCharOps[s[0]]
+		if kind == EOF {
+			kind = Other
 		}
 	}
 

@@ -64,10 +64,7 @@ func (f *File) check(opts Options) error {
 	if globals == nil {
 		globals = GlobalsCurrent()
 	}
-	base := &scope{vars: map[string]bool{}}
-	for _, g := range globals {
-		base.vars[g] = true
-	}
+	base := globalScope(globals)
 	var first *undefinedVar
 	bindVars(e, base, func(u undefinedVar) {
 		if first == nil || u.pos.Offset < first.pos.Offset {
