@@ -23,10 +23,12 @@ type testFleet struct {
 	extra map[string]string
 	// unreachable machines: name → target where nothing listens.
 	unreachable map[string]string
+	// sshConfig replaces the cluster's ssh_config for a machine.
+	sshConfig map[string]string
 }
 
 func newFleet(t *testing.T, c *testhost.Cluster, ms ...testhost.FixtureMachine) *testFleet {
-	f := &testFleet{t: t, c: c, dir: t.TempDir(), machines: ms, extra: map[string]string{}, unreachable: map[string]string{}}
+	f := &testFleet{t: t, c: c, dir: t.TempDir(), machines: ms, extra: map[string]string{}, unreachable: map[string]string{}, sshConfig: map[string]string{}}
 	f.write()
 	return f
 }
@@ -43,14 +45,18 @@ func hostOf(m testhost.FixtureMachine) string {
 func (f *testFleet) write() {
 	f.t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "{\n  defaults.sshOptions = [ \"-F\" %q ];\n  machines = {\n", f.c.SSHConfig)
+	b.WriteString("{\n  machines = {\n")
 	for _, m := range f.machines {
 		h := f.c.Host(hostOf(m))
-		fmt.Fprintf(&b, "    %q = { target = %q; configuration = %q; tags = [ %q ]; %s };\n",
-			hostOf(m), h.Target(), m.Name, string(m.Platform), f.extra[hostOf(m)])
+		ssh := f.sshConfig[hostOf(m)]
+		if ssh == "" {
+			ssh = f.c.SSHConfig
+		}
+		fmt.Fprintf(&b, "    %q = { target = %q; configuration = %q; tags = [ %q ]; sshOptions = [ \"-F\" %q ]; %s };\n",
+			hostOf(m), h.Target(), m.Name, string(m.Platform), ssh, f.extra[hostOf(m)])
 	}
 	for name, tgt := range f.unreachable {
-		fmt.Fprintf(&b, "    %q = { target = %q; platform = \"nixos\"; configuration = %q; };\n", name, tgt, f.machines[0].Name)
+		fmt.Fprintf(&b, "    %q = { target = %q; platform = \"nixos\"; configuration = %q; sshOptions = [ \"-F\" %q ]; };\n", name, tgt, f.machines[0].Name, f.c.SSHConfig)
 	}
 	b.WriteString("  };\n}\n")
 	err := testhost.WriteFixture(f.dir, testhost.FixtureOptions{Machines: f.machines, Files: map[string]string{"deploy.nix": b.String()}})

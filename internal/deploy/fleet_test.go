@@ -2,7 +2,10 @@ package deploy_test
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -273,4 +276,50 @@ func activationsOf(t *testing.T, h *testhost.Host) []testhost.Activation {
 		t.Fatal(err)
 	}
 	return acts
+}
+
+// TestHostKeysAreVerified: with nixherd's own ssh options (no
+// StrictHostKeyChecking of its own), a host whose key is unknown, or differs
+// from the one on record, is refused before anything is copied.
+func TestHostKeysAreVerified(t *testing.T) {
+	c := testhost.Start(t, testhost.Options{Names: []string{"k1"}})
+	h := c.Host("k1")
+	f := newFleet(t, c, nixos("k1", "1"))
+	dir := t.TempDir()
+	other := filepath.Join(dir, "other")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v\n%s", err, out)
+	}
+	otherPub := readFile(t, other+".pub")
+	for name, knownHosts := range map[string]string{
+		"unknown key": "",
+		"changed key": h.Addr + " " + otherPub,
+	} {
+		t.Run(name, func(t *testing.T) {
+			kh := filepath.Join(dir, strings.ReplaceAll(name, " ", "-"))
+			cfg := kh + ".config"
+			writeFile(t, kh, knownHosts)
+			// BatchMode only keeps ssh from asking on a terminal; the host
+			// key policy is ssh's default.
+			writeFile(t, cfg, fmt.Sprintf("Host *\n  IdentityFile %s\n  IdentitiesOnly yes\n  UserKnownHostsFile %s\n  GlobalKnownHostsFile /dev/null\n  BatchMode yes\n", c.IdentityFile, kh))
+			f.sshConfig["k1"] = cfg
+			defer func() { delete(f.sshConfig, "k1"); f.write() }()
+			f.write()
+			s := f.deploy(deploy.Options{})
+			r := result(t, s, "k1")
+			if r.Outcome != deploy.Unreachable || !strings.Contains(r.Error, "Host key verification failed") {
+				t.Errorf("k1: %+v", r)
+			}
+			if h.HasStorePath(r.Path) || h.Logins() != 0 {
+				t.Errorf("k1 was logged in to or received the closure")
+			}
+		})
+	}
+}
+
+func writeFile(t *testing.T, p, content string) {
+	t.Helper()
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
