@@ -36,6 +36,9 @@ type Host struct {
 	pid1    int           // the host's process 1 (the supervising shell), seen from outside
 	pidNS   string        // its pid namespace, "pid:[…]"
 	mntNS   string        // its mount namespace, "mnt:[…]"
+	// pidNSFile holds the pid namespace open so that its number cannot be
+	// given to a new namespace before stop has checked it is empty.
+	pidNSFile *os.File
 }
 
 // initScript runs as process 1 of the host's namespaces. $1 is the host's
@@ -251,7 +254,11 @@ func (h *Host) findPid1() {
 	if err1 != nil || err2 != nil {
 		return
 	}
-	h.pid1, h.pidNS, h.mntNS = child, pidNS, mntNS
+	nsFile, err := os.Open(fmt.Sprintf("/proc/%d/ns/pid", child))
+	if err != nil {
+		return
+	}
+	h.pid1, h.pidNS, h.mntNS, h.pidNSFile = child, pidNS, mntNS, nsFile
 }
 
 func (h *Host) logs() string {
@@ -315,6 +322,10 @@ func (h *Host) stop(release bool) error {
 			}
 		}
 		h.cmd = nil
+	}
+	if h.pidNSFile != nil {
+		h.pidNSFile.Close()
+		h.pidNSFile = nil
 	}
 	if !release {
 		return errors.Join(errs...)

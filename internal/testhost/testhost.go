@@ -183,7 +183,8 @@ func New(opts Options) (c *Cluster, err error) {
 		return nil, fmt.Errorf("test hosts need sshd (openssh-server): %w", err)
 	}
 
-	c = &Cluster{Dir: opts.Dir}
+	cl := &Cluster{Dir: opts.Dir}
+	c = cl
 	if c.Dir == "" {
 		removeStaleDirs()
 		d, err := os.MkdirTemp("", tempPrefix)
@@ -191,7 +192,9 @@ func New(opts Options) (c *Cluster, err error) {
 			return nil, err
 		}
 		c.Dir, c.removeDir = d, true
-		if err := os.WriteFile(filepath.Join(d, ownerFile), []byte(processID(os.Getpid())), 0o600); err != nil {
+		// Atomically: a concurrent New must never read it half-written
+		// and take the directory for a dead one's.
+		if err := writeFileAtomic(filepath.Join(d, ownerFile), []byte(processID(os.Getpid())), 0o600); err != nil {
 			os.RemoveAll(d)
 			return nil, err
 		}
@@ -200,8 +203,7 @@ func New(opts Options) (c *Cluster, err error) {
 	}
 	defer func() {
 		if err != nil {
-			c.Close()
-			c = nil
+			cl.Close() // c is already nil here: `return nil, err` set it
 		}
 	}()
 	if err := os.Chmod(c.Dir, 0o700); err != nil {

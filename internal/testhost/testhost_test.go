@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -363,8 +364,24 @@ func TestCloseCleansUp(t *testing.T) {
 	for _, cl := range []*testhost.Cluster{c, lo} {
 		for _, h := range cl.Hosts {
 			p, m := h.Namespaces()
-			if len(h.Processes()) < 2 { // the supervisor and sshd
-				t.Errorf("%s runs %v", h.Name, h.Processes())
+			procs := h.Processes()
+			if len(procs) < 2 { // the supervisor and sshd
+				t.Fatalf("%s runs %v", h.Name, procs)
+			}
+			// Hold the namespaces open until the checks are done, so the
+			// kernel cannot give their numbers to new namespaces meanwhile.
+			for _, kind := range []string{"pid", "mnt"} {
+				var held *os.File
+				for _, pid := range procs {
+					if f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", pid, kind)); err == nil {
+						held = f
+						break
+					}
+				}
+				if held == nil {
+					t.Fatalf("cannot open the %s namespace of %s", kind, h.Name)
+				}
+				defer held.Close()
 			}
 			// Start a detached process inside, as a watchdog would.
 			run(t, h, "setsid sleep 600 </dev/null >/dev/null 2>&1 &")
