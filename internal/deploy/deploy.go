@@ -34,7 +34,8 @@ type Options struct {
 	CachePublicKey string
 	// DryRun builds and reports what each host is missing, changing nothing.
 	DryRun bool
-	// SSHOptions are extra ssh arguments for every host (after the host's own).
+	// SSHOptions are extra ssh arguments for every host; they take
+	// precedence over the host's own from deploy.nix (see remote.MergeOptions).
 	SSHOptions []string
 	Reporter   Reporter
 	// Activation is the activation stage (default Direct).
@@ -214,7 +215,7 @@ func (d *run) connect(ctx context.Context, m hosts.Machine) (remote.Runner, erro
 	d.mu.Lock()
 	d.dials++
 	d.mu.Unlock()
-	opts := append(append([]string{}, m.SSHOptions...), d.o.SSHOptions...)
+	opts := remote.MergeOptions(d.o.SSHOptions, m.SSHOptions)
 	s, err := d.pool.Dial(ctx, m.Name, m.Address, opts)
 	if err != nil {
 		return nil, err

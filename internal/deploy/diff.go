@@ -84,7 +84,7 @@ func diffMachine(ctx context.Context, pool *remote.Pool, c Closure, sshOptions [
 	}
 	var r remote.Runner = remote.Local{}
 	if !m.Local() {
-		s, err := pool.Dial(ctx, m.Name, m.Address, append(append([]string{}, m.SSHOptions...), sshOptions...))
+		s, err := pool.Dial(ctx, m.Name, m.Address, remote.MergeOptions(sshOptions, m.SSHOptions))
 		if err != nil {
 			d.Err = err
 			return d

@@ -89,3 +89,22 @@ func TestExampleFleetDeployFile(t *testing.T) {
 		t.Errorf("devmac = %+v", m)
 	}
 }
+
+func TestMachineSSHOptionsOverrideTheDefaults(t *testing.T) {
+	inv, err := load(t, `{
+  defaults.sshOptions = [ "-F" "fleet.conf" "-o" "User=deploy" ];
+  machines.a = { target = "h"; sshOptions = [ "-F" "a.conf" "-o" "User=a" ]; };
+  machines.b = { target = "h"; };
+}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := inv.Machine("a")
+	b, _ := inv.Machine("b")
+	if got := strings.Join(a.SSHOptions, " "); got != "-F a.conf -o User=a -o User=deploy" {
+		t.Errorf("a: %s", got)
+	}
+	if got := strings.Join(b.SSHOptions, " "); got != "-F fleet.conf -o User=deploy" {
+		t.Errorf("b: %s", got)
+	}
+}

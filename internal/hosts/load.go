@@ -181,7 +181,7 @@ func decode(file, abs string, ev *evaluated) (*Inventory, error) {
 		}
 		m.Tags = append(append([]string{}, m.Tags...), def.Tags...)
 		m.Tags = dedupe(m.Tags)
-		m.SSHOptions = append(append([]string{}, m.SSHOptions...), def.SSHOptions...)
+		m.SSHOptions = remote.MergeOptions(m.SSHOptions, def.SSHOptions)
 		m.HealthChecks = append(append([]HealthCheck{}, def.HealthChecks...), m.HealthChecks...)
 		if m.BuildOn == "" {
 			m.BuildOn = def.BuildOn

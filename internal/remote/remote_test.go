@@ -70,3 +70,17 @@ func TestRemoteCommandAddsNixToPath(t *testing.T) {
 		t.Errorf("non-root: %s", got)
 	}
 }
+
+func TestMergeOptionsKeepsTheMostImportant(t *testing.T) {
+	cli := []string{"-F", "cli.conf", "-o", "ProxyJump=cli"}
+	machine := []string{"-o", "ProxyJump=machine", "-F", "machine.conf", "-i", "machine.key", "-p", "2222"}
+	defaults := []string{"-Fdefaults.conf", "-o", "ConnectTimeout=5", "-v"}
+	got := strings.Join(MergeOptions(cli, machine, defaults), " ")
+	want := "-F cli.conf -o ProxyJump=cli -o ProxyJump=machine -i machine.key -p 2222 -o ConnectTimeout=5 -v"
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	if got := MergeOptions(nil, []string{"-F", "m"}, []string{"-F", "d"}); strings.Join(got, " ") != "-F m" {
+		t.Errorf("machine over defaults: %v", got)
+	}
+}

@@ -281,3 +281,47 @@ func (s *SSH) Close() error {
 	})
 	return err
 }
+
+// singleFlags are the ssh flags that hold one value, where the last one on
+// the command line wins (unlike -o, where ssh keeps the first).
+var singleFlags = map[string]bool{"-F": true, "-p": true, "-l": true, "-J": true}
+
+// MergeOptions joins lists of ssh arguments, the most important first (the
+// command line, then the machine, then the defaults). -o options are kept in
+// that order, because ssh uses the first value it sees for each; of the
+// single-valued flags (-F, -p, -l, -J) only the most important list's stays,
+// because for those ssh would take the last.
+func MergeOptions(lists ...[]string) []string {
+	var out []string
+	taken := map[string]bool{}
+	for _, l := range lists {
+		mine := map[string]bool{}
+		for i := 0; i < len(l); i++ {
+			// "-F file" is two arguments, "-Ffile" one.
+			flag, n := l[i], 1
+			if len(flag) > 2 && strings.HasPrefix(flag, "-") && !strings.HasPrefix(flag, "--") {
+				flag = flag[:2]
+			} else if flagTakesValue(flag) && i+1 < len(l) {
+				n = 2
+			}
+			if singleFlags[flag] {
+				if taken[flag] {
+					i += n - 1
+					continue
+				}
+				mine[flag] = true
+			}
+			out = append(out, l[i:i+n]...)
+			i += n - 1
+		}
+		for f := range mine {
+			taken[f] = true
+		}
+	}
+	return out
+}
+
+// flagTakesValue reports whether an ssh flag is followed by a value.
+func flagTakesValue(flag string) bool {
+	return len(flag) == 2 && strings.ContainsRune("BbcDEeFIiJLlmOoPpQRSWw", rune(flag[1]))
+}

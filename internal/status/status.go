@@ -163,7 +163,7 @@ func Connect(ctx context.Context, pool *remote.Pool, m hosts.Machine, sshOptions
 	if m.Local() {
 		return local.Runner{}, nil
 	}
-	opts := append(append([]string{}, m.SSHOptions...), sshOptions...)
+	opts := remote.MergeOptions(sshOptions, m.SSHOptions)
 	return pool.Dial(ctx, m.Name, m.Address, opts)
 }
 
