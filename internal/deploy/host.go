@@ -140,6 +140,9 @@ func (d *run) copyClosure(ctx context.Context, r remote.Runner, c Closure, root 
 		return err
 	}
 	res.CopiedPaths, res.CopiedBytes = len(missing), totalSize(missing)
+	if d.o.DryRun {
+		res.WouldCopy = pathsOf(missing)
+	}
 	report(PhaseCopy, copyDetail(missing, d.o.DryRun))
 	if len(missing) == 0 || d.o.DryRun {
 		return nil
@@ -197,6 +200,9 @@ func (d *run) buildOnTarget(ctx context.Context, r remote.Runner, c Closure, roo
 		return err
 	}
 	res.CopiedPaths, res.CopiedBytes = len(missing), totalSize(missing)
+	if d.o.DryRun {
+		res.WouldCopy = pathsOf(missing)
+	}
 	report(PhaseCopy, copyDetail(missing, d.o.DryRun)+" of derivations")
 	if d.o.DryRun {
 		return nil
@@ -274,6 +280,14 @@ func missingPaths(ctx context.Context, r remote.Runner, closure []nix.PathInfo) 
 		}
 	}
 	return missing, nil
+}
+
+func pathsOf(ps []nix.PathInfo) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.Path
+	}
+	return out
 }
 
 func totalSize(ps []nix.PathInfo) int64 {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -186,8 +187,13 @@ func TestDryRunChangesNothing(t *testing.T) {
 	f := newFleet(t, c, nixos("d1", "1"))
 	s := f.deploy(deploy.Options{DryRun: true})
 	r := result(t, s, "d1")
-	if !s.OK || r.Outcome != deploy.WouldCopy || r.CopiedPaths == 0 {
+	if !s.OK || r.Outcome != deploy.WouldCopy || r.CopiedPaths == 0 || len(r.WouldCopy) != r.CopiedPaths || !slices.Contains(r.WouldCopy, r.Path) {
 		t.Fatalf("d1: %+v", r)
+	}
+	var table strings.Builder
+	s.WriteTable(&table)
+	if !strings.Contains(table.String(), "d1 would receive:\n  /nix/store/") {
+		t.Errorf("the table does not list what d1 would receive:\n%s", table.String())
 	}
 	h := c.Host("d1")
 	if h.HasStorePath(r.Path) || h.Profile(target.SystemProfile) != "" || len(activationsOf(t, h)) != 0 {

@@ -54,11 +54,13 @@ type Result struct {
 	PreviousGeneration int `json:"previousGeneration,omitempty"`
 	// CopiedPaths and CopiedBytes count what was sent to the host (or, with
 	// --dry-run, what would be).
-	CopiedPaths int     `json:"copiedPaths"`
-	CopiedBytes int64   `json:"copiedBytes"`
-	Seconds     float64 `json:"seconds"`
-	Error       string  `json:"error,omitempty"`
-	Err         error   `json:"-"`
+	CopiedPaths int   `json:"copiedPaths"`
+	CopiedBytes int64 `json:"copiedBytes"`
+	// WouldCopy lists, for --dry-run, the store paths the host lacks.
+	WouldCopy []string `json:"wouldCopy,omitempty"`
+	Seconds   float64  `json:"seconds"`
+	Error     string   `json:"error,omitempty"`
+	Err       error    `json:"-"`
 }
 
 // OK reports whether the host ended where the action meant it to.
@@ -113,6 +115,14 @@ func (s *Summary) WriteTable(w io.Writer) {
 			copied(r.CopiedPaths, r.CopiedBytes), (time.Duration(r.Seconds*1000) * time.Millisecond).Round(100*time.Millisecond), detail)
 	}
 	tw.Flush()
+	for _, r := range s.Results {
+		if len(r.WouldCopy) > 0 {
+			fmt.Fprintf(w, "%s would receive:\n", r.Machine)
+			for _, p := range r.WouldCopy {
+				fmt.Fprintf(w, "  %s\n", p)
+			}
+		}
+	}
 	if failed := s.Failed(); len(failed) > 0 {
 		fmt.Fprintf(w, "%d of %d machines failed: %s\n", len(failed), len(s.Results), strings.Join(failed, ", "))
 	}
