@@ -157,9 +157,13 @@ func TestDeployToFiveHostsInParallel(t *testing.T) {
 func TestSecondDeployToABusyHostIsRefused(t *testing.T) {
 	c := testhost.Start(t, testhost.Options{Names: []string{"busy"}})
 	slow := nixos("busy", "1")
-	slow.ActivateScript = "sleep 3"
+	// The activation waits (at most a minute) until the test releases it,
+	// so the first deploy holds the lock however slow this machine is.
+	slow.ActivateScript = "i=0; while [ ! -e /run/testhost/release ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done"
 	f := newFleet(t, c, slow)
 	h := c.Host("busy")
+	release := func() { writeFile(t, filepath.Join(h.Dir, "release"), "") }
+	defer release()
 
 	first := make(chan *deploy.Summary)
 	go func() { first <- f.deploy(deploy.Options{}) }()
@@ -175,6 +179,7 @@ func TestSecondDeployToABusyHostIsRefused(t *testing.T) {
 	if second.OK || r.Outcome != deploy.Refused || !strings.Contains(r.Error, "another deploy to this host is in progress") || !strings.Contains(r.Error, "nixherd on ") {
 		t.Errorf("second deploy: %+v", r)
 	}
+	release()
 	s := <-first
 	if r := result(t, s, "busy"); r.Outcome != deploy.Switched {
 		t.Errorf("first deploy: %+v", r)
