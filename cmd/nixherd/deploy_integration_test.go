@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixherd/nixherd/internal/remote"
+	"github.com/nixherd/nixherd/internal/testenv"
 	"github.com/nixherd/nixherd/internal/testhost"
 )
 
@@ -132,4 +134,44 @@ func TestDeployCommandCleansUpOnSIGTERM(t *testing.T) {
 func activating(h *testhost.Host) bool {
 	out, err := h.Run(context.Background(), "pgrep -f '[s]leep 20' || true")
 	return err == nil && strings.TrimSpace(out) != ""
+}
+
+// TestDeployLocalAndRemoteInOneRun runs nixherd on a test host whose
+// deploy.nix target is "local", together with a second host over ssh: the
+// local machine is switched without ssh or copying, the other as usual.
+func TestDeployLocalAndRemoteInOneRun(t *testing.T) {
+	c := testhost.Start(t, testhost.Options{Names: []string{"here", "there"}})
+	f := newOpsFleet(t, c)
+	m := func(n string) testhost.FixtureMachine {
+		return testhost.FixtureMachine{Name: n, Platform: testhost.NixOS, Generation: "1"}
+	}
+	f.write(placement{m("here"), "local"}, placement{m("there"), "there"})
+	here, there := c.Host("here"), c.Host("there")
+
+	argv := []string{f.bin, "deploy", "--all", "--json", "--flake", f.dir, "-F", c.SSHConfig}
+	script := "NIX_CONFIG=" + remote.ShellQuote(testenv.OfflineNixConfig) + " exec " + remote.ShellJoin(argv)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	out, err := here.SSH(ctx, script).Output()
+	if err != nil {
+		t.Fatalf("deploy on here: %v\n%s", err, out)
+	}
+	var s deployJSON
+	if err := json.Unmarshal(out, &s); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !s.OK || s.SSHConnections != 1 {
+		t.Errorf("summary: %+v (one ssh connection: to there only)", s)
+	}
+	for _, h := range []*testhost.Host{here, there} {
+		if sys := h.CurrentSystem(); sys == "" || h.Profile(systemProfile) != sys || !strings.Contains(sys, "-nixos-system-"+h.Name+"-fixture") {
+			t.Errorf("%s: running %q, profile %q", h.Name, sys, h.Profile(systemProfile))
+		}
+	}
+	if n := there.Logins(); n < 1 || here.Logins() != 1 {
+		t.Errorf("logins: here %d (the test's own), there %d", here.Logins(), n)
+	}
+	if _, err := os.Stat(here.Path("/run/nixherd/deploy.lock")); !os.IsNotExist(err) {
+		t.Error("the local deploy lock was left behind")
+	}
 }
