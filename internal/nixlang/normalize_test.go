@@ -26,11 +26,22 @@ type sgroup struct {
 
 func showTokens(s string) []string {
 	var toks []string
+	dynNames := 0 // open "${ … }" attribute names
 	for i := 0; i < len(s); {
 		c := s[i]
 		switch {
 		case c == ' ':
 			i++
+		case strings.HasPrefix(s[i:], `"${`):
+			// A dynamic attribute name: Nix prints "${expr}" (a "${ inside
+			// a string literal is always escaped).
+			toks = append(toks, `"${`)
+			dynNames++
+			i += 3
+		case dynNames > 0 && strings.HasPrefix(s[i:], `}"`):
+			toks = append(toks, `}"`)
+			dynNames--
+			i += 2
 		case c == '"':
 			j := i + 1
 			for j < len(s) && s[j] != '"' {
@@ -62,7 +73,7 @@ func showTokens(s string) []string {
 	return toks
 }
 
-var closers = map[string]string{"(": ")", "[": "]", "{": "}"}
+var closers = map[string]string{"(": ")", "[": "]", "{": "}", `"${`: `}"`}
 
 func groupTokens(toks []string, i int) (*sgroup, int) {
 	g := &sgroup{open: "root"}
@@ -76,7 +87,7 @@ func groupTokens(toks []string, i int) (*sgroup, int) {
 			i = j
 			continue
 		}
-		if t == ")" || t == "]" || t == "}" {
+		if t == ")" || t == "]" || t == "}" || t == `}"` {
 			return g, i + 1
 		}
 		g.kids = append(g.kids, &sgroup{tok: t})

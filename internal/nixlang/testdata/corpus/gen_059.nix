@@ -1,0 +1,5 @@
+let a = {}; b = 1; c = 2; x = 3; y = 4; or = 5; f = x: x; in {
+  "$".or  # c
+= with ''
+    x${with {};"s"}'';"\n${("s")}b$";  # c
+}

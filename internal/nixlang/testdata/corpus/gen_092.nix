@@ -1,0 +1,3 @@
+let a = {}; b = 1; c = 2; x = 3; y = 4; or = 5; f = x: x; in _u:  # c
+if b ||
+  1 then ~/h or else ([])
