@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/nixherd/nixherd/internal/remote"
 )
@@ -55,15 +56,25 @@ func (NixOS) Activate(ctx context.Context, r remote.Runner, path string, a Actio
 	if _, err := r.Run(ctx, remote.Sh(systemdRunCheck)); err == nil {
 		args = append([]string{"systemd-run", "-E", "LOCALE_ARCHIVE", "-E", "NIXOS_INSTALL_BOOTLOADER",
 			"--collect", "--no-ask-password", "--pipe", "--quiet", "--service-type=exec",
-			"--unit=nixherd-switch-to-configuration", "--wait"}, stc...)
+			"--unit=" + activationUnit, "--wait"}, stc...)
 	}
 	_, err := r.Run(ctx, remote.RootCmd(args...))
 	var ee *remote.ExitError
 	if errors.As(err, &ee) {
-		return &ActivationError{Host: ee.Host, Action: a, Code: ee.Code, Meaning: SwitchExitMeaning(ee.Code), Output: ee.Stderr}
+		meaning := SwitchExitMeaning(ee.Code)
+		if len(args) > len(stc) && strings.Contains(ee.Stderr, activationUnit) && strings.Contains(ee.Stderr, "already") {
+			// A deploy that lost its connection left its activation
+			// running: the unit name doubles as a lock.
+			meaning = "an earlier activation is still running on the host (unit " + activationUnit + ")"
+		}
+		return &ActivationError{Host: ee.Host, Action: a, Code: ee.Code, Meaning: meaning, Output: ee.Stderr}
 	}
 	return err
 }
+
+// activationUnit is the transient unit activations run in where systemd
+// runs the host; systemd refuses to start a second one of that name.
+const activationUnit = "nixherd-switch-to-configuration"
 
 // SwitchExitMeaning explains an exit status of switch-to-configuration.
 func SwitchExitMeaning(code int) string {

@@ -105,3 +105,16 @@ func TestNixOSActivationUsesSystemdRunWhereSystemdRuns(t *testing.T) {
 		}
 	}
 }
+
+func TestActivationStillRunningIsNamed(t *testing.T) {
+	s := &script{answer: func(line string) error {
+		if strings.HasPrefix(line, "systemd-run ") {
+			return &remote.ExitError{Host: "h", Code: 1, Stderr: "Failed to start transient service unit: Unit nixherd-switch-to-configuration.service was already loaded or has a fragment file."}
+		}
+		return nil
+	}}
+	err := (NixOS{}).Activate(context.Background(), s, "/nix/store/x-nixos-system", Switch)
+	if err == nil || !strings.Contains(err.Error(), "an earlier activation is still running on the host") {
+		t.Errorf("err = %v", err)
+	}
+}
