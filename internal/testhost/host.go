@@ -79,8 +79,9 @@ while :; do
 done
 `
 
-// nixConf is the host's /etc/nix/nix.conf: single-user root Nix without a
-// daemon, sandbox or network, as the test machines run it.
+// nixConf is the host's /etc/nix/nix.conf: root uses the store directly
+// (other users through the nix-daemon a deploy-user host runs), without a
+// sandbox, build users or a binary cache, as this machine's Nix runs.
 const nixConf = `# nixherd test host
 experimental-features = nix-command flakes
 sandbox = false
