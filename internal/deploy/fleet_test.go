@@ -130,7 +130,7 @@ func TestDeployToFiveHostsInParallel(t *testing.T) {
 		}
 	})
 
-	t.Run("test and boot actions", func(t *testing.T) {
+	t.Run("test, boot and dry-activate actions", func(t *testing.T) {
 		h := c.Host("n3")
 		before := h.Profile(target.SystemProfile)
 		f.setGeneration("test", "n3")
@@ -147,6 +147,14 @@ func TestDeployToFiveHostsInParallel(t *testing.T) {
 		}
 		if h.CurrentSystem() != r.Path {
 			t.Errorf("boot changed the running system to %s", h.CurrentSystem())
+		}
+		f.setGeneration("dry", "n3")
+		s = f.deploy(deploy.Options{Action: target.DryActivate}, "n3")
+		rd := result(t, s, "n3")
+		acts := activationsOf(t, h)
+		if rd.Outcome != deploy.DryActivated || h.CurrentSystem() != r.Path || h.Profile(target.SystemProfile) != rb.Path ||
+			len(acts) == 0 || acts[len(acts)-1].Action != "dry-activate" || acts[len(acts)-1].Path != rd.Path {
+			t.Errorf("dry-activate: %+v; running %s, profile %s", rd, h.CurrentSystem(), h.Profile(target.SystemProfile))
 		}
 	})
 }
