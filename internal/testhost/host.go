@@ -67,6 +67,12 @@ done
 if [ -e /run/testhost/nix-daemon ]; then
 	(while :; do nix-daemon >> /run/testhost/nix-daemon.log 2>&1; sleep 0.2; done) &
 fi
+# Where fixture activations record themselves; open to every user, since
+# home-manager activates as its user.
+mkdir -p /nix/var/nixherd-fixture
+chmod 1777 /nix/var/nixherd-fixture
+touch /nix/var/nixherd-fixture/activations.log
+chmod 0666 /nix/var/nixherd-fixture/activations.log
 : > /run/testhost/ready
 set +e
 while :; do

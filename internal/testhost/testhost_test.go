@@ -569,3 +569,26 @@ func TestStaleClusterDirIsRemoved(t *testing.T) {
 		t.Errorf("a live cluster's directory was removed: %v", err)
 	}
 }
+
+// home-manager activates as its user: a deploy user's activation is recorded
+// too.
+func TestHomeActivationAsDeployUser(t *testing.T) {
+	testhost.Need(t)
+	testenv.NeedTool(t, "sudo")
+	c := testhost.Start(t, testhost.Options{N: 1, DeployUser: "deploy", TrustedDeployUser: true})
+	h := c.Hosts[0]
+	m := testhost.FixtureMachine{Name: "deploy@" + h.Name, Platform: testhost.Home, Generation: "1"}
+	top := build(t, fixture(t, m), m)[0]
+	copyTo(t, c, h, top)
+	out, err := h.SSHAs(context.Background(), "deploy", "nix-env -p $HOME/hm-profile --set "+top+" && "+top+"/activate").CombinedOutput()
+	if err != nil {
+		t.Fatalf("home activation as deploy: %v\n%s", err, out)
+	}
+	if got := h.HomeGeneration("deploy"); got != top {
+		t.Errorf("home generation of deploy = %q, want %s", got, top)
+	}
+	acts, _ := h.Activations()
+	if len(acts) != 1 || acts[0].Action != "home-activate" || acts[0].Path != top {
+		t.Errorf("activations %+v", acts)
+	}
+}
