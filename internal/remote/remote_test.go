@@ -2,7 +2,10 @@ package remote
 
 import (
 	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -82,5 +85,38 @@ func TestMergeOptionsKeepsTheMostImportant(t *testing.T) {
 	}
 	if got := MergeOptions(nil, []string{"-F", "m"}, []string{"-F", "d"}); strings.Join(got, " ") != "-F m" {
 		t.Errorf("machine over defaults: %v", got)
+	}
+}
+
+// TestNewPoolRemovesDirectoriesOfDeadRuns: a run that was killed leaves its
+// socket directory; the next pool removes it, but not a live run's.
+func TestNewPoolRemovesDirectoriesOfDeadRuns(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	mk := func(pid int) string {
+		d, err := os.MkdirTemp("", "nixherd-ssh-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(d, "pid"), []byte(strconv.Itoa(pid)), 0o600)
+		return d
+	}
+	stale, live := mk(dead.Process.Pid), mk(os.Getpid())
+	p, err := NewPool()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Error("the dead run's directory is still there")
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Error("a live run's directory was removed")
+	}
+	p.Close()
+	if _, err := os.Stat(p.dir); !os.IsNotExist(err) {
+		t.Error("Close left the pool's directory")
 	}
 }

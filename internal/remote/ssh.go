@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // Address is where ssh connects: [user@]host[:port].
@@ -87,6 +89,7 @@ type Pool struct {
 // NewPool makes the private (0700) socket directory. Its path is short on
 // purpose: a unix socket path must fit in about 100 bytes.
 func NewPool() (*Pool, error) {
+	removeStalePools()
 	dir, err := os.MkdirTemp("", "nixherd-ssh-")
 	if err != nil {
 		return nil, err
@@ -95,7 +98,42 @@ func NewPool() (*Pool, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	// The owner's pid lets a later run remove the directory if this process
+	// is killed (SIGKILL runs no cleanup).
+	if err := os.WriteFile(filepath.Join(dir, "pid"), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	return &Pool{dir: dir}, nil
+}
+
+// removeStalePools removes the socket directories of nixherd processes of
+// this user that no longer run. Their masters have exited by themselves
+// (ControlPersist) or will fail to find their socket; only empty
+// directories and pid files remain.
+func removeStalePools() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "nixherd-ssh-*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, "pid"))
+		if err != nil {
+			continue // not ours, or still being created
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || processAlive(pid) {
+			continue
+		}
+		os.RemoveAll(d)
+	}
+}
+
+// processAlive reports whether pid runs (signal 0 probes without sending).
+func processAlive(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	err = p.Signal(syscall.Signal(0))
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // Close ends every master connection and removes the socket directory.
