@@ -1,6 +1,7 @@
 package testhost_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -343,6 +344,26 @@ func TestNetNSCutAndRestore(t *testing.T) {
 	}
 	if err := waitSSH(h, true, 10*time.Second); err != nil {
 		t.Fatal(err)
+	}
+
+	// A cut is a partition, not a reset: a session open across a short cut
+	// carries on once the link is back.
+	var out bytes.Buffer
+	session := h.SSH(context.Background(), "sleep 2; echo still here")
+	session.Stdout = &out
+	if err := session.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := h.Cut(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	if err := h.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	if err := session.Wait(); err != nil || strings.TrimSpace(out.String()) != "still here" {
+		t.Errorf("session across the cut: %v, output %q", err, out.String())
 	}
 }
 
