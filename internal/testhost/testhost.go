@@ -183,6 +183,15 @@ func New(opts Options) (c *Cluster, err error) {
 		return nil, fmt.Errorf("test hosts need sshd (openssh-server): %w", err)
 	}
 
+	// The hosts' private directories are mounted over these, so they must
+	// exist here. /nix is missing on a fresh machine until Nix first runs as
+	// root, which makes it the same way.
+	for _, dir := range []string{"/nix", "/etc/nix", "/home"} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("mount point for the test hosts: %w", err)
+		}
+	}
+
 	cl := &Cluster{Dir: opts.Dir}
 	c = cl
 	if c.Dir == "" {
