@@ -161,6 +161,19 @@ func (p *parser) expect(k TokenKind) *Token {
 	return p.next()
 }
 
+// expectClose expects the token that closes open; at the end of the file
+// the error says which opener is left unclosed, which is where the mistake
+// usually is.
+func (p *parser) expectClose(k TokenKind, open *Token) *Token {
+	if t := p.peek(); t.Kind != k {
+		if t.Kind == EOF && open != nil {
+			p.fail(t.Pos, "syntax error: unexpected end of file, expecting %s to close the %s at %s", k, describe(open), open.Pos)
+		}
+		p.unexpected(k.String())
+	}
+	return p.next()
+}
+
 func (p *parser) enter() {
 	p.depth++
 	if p.depth > maxDepth {
@@ -222,7 +235,7 @@ func (p *parser) parseExpr() Expr {
 		if p.peekAt(1).Kind != LBrace {
 			l := &Let{Let: p.next()}
 			l.Bindings = p.parseBindings(KwIn)
-			l.In = p.expect(KwIn)
+			l.In = p.expectClose(KwIn, l.Let)
 			l.Body = p.parseExpr()
 			return l
 		}
@@ -471,24 +484,24 @@ func (p *parser) parseSimple() Expr {
 	case LParen:
 		n := &Paren{Open: p.next()}
 		n.X = p.parseExpr()
-		n.Close = p.expect(RParen)
+		n.Close = p.expectClose(RParen, n.Open)
 		return n
 	case KwLet:
 		if p.peekAt(1).Kind == LBrace {
 			n := &LegacyLet{Let: p.next(), Open: p.next()}
 			n.Bindings = p.parseBindings(RBrace)
-			n.Close = p.expect(RBrace)
+			n.Close = p.expectClose(RBrace, n.Open)
 			return n
 		}
 	case KwRec:
 		n := &AttrSet{Rec: p.next(), Open: p.expect(LBrace)}
 		n.Bindings = p.parseBindings(RBrace)
-		n.Close = p.expect(RBrace)
+		n.Close = p.expectClose(RBrace, n.Open)
 		return n
 	case LBrace:
 		n := &AttrSet{Open: p.next()}
 		n.Bindings = p.parseBindings(RBrace)
-		n.Close = p.expect(RBrace)
+		n.Close = p.expectClose(RBrace, n.Open)
 		return n
 	case LBracket:
 		n := &List{Open: p.next()}
@@ -498,7 +511,7 @@ func (p *parser) parseSimple() Expr {
 			n.Elems = append(n.Elems, p.parseSelect())
 			p.lr = listMark // expr_list expr_select reduces to expr_list
 		}
-		n.Close = p.expect(RBracket)
+		n.Close = p.expectClose(RBracket, n.Open)
 		return n
 	}
 	p.unexpected("an expression")
@@ -530,6 +543,9 @@ func (p *parser) parseString() *String {
 			s.Close = p.next()
 			return s
 		default:
+			if p.peek().Kind == EOF {
+				p.fail(p.peek().Pos, "syntax error: unexpected end of file in the string that starts at %s", s.Open.Pos)
+			}
 			p.unexpected(`'"'`)
 		}
 	}
@@ -553,6 +569,9 @@ func (p *parser) parseIndString() *String {
 			s.Close = p.next()
 			return s
 		default:
+			if p.peek().Kind == EOF {
+				p.fail(p.peek().Pos, "syntax error: unexpected end of file in the '' string that starts at %s", s.Open.Pos)
+			}
 			p.unexpected("''")
 		}
 	}
@@ -570,7 +589,7 @@ func (p *parser) parseInterp() *Interp {
 func (p *parser) parseInterpTokens() *Interp {
 	n := &Interp{Open: p.expect(DollarCurly)}
 	n.X = p.parseExpr()
-	n.Close = p.expect(RBrace)
+	n.Close = p.expectClose(RBrace, n.Open)
 	return n
 }
 
@@ -620,15 +639,18 @@ func (p *parser) parseBindings(end TokenKind) []Binding {
 	for {
 		p.lr = bindsMark // binds … ';' reduces to binds
 		switch p.peek().Kind {
-		case end:
-			return bs
+		case end, EOF:
+			return bs // the caller reports a missing end
 		case KwInherit:
 			bs = append(bs, p.parseInherit())
 		case Ident, KwOr, DQuote, DollarCurly:
 			a := &Attr{Path: p.parseAttrPath()}
 			a.Assign = p.expect(Assign)
 			a.Value = p.parseExpr()
-			a.Semi = p.expect(Semi)
+			if p.peek().Kind != Semi {
+				p.missingSemi(a)
+			}
+			a.Semi = p.next()
 			bs = append(bs, a)
 		default:
 			if end == KwIn {
@@ -637,6 +659,33 @@ func (p *parser) parseBindings(end TokenKind) []Binding {
 			p.unexpected("an attribute name, 'inherit' or '}'")
 		}
 	}
+}
+
+// missingSemi reports a binding not followed by ';'. The usual cause is a
+// forgotten ';' at the end of a line: the next binding's name was then read
+// as an argument of this value, and the error shows up at its '='.
+func (p *parser) missingSemi(a *Attr) {
+	t := p.peek()
+	if app, ok := a.Value.(*Apply); ok && (t.Kind == Assign || t.Kind == Dot) {
+		arg := FirstToken(app.Arg)
+		if prev := p.tokenBefore(arg); prev != nil && prev.End().Line < arg.Pos.Line {
+			p.fail(t.Pos, "syntax error: unexpected %s, expecting ';' (is a ';' missing at the end of line %d?)", describe(t), prev.End().Line)
+		}
+	}
+	if t.Kind == RBrace || t.Kind == KwIn || t.Kind == EOF {
+		p.fail(t.Pos, "syntax error: unexpected %s, expecting ';' after the value of %s", describe(t), Text(a.Path))
+	}
+	p.unexpected("';'")
+}
+
+// tokenBefore returns the token preceding t in the stream.
+func (p *parser) tokenBefore(t *Token) *Token {
+	for i := range p.toks {
+		if &p.toks[i] == t && i > 0 {
+			return &p.toks[i-1]
+		}
+	}
+	return nil
 }
 
 func (p *parser) parseInherit() *Inherit {
