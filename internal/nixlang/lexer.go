@@ -38,7 +38,7 @@ type lexer struct {
 // it reaches them, as Nix does.
 func lex(src string) []Token {
 	lx := &lexer{src: src, pos: Pos{Line: 1, Col: 1}, stack: []lexState{stDefault}}
-	lx.toks = make([]Token, 0, len(src)/4+2)
+	lx.toks = make([]Token, 0, len(src)/6+2)
 	lx.run()
 	return lx.toks
 }
@@ -379,6 +379,31 @@ func (lx *lexer) lexDefault() {
 		lx.toks = append(lx.toks, Token{Kind: EOF, Leading: rest, Pos: advance(lx.pos, rest)})
 		lx.off = len(lx.src)
 		return
+	}
+
+	// Fast paths for the common tokens that no longer pattern can extend.
+	switch c := s[0]; {
+	case c == ';' || c == '(' || c == ')' || c == '[' || c == ']' || c == ',' || c == '@' || c == '?' || c == ':':
+		lx.emit(oneCharOps[c], leading, 1)
+		return
+	case isIDStart(c):
+		// A path or URI can only be longer than the identifier if the
+		// character after it continues a path or a URI scheme.
+		n := matchID(s)
+		if n == len(s) || !(s[n] == '.' || s[n] == '+' || s[n] == '/' || s[n] == ':') {
+			lx.emit(keywordKind(s[:n]), leading, n)
+			return
+		}
+	case isDigit(c):
+		n := matchInt(s)
+		if n == len(s) || !(isPathChar(s[n]) || s[n] == '/') {
+			if !fitsInt64(s[:n]) {
+				lx.emitErr(leading, n, "invalid integer '"+s[:n]+"'")
+				return
+			}
+			lx.emit(Int, leading, n)
+			return
+		}
 	}
 
 	// Longest match; on equal length the pattern listed first in lexer.l wins,
