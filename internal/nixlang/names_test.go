@@ -1,0 +1,72 @@
+package nixlang
+
+import "testing"
+
+func TestFormatAttrNameAndQuoteStringRoundTrip(t *testing.T) {
+	for _, tc := range []struct{ name, want string }{
+		{"web", "web"},
+		{"my-svc", "my-svc"},
+		{"or", "or"},
+		{"if", `"if"`},
+		{"a.b", `"a.b"`},
+		{"1x", `"1x"`},
+		{"", `""`},
+		{`q"${x}\`, `"q\"\${x}\\"`},
+		{"$5", `"$5"`},
+	} {
+		if got := FormatAttrName(tc.name); got != tc.want {
+			t.Errorf("FormatAttrName(%q) = %s, want %s", tc.name, got, tc.want)
+		}
+		// Whatever we write must read back as the same name.
+		f, err := Parse("t.nix", []byte("{ "+FormatAttrName(tc.name)+" = 1; }"))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.name, err)
+		}
+		if a := Attrs(f.Root); len(a) != 1 || a[0].Name != tc.name {
+			t.Errorf("%q does not read back", tc.name)
+		}
+		g, err := Parse("t.nix", []byte(QuoteString(tc.name)))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.name, err)
+		}
+		if v, ok := Static(g.Root); !ok || v.Str != tc.name {
+			t.Errorf("QuoteString(%q) reads back as %+v", tc.name, v)
+		}
+	}
+}
+
+func TestGlobalsDependOnNixVersion(t *testing.T) {
+	src := []byte(`__warn "x" (builtins.map toString [ true false null ])`)
+	if _, err := Parse("t.nix", src); err != nil {
+		t.Fatalf("current Nix has __warn: %v", err)
+	}
+	_, err := ParseWith("t.nix", src, Options{Globals: GlobalsNix28()})
+	if err == nil || err.(*Error).Msg != "undefined variable '__warn'" {
+		t.Fatalf("Nix 2.8 has no __warn: %v", err)
+	}
+	if _, err := ParseWith("t.nix", []byte("undefinedThing"), Options{NoScopeCheck: true}); err != nil {
+		t.Fatalf("NoScopeCheck: %v", err)
+	}
+	if _, err := ParseWith("t.nix", []byte("{ a = 1; a = 2; }"), Options{NoScopeCheck: true}); err == nil {
+		t.Fatal("NoScopeCheck must still reject duplicate attributes")
+	}
+}
+
+func TestPositionsOnEveryNode(t *testing.T) {
+	src := "let\n  x = 1;\nin\n  { y = [ x \"s\" ]; }\n"
+	f := mustParse(t, src)
+	Walk(f.Root, func(n Node) bool {
+		p, e := n.Pos(), n.End()
+		if p.Line == 0 || p.Col == 0 || e.Offset < p.Offset {
+			t.Errorf("%T at %+v..%+v", n, p, e)
+		}
+		if got := src[p.Offset:e.Offset]; got != Text(n) {
+			t.Errorf("%T: offsets give %q, Text gives %q", n, got, Text(n))
+		}
+		return true
+	})
+	l := Lookup(Body(f.Root), "y").Value.(*List)
+	if p := l.Elems[1].Pos(); p.Line != 4 || p.Col != 13 || p.Offset != 28 {
+		t.Errorf("\"s\" at %+v", p)
+	}
+}
