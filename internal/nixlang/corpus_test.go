@@ -52,7 +52,7 @@ func TestCorpusRoundTrip(t *testing.T) {
 				t.Errorf("%s: round trip differs:\n got %q\nwant %q", name, got, src)
 			}
 		}
-		_, err = ParseWith(name, src, Options{Globals: GlobalsNix28()})
+		_, err = ParseWith(name, src, Options{Dialect: Nix28})
 		base := filepath.Base(name)
 		switch {
 		case strings.HasPrefix(base, "ok_") && err != nil:
@@ -65,17 +65,17 @@ func TestCorpusRoundTrip(t *testing.T) {
 
 var nixVersionRE = regexp.MustCompile(`(\d+)\.(\d+)`)
 
-// nixGlobals picks the global names of the installed Nix.
-func nixGlobals(t testing.TB) []string {
+// nixDialect picks the dialect of the installed Nix.
+func nixDialect(t testing.TB) Dialect {
 	out, err := exec.Command("nix-instantiate", "--version").Output()
 	if err != nil {
 		t.Fatalf("nix-instantiate --version: %v", err)
 	}
 	m := nixVersionRE.FindStringSubmatch(string(out))
 	if m != nil && m[1] == "2" && len(m[2]) == 1 && m[2] <= "8" {
-		return GlobalsNix28()
+		return Nix28
 	}
-	return GlobalsCurrent()
+	return NixCurrent
 }
 
 // TestCorpusAgainstNix runs the real nix-instantiate --parse on every
@@ -85,7 +85,7 @@ func nixGlobals(t testing.TB) []string {
 func TestCorpusAgainstNix(t *testing.T) {
 	testenv.NixEnv(t)
 	testenv.NeedTool(t, "nix-instantiate")
-	globals := nixGlobals(t)
+	dialect := nixDialect(t)
 	home := os.Getenv("HOME")
 	files := corpusFiles(t)
 
@@ -117,7 +117,7 @@ func TestCorpusAgainstNix(t *testing.T) {
 	for i, name := range files {
 		r := results[i]
 		src, _ := os.ReadFile(name)
-		f, err := ParseWith(name, src, Options{Globals: globals})
+		f, err := ParseWith(name, src, Options{Dialect: dialect})
 		nixOK := r.err == nil
 		if nixOK != (err == nil) {
 			t.Errorf("%s: nix accepts=%v, nixlang accepts=%v (nixlang: %v; nix: %s)", name, nixOK, err == nil, err, firstLine(r.out))

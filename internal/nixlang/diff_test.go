@@ -20,7 +20,7 @@ func TestDifferentialAgainstNix(t *testing.T) {
 	if dir == "" {
 		t.Skip("NIXLANG_DIFF_DIR not set")
 	}
-	globals := nixGlobals(t)
+	dialect := nixDialect(t)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +44,7 @@ func TestDifferentialAgainstNix(t *testing.T) {
 		name := filepath.Join(tmp, "input.nix")
 		os.WriteFile(name, src, 0o644)
 		nixOut, nixErr := exec.Command("nix-instantiate", "--parse", name).Output()
-		f, ourErr := ParseWith(name, src, Options{Globals: globals})
+		f, ourErr := ParseWith(name, src, Options{Dialect: dialect})
 		if nixErr == nil && ourErr == nil {
 			ours, _ := PrintNix(f, "", os.Getenv("HOME"))
 			if want, got := normalizeShown(strings.TrimRight(string(nixOut), "\n")), normalizeShown(ours); want != got {

@@ -36,13 +36,13 @@
 // being a path, 1e3 being 1 applied to e3, and a NUL byte ending the input.
 //
 // Caveats:
-//   - Verdicts were checked against Nix 2.8 (the Nix on Debian 12). Which
-//     names are global depends on the Nix version and its experimental
-//     features: Parse uses current Nix's list (GlobalsCurrent), and
-//     Options{Globals: GlobalsNix28()} matches Nix 2.8. Later Nix merges the
-//     dynamic attributes of a = { … }; a = { … }; (2.8 drops them unchecked),
-//     which we do not model; the experimental pipe operators |> and <| of
-//     Nix 2.24+ are not accepted.
+//   - Verdicts were checked against the real Nix 2.8 (the Nix of Debian 12)
+//     with Options{Dialect: Nix28}. The default dialect, NixCurrent, follows
+//     current Nix's sources (read, not run): more builtins in scope, and
+//     a = { … }; a = { … }; merged recursively with dynamic attributes kept.
+//     The experimental pipe operators |> and <| are not accepted, and the
+//     opt-in lints of current Nix (URL literals, absolute paths) are not
+//     applied.
 //   - Error messages are our own (with hints such as the unclosed bracket);
 //     only the verdict and the position are meant to agree with Nix's.
 //   - Nix 2.8 prints let bindings and formals in memory-address order;

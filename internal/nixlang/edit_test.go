@@ -197,7 +197,7 @@ func TestAddRemoveRoundTripOverCorpus(t *testing.T) {
 	}()
 	for _, name := range files {
 		src, _ := os.ReadFile(name)
-		f, err := ParseWith(name, src, Options{Globals: GlobalsNix28()})
+		f, err := ParseWith(name, src, Options{Dialect: Nix28})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -99,6 +99,7 @@ func (a *nAttrs) set(name string, d *nAttrDef) {
 
 // LowerOptions say how to resolve what depends on where the file is.
 type lowerer struct {
+	dialect Dialect
 	file    string
 	baseDir string // directory relative paths are resolved against
 	home    string
@@ -589,18 +590,34 @@ func (l *lowerer) addAttr(attrs *nAttrs, path []nAttrName, e nExpr, pos Pos) {
 		attrs.set(last.name, &nAttrDef{e: e, pos: pos})
 		return
 	}
-	ae, newIsAttrs := e.(*nAttrs)
+	l.mergeAttr(attrs, path, last.name, &nAttrDef{e: e, pos: pos}, j)
+}
+
+// mergeAttr handles a second definition of name in attrs: an error unless
+// both values are attribute sets, which are then merged. Nix 2.8 merges one
+// level (a clash below is an error) and drops the new set's dynamic
+// attributes; current Nix merges recursively and keeps them. Either way the
+// new set's rec is lost.
+func (l *lowerer) mergeAttr(attrs *nAttrs, path []nAttrName, name string, def *nAttrDef, j *nAttrDef) {
+	ae, newIsAttrs := def.e.(*nAttrs)
 	jAttrs, oldIsAttrs := j.e.(*nAttrs)
 	if !newIsAttrs || !oldIsAttrs || j.inherited {
-		l.fail(pos, "attribute '%s' already defined at %s", showPath(path), j.pos)
+		l.fail(def.pos, "attribute '%s' already defined at %s", showPath(path), j.pos)
 	}
-	// Nix merges only the static attributes of the new set; its dynamic
-	// attributes and its rec flag are dropped (fixed in later Nix versions).
-	for _, name := range ae.order {
-		if prev, dup := jAttrs.attrs[name]; dup {
-			l.fail(ae.attrs[name].pos, "attribute '%s' already defined at %s", showPath(append(append([]nAttrName(nil), path...), nAttrName{name: name})), prev.pos)
+	for _, n := range ae.order {
+		sub := append(append([]nAttrName(nil), path...), nAttrName{name: n})
+		prev, dup := jAttrs.attrs[n]
+		switch {
+		case !dup:
+			jAttrs.set(n, ae.attrs[n])
+		case l.dialect == Nix28:
+			l.fail(ae.attrs[n].pos, "attribute '%s' already defined at %s", showPath(sub), prev.pos)
+		default:
+			l.mergeAttr(jAttrs, sub, n, ae.attrs[n], prev)
 		}
-		jAttrs.set(name, ae.attrs[name])
+	}
+	if l.dialect != Nix28 {
+		jAttrs.dyn = append(jAttrs.dyn, ae.dyn...)
 	}
 }
 

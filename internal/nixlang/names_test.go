@@ -40,7 +40,7 @@ func TestGlobalsDependOnNixVersion(t *testing.T) {
 	if _, err := Parse("t.nix", src); err != nil {
 		t.Fatalf("current Nix has __warn: %v", err)
 	}
-	_, err := ParseWith("t.nix", src, Options{Globals: GlobalsNix28()})
+	_, err := ParseWith("t.nix", src, Options{Dialect: Nix28})
 	if err == nil || err.(*Error).Msg != "undefined variable '__warn'" {
 		t.Fatalf("Nix 2.8 has no __warn: %v", err)
 	}
@@ -68,5 +68,31 @@ func TestPositionsOnEveryNode(t *testing.T) {
 	l := Lookup(Body(f.Root), "y").Value.(*List)
 	if p := l.Elems[1].Pos(); p.Line != 4 || p.Col != 13 || p.Offset != 28 {
 		t.Errorf("\"s\" at %+v", p)
+	}
+}
+
+func TestSetMergingDependsOnDialect(t *testing.T) {
+	nested := []byte("{ a = { b.c = 1; }; a = { b.d = 2; }; }")
+	if _, err := ParseWith("t.nix", nested, Options{Dialect: Nix28}); err == nil {
+		t.Error("Nix 2.8 merges one level only: a.b clashes")
+	}
+	f, err := Parse("t.nix", nested)
+	if err != nil {
+		t.Fatalf("current Nix merges recursively: %v", err)
+	}
+	if s, _ := PrintNix(f, "/", "/"); s != "{ a = { b = { c = 1; d = 2; }; }; }" {
+		t.Errorf("merged to %s", s)
+	}
+	// Dynamic attributes of the second set: dropped unchecked by 2.8, kept
+	// (so their variables must be defined) by current Nix.
+	dyn := []byte("{ a = {}; a = { ${undefinedName} = 1; }; }")
+	if _, err := ParseWith("t.nix", dyn, Options{Dialect: Nix28}); err != nil {
+		t.Errorf("Nix 2.8: %v", err)
+	}
+	if _, err := Parse("t.nix", dyn); err == nil {
+		t.Error("current Nix checks the merged dynamic attribute")
+	}
+	if _, err := Parse("t.nix", []byte("{ a = { b = 1; }; a = { b = 2; }; }")); err == nil {
+		t.Error("a.b defined twice must fail in every dialect")
 	}
 }

@@ -5,10 +5,25 @@ import (
 	"path/filepath"
 )
 
+// Dialect is the Nix version whose parse-time rules apply.
+type Dialect uint8
+
+const (
+	// NixCurrent is current Nix (what users of 2.18 and later run): more
+	// builtins, and a = { … }; a = { … }; merges recursively, dynamic
+	// attributes included.
+	NixCurrent Dialect = iota
+	// Nix28 is Nix 2.8, the Nix of Debian 12: the second set's nested sets
+	// clash instead of merging, and its dynamic attributes are dropped.
+	Nix28
+)
+
 // Options change what Parse accepts.
 type Options struct {
-	// Globals are the names in scope everywhere; nil means GlobalsCurrent().
-	// Use GlobalsNix28() to match Nix 2.8 exactly.
+	// Dialect selects the Nix version to agree with (default NixCurrent).
+	Dialect Dialect
+	// Globals are the names in scope everywhere; nil means the dialect's
+	// (GlobalsCurrent or GlobalsNix28).
 	Globals []string
 	// NoScopeCheck skips the undefined-variable check (duplicate attributes
 	// are still rejected), for tools that look at fragments.
@@ -29,6 +44,7 @@ func ParseWith(filename string, src []byte, opts Options) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
+	f.opts = opts
 	if err := f.check(opts); err != nil {
 		return nil, err
 	}
@@ -46,7 +62,7 @@ func ParseFile(filename string) (*File, error) {
 }
 
 func (f *File) lower(baseDir, home string) (e nExpr, err error) {
-	l := &lowerer{file: f.Name, baseDir: baseDir, home: home}
+	l := &lowerer{file: f.Name, baseDir: baseDir, home: home, dialect: f.opts.Dialect}
 	p := &parser{file: f.Name}
 	err = p.guard(func() { e = l.expr(f.Root) })
 	return e, err
@@ -63,6 +79,9 @@ func (f *File) check(opts Options) error {
 	globals := opts.Globals
 	if globals == nil {
 		globals = GlobalsCurrent()
+		if opts.Dialect == Nix28 {
+			globals = GlobalsNix28()
+		}
 	}
 	base := globalScope(globals)
 	var first *undefinedVar
