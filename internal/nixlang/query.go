@@ -66,7 +66,7 @@ func (a *AttrName) Name() (name string, ok bool) {
 	return "", false
 }
 
-// Names returns the attribute path's names; ok is false if any is dynamic.
+// Strings returns the attribute path's names; ok is false if any is dynamic.
 func (ap *AttrPath) Strings() (names []string, ok bool) {
 	for _, a := range ap.Names {
 		n, ok := a.Name()
@@ -190,10 +190,7 @@ func addBindings(parent *Attribute, bs []Binding) {
 // Both are nil for a global, a variable from a with, or an undefined one.
 func (f *File) Resolve(v *Var) (def Node, value Expr) {
 	name := v.Name.Text
-	type frame struct {
-		node Node
-	}
-	var stack []Node
+	var stack []Node // the scopes enclosing v, outermost first
 	var found bool
 	var visit func(n Node) bool
 	visit = func(n Node) bool {
