@@ -46,6 +46,14 @@ func TestCorpusRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The token stream covers every byte, even of files that do not parse.
+		var lexed []byte
+		for _, t := range lex(string(src)) {
+			lexed = append(append(lexed, t.Leading...), t.Text...)
+		}
+		if !bytes.Equal(lexed, src) {
+			t.Errorf("%s: tokens do not cover the file:\n got %q\nwant %q", name, lexed, src)
+		}
 		f, synErr := ParseSyntax(name, src)
 		if synErr == nil {
 			if got := f.Bytes(); !bytes.Equal(got, src) {
