@@ -139,6 +139,9 @@ func missingConfiguration(m hosts.Machine, platform string) error {
 	case hosts.Home:
 		where = "homeConfigurations"
 	}
+	if m.Pos.File == "" { // a machine not read from deploy.nix (switch without one)
+		return fmt.Errorf("the flake has no %q in %s", m.Configuration, where)
+	}
 	return fmt.Errorf("the flake has no %q in %s (deploy.nix %s)", m.Configuration, where, m.Pos)
 }
 

@@ -48,3 +48,14 @@ func TestEvalExprQuotesNames(t *testing.T) {
 		}
 	}
 }
+
+func TestMissingConfigurationNamesThePositionOnlyWhenKnown(t *testing.T) {
+	m := hosts.Machine{Name: "web1", Configuration: "web1"}
+	if got, want := missingConfiguration(m, hosts.NixOS).Error(), `the flake has no "web1" in nixosConfigurations`; got != want {
+		t.Errorf("without a position: %q, want %q", got, want)
+	}
+	m.Pos = hosts.Pos{File: "/fleet/deploy.nix", Line: 3, Column: 5}
+	if got, want := missingConfiguration(m, "").Error(), `the flake has no "web1" in nixosConfigurations, darwinConfigurations or homeConfigurations (deploy.nix /fleet/deploy.nix:3:5)`; got != want {
+		t.Errorf("with a position: %q, want %q", got, want)
+	}
+}
