@@ -45,7 +45,7 @@ Exits 1 when a machine could not be compared.`,
 				if err != nil {
 					return exitCode(2, err)
 				}
-				machines, err := inv.Select(args, all)
+				machines, err := inv.SelectFor(hosts.Selection{Selectors: args, All: all, Verb: "diff", OffersAll: true})
 				if err != nil {
 					return exitCode(2, err)
 				}

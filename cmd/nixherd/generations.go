@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/nix"
 	"github.com/nixherd/nixherd/internal/remote"
 	"github.com/nixherd/nixherd/internal/status"
@@ -40,7 +41,7 @@ Use the numbers with "nixherd rollback MACHINE --to N".`,
 				if strings.ContainsAny(args[0], "*?[,@") {
 					return exitCode(2, fmt.Errorf("generations takes one machine name, not the selector %q", args[0]))
 				}
-				machines, err := fl.selectMachines(ctx, args, false)
+				machines, err := fl.selectMachines(ctx, hosts.Selection{Selectors: args, Verb: "list the generations of"})
 				if err != nil {
 					return exitCode(2, err)
 				}

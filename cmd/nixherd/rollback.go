@@ -49,7 +49,7 @@ Exits 0 only when every selected machine ended on its target generation.`,
 				}
 				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 				defer stop()
-				machines, err := fl.selectMachines(ctx, args, false)
+				machines, err := fl.selectMachines(ctx, hosts.Selection{Selectors: args, Verb: "roll back"})
 				if err != nil {
 					return exitCode(2, err)
 				}

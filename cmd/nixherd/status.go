@@ -48,7 +48,7 @@ and 1 when the flake could not be evaluated.`,
 			RunE: func(cmd *cobra.Command, args []string) error {
 				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 				defer stop()
-				machines, err := fl.selectMachines(ctx, args, len(args) == 0)
+				machines, err := fl.selectMachines(ctx, hosts.Selection{Selectors: args, All: len(args) == 0, Verb: "show"})
 				if err != nil {
 					return exitCode(2, err)
 				}
@@ -106,11 +106,11 @@ func (f *fleetFlags) sshOptions() []string {
 	return extra
 }
 
-// selectMachines reads deploy.nix and resolves the selectors.
-func (f *fleetFlags) selectMachines(ctx context.Context, selectors []string, all bool) ([]hosts.Machine, error) {
+// selectMachines reads deploy.nix and resolves the selection.
+func (f *fleetFlags) selectMachines(ctx context.Context, sel hosts.Selection) ([]hosts.Machine, error) {
 	inv, err := hosts.Load(ctx, filepath.Join(f.flake, hosts.FileName))
 	if err != nil {
 		return nil, err
 	}
-	return inv.Select(selectors, all)
+	return inv.SelectFor(sel)
 }

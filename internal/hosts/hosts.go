@@ -10,6 +10,7 @@
 package hosts
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -134,11 +135,29 @@ func (inv *Inventory) Names() []string {
 	return names
 }
 
-// Select resolves selectors to machines, in inventory order. Each selector
-// is a comma-separated list of names, globs ("dev*") and tags ("@vm"); the
-// result is the union. A selector that matches nothing is an error: a typo
-// must not silently deploy fewer machines than meant.
+// Selection is the machines a command was asked to act on: its selectors,
+// or --all.
+type Selection struct {
+	Selectors []string
+	All       bool
+	// Verb is what the command does to the machines ("deploy", "roll
+	// back") and OffersAll whether it has --all: they word the error when
+	// nothing is selected.
+	Verb      string
+	OffersAll bool
+}
+
+// Select resolves selectors for a deploy (SelectFor, worded for deploy).
 func (inv *Inventory) Select(selectors []string, all bool) ([]Machine, error) {
+	return inv.SelectFor(Selection{Selectors: selectors, All: all, Verb: "deploy", OffersAll: true})
+}
+
+// SelectFor resolves a selection to machines, in inventory order. Each
+// selector is a comma-separated list of names, globs ("dev*") and tags
+// ("@vm"); the result is the union. A selector that matches nothing is an
+// error: a typo must not silently deploy fewer machines than meant.
+func (inv *Inventory) SelectFor(sel Selection) ([]Machine, error) {
+	selectors, all := sel.Selectors, sel.All
 	if all {
 		if len(selectors) > 0 {
 			return nil, fmt.Errorf("--all and machine selectors %s cannot be combined", strings.Join(selectors, " "))
@@ -157,7 +176,11 @@ func (inv *Inventory) Select(selectors []string, all bool) ([]Machine, error) {
 		}
 	}
 	if len(terms) == 0 {
-		return nil, fmt.Errorf("name the machines to deploy (names, globs like dev*, tags like @vm) or pass --all")
+		msg := fmt.Sprintf("name the machines to %s (names, globs like dev*, tags like @vm)", sel.Verb)
+		if sel.OffersAll {
+			msg += " or pass --all"
+		}
+		return nil, errors.New(msg)
 	}
 	chosen := map[string]bool{}
 	for _, t := range terms {

@@ -71,3 +71,19 @@ func TestSelectErrorsNameWhatExists(t *testing.T) {
 		}
 	}
 }
+
+func TestSelectNothingIsWordedForTheCommand(t *testing.T) {
+	for _, tc := range []struct {
+		sel  Selection
+		want string
+	}{
+		{Selection{Verb: "deploy", OffersAll: true}, "name the machines to deploy (names, globs like dev*, tags like @vm) or pass --all"},
+		{Selection{Verb: "roll back"}, "name the machines to roll back (names, globs like dev*, tags like @vm)"},
+		{Selection{Verb: "diff", OffersAll: true, Selectors: []string{" , "}}, "name the machines to diff (names, globs like dev*, tags like @vm) or pass --all"},
+	} {
+		_, err := fleet().SelectFor(tc.sel)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("SelectFor(%+v) error = %v, want %q", tc.sel, err, tc.want)
+		}
+	}
+}
