@@ -31,5 +31,7 @@ export NIXHERD_REQUIRE_TOOLS=1
 git config --global user.email >/dev/null 2>&1 || git config --global user.email "ci@nixherd.invalid"
 git config --global user.name  >/dev/null 2>&1 || git config --global user.name "nixherd CI"
 
+# go.mod says exactly what the code imports (direct vs indirect included).
+go mod tidy -diff
 go vet ./...
 go test -count=1 -timeout 20m "$@" ./...
