@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -94,7 +95,13 @@ func TestCorpusAgainstNix(t *testing.T) {
 	testenv.NixEnv(t)
 	testenv.NeedTool(t, "nix-instantiate")
 	dialect := nixDialect(t)
-	home := os.Getenv("HOME")
+	// Nix uses $HOME for ~ when it is set (even to ""), else the passwd entry.
+	home, set := os.LookupEnv("HOME")
+	if !set {
+		if u, err := user.Current(); err == nil {
+			home = u.HomeDir
+		}
+	}
 	files := corpusFiles(t)
 
 	type result struct {
