@@ -103,12 +103,15 @@ func startHost(c *Cluster, name string, opts Options, clientPub []byte) (h *Host
 			h.stop(true)
 		}
 	}()
-	for _, d := range []string{"nix", "etc-nix", "root", "home", "etc"} {
+	for _, d := range []string{"nix", "etc-nix", "root", "home", "etc", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(h.Dir, d), 0o755); err != nil {
 			return h, err
 		}
 	}
 	if err := os.Chmod(filepath.Join(h.Dir, "root"), 0o700); err != nil {
+		return h, err
+	}
+	if err := os.Chmod(filepath.Join(h.Dir, "tmp"), 0o1777); err != nil {
 		return h, err
 	}
 	conf := nixConf
@@ -198,8 +201,8 @@ func startHost(c *Cluster, name string, opts Options, clientPub []byte) (h *Host
 }
 
 func (h *Host) sshdConfig(logLevel string) string {
-	return fmt.Sprintf(`# nixherd test host %s
-ListenAddress %s:%d
+	return fmt.Sprintf(`# nixherd test host %[1]s
+ListenAddress %[2]s:%[3]d
 HostKey /run/testhost/ssh_host_ed25519_key
 PidFile none
 AuthorizedKeysFile /run/testhost/authorized_keys
@@ -211,11 +214,15 @@ UsePAM no
 StrictModes no
 PrintMotd no
 PrintLastLog no
+# The host's own temporary directory: /tmp is shared with this machine, and
+# programs that sweep stale files there by pid would misjudge pids across
+# pid namespaces.
+SetEnv TMPDIR=%[5]s
 MaxSessions 64
 MaxStartups 64:30:128
-LogLevel %s
+LogLevel %[4]s
 Subsystem sftp /usr/lib/openssh/sftp-server
-`, h.Name, h.Addr, h.Port, logLevel)
+`, h.Name, h.Addr, h.Port, logLevel, hostTmp)
 }
 
 // waitReady waits until the host's sshd accepts TCP connections and notes the
@@ -438,8 +445,13 @@ func (h *Host) Run(ctx context.Context, script string) (string, error) {
 	return stdout.String(), nil
 }
 
+// hostTmp is the host's TMPDIR, as seen inside the host.
+const hostTmp = "/run/testhost/tmp"
+
 // Command returns a command that runs inside the host's namespaces without
 // ssh, as a local process of the host would (for `nixherd switch` tests).
+// Its environment is this process's with TMPDIR set to the host's own; keep
+// that when changing cmd.Env.
 func (h *Host) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	ns := []string{"--target", strconv.Itoa(h.pid1), "--mount", "--pid"}
 	if h.netns != nil {
@@ -447,6 +459,7 @@ func (h *Host) Command(ctx context.Context, name string, args ...string) *exec.C
 	}
 	cmd := exec.CommandContext(ctx, "nsenter", append(append(ns, "--"), append([]string{name}, args...)...)...)
 	cmd.Dir = "/"
+	cmd.Env = append(os.Environ(), "TMPDIR="+hostTmp)
 	return cmd
 }
 

@@ -33,6 +33,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -203,6 +204,11 @@ func New(opts Options) (c *Cluster, err error) {
 		c.Dir, c.removeDir = d, true
 		// Atomically: a concurrent New must never read it half-written
 		// and take the directory for a dead one's.
+		ns, _ := os.Readlink("/proc/self/ns/pid")
+		if err := writeFileAtomic(filepath.Join(d, ownerNSFile), []byte(ns), 0o600); err != nil {
+			os.RemoveAll(d)
+			return nil, err
+		}
 		if err := writeFileAtomic(filepath.Join(d, ownerFile), []byte(processID(os.Getpid())), 0o600); err != nil {
 			os.RemoveAll(d)
 			return nil, err
@@ -350,8 +356,9 @@ func (c *Cluster) DeployNix(ms ...DeployMachine) (string, error) {
 }
 
 const (
-	tempPrefix = "nixherd-testhost-"
-	ownerFile  = "owner"
+	tempPrefix  = "nixherd-testhost-"
+	ownerFile   = "owner"    // "PID STARTTIME" of the process that made it
+	ownerNSFile = "owner-ns" // that process's pid namespace
 )
 
 // processID identifies a running process across pid reuse: its pid and
@@ -378,14 +385,22 @@ func processID(pid int) string {
 // without closing them (a test binary killed by its timeout): their hosts
 // died with it (Pdeathsig), only files are left.
 func removeStaleDirs() {
+	ownNS, _ := os.Readlink("/proc/self/ns/pid")
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), tempPrefix+"*"))
 	for _, d := range dirs {
 		owner, err := os.ReadFile(filepath.Join(d, ownerFile))
 		if err != nil {
 			continue // not ours, or being created
 		}
-		var pid int
-		if _, err := fmt.Sscan(string(owner), &pid); err != nil || processID(pid) != string(owner) {
+		if ns, err := os.ReadFile(filepath.Join(d, ownerNSFile)); err == nil && string(ns) != ownNS {
+			continue // written in another pid namespace: its pid means nothing here
+		}
+		f := strings.Fields(string(owner))
+		if len(f) != 2 {
+			continue
+		}
+		pid, err := strconv.Atoi(f[0])
+		if err != nil || processID(pid) != string(owner) {
 			os.RemoveAll(d)
 		}
 	}

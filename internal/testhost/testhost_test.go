@@ -101,6 +101,11 @@ func TestHostsHaveOwnStoresAndActivation(t *testing.T) {
 		if got := strings.TrimSpace(run(t, h, "hostname")); got != h.Name {
 			t.Errorf("hostname on %s = %q", h.Name, got)
 		}
+		// Its own TMPDIR: /tmp is this machine's.
+		run(t, h, `touch "$TMPDIR/mine"`)
+		if _, err := os.Stat(filepath.Join(h.Dir, "tmp", "mine")); err != nil {
+			t.Errorf("TMPDIR on %s is not the host's own: %v", h.Name, err)
+		}
 		if addrs[h.Addr] {
 			t.Errorf("address %s used twice", h.Addr)
 		}
@@ -580,12 +585,22 @@ func TestStaleClusterDirIsRemoved(t *testing.T) {
 	defer os.RemoveAll(stale)
 	// A process that has exited: pid 1's start time never matches this.
 	os.WriteFile(filepath.Join(stale, "owner"), []byte("999999999 1"), 0o600)
+	// One written in another pid namespace is left alone.
+	foreign, err := os.MkdirTemp("", "nixherd-testhost-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(foreign)
+	os.WriteFile(filepath.Join(foreign, "owner-ns"), []byte("pid:[1]"), 0o600)
+	os.WriteFile(filepath.Join(foreign, "owner"), []byte("999999999 1"), 0o600)
 	live := testhost.Start(t, testhost.Options{N: 1})
 	if _, err := os.Stat(stale); err == nil {
 		t.Errorf("stale cluster directory %s left", stale)
 	}
-	other := testhost.Start(t, testhost.Options{N: 1})
-	_ = other
+	testhost.Start(t, testhost.Options{N: 1})
+	if _, err := os.Stat(foreign); err != nil {
+		t.Errorf("a directory owned in another pid namespace was removed: %v", err)
+	}
 	if _, err := os.Stat(live.Dir); err != nil {
 		t.Errorf("a live cluster's directory was removed: %v", err)
 	}
