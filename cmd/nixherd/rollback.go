@@ -68,7 +68,7 @@ Exits 0 only when every selected machine ended on its target generation.`,
 
 				// Resolve every machine's target first, show it, then act.
 				// Hosts in parallel; machines on one host one after the other.
-				groups := status.ByTarget(machines)
+				groups := hosts.ByTarget(machines)
 				hostsOf := make([]*rollbackHost, len(machines))
 				parallel(len(groups), func(g int) {
 					idx := groups[g]

@@ -144,16 +144,22 @@ func Run(ctx context.Context, machines []hosts.Machine, o Options) (*Summary, er
 	pool.SetSudoPassword(o.SudoPassword)
 	d.pool = pool
 
+	// Hosts in parallel; the machines of one host one after another, over
+	// one connection and under one deploy lock (see onHost).
+	ms := make([]hosts.Machine, len(closures))
+	for i, c := range closures {
+		ms[i] = c.Machine
+	}
 	results := make([]Result, len(closures))
 	sem := make(chan struct{}, o.Parallel)
 	var wg sync.WaitGroup
-	for i, c := range closures {
+	for _, idx := range hosts.ByTarget(ms) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			results[i] = d.host(ctx, c)
+			d.onHost(ctx, closures, idx, results)
 		}()
 	}
 	wg.Wait()
@@ -206,8 +212,8 @@ func outPaths(cs []Closure) []string {
 	return out
 }
 
-// connect opens the runner of a machine: its master SSH connection, or the
-// local machine.
+// connect opens the runner of a machine's host: its master SSH connection,
+// or the local machine.
 func (d *run) connect(ctx context.Context, m hosts.Machine) (remote.Runner, error) {
 	if m.Local() {
 		return remote.Local{}, nil

@@ -4,7 +4,8 @@
 //	             paths, platform), then one build of all their derivations
 //	host.go      per host, in parallel up to Options.Parallel: connect → lock →
 //	             copy missing paths (or build on the host) → guard → activate →
-//	             record the generation
+//	             record the generation; the machines of one host (a system and
+//	             its users' homes) one after another, under one lock
 //	lock.go      the per-host deploy lock that refuses a second deploy
 //	cache.go     --cache: push closures once, hosts substitute from the cache
 //	activate.go  the activation stage: an Activation (Direct sets the profile

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,10 +14,82 @@ import (
 	"github.com/nixherd/nixherd/internal/target"
 )
 
+// onHost deploys the machines of one host (closures[i] for i in idx) one
+// after another: a nix-darwin or NixOS system and its users' home-manager
+// configurations, or machines given the same target. They share the
+// connection and the deploy lock: two activations on one host must not run
+// at once, and the run's own lock must not refuse its second machine.
+// Systems go first, so a home activates on the system it was built for.
+func (d *run) onHost(ctx context.Context, closures []Closure, idx []int, results []Result) {
+	homeLast := func(i int) int {
+		if closures[i].Platform == hosts.Home {
+			return 1
+		}
+		return 0
+	}
+	order := slices.Clone(idx)
+	slices.SortStableFunc(order, func(a, b int) int { return homeLast(a) - homeLast(b) })
+	conn := &hostConn{locks: map[bool]*HostLock{}}
+	defer conn.release()
+	for _, i := range order {
+		results[i] = d.host(ctx, closures[i], conn)
+	}
+}
+
+// hostConn is what the machines of one run on one host share: the
+// connection, opened by the first machine that needs it, and the deploy
+// locks taken for them, held until the host's last machine is done.
+type hostConn struct {
+	runner remote.Runner
+	err    error // why the connection could not be opened
+	dialed bool
+	// locks holds the system-wide lock (true) and the deploy user's own
+	// (false), each taken when a machine first needs it.
+	locks map[bool]*HostLock
+}
+
+// connect returns the host's runner, dialing it for the first machine only;
+// messages name machine m.
+func (h *hostConn) connect(ctx context.Context, d *run, m hosts.Machine) (remote.Runner, error) {
+	if !h.dialed {
+		h.dialed = true
+		h.runner, h.err = d.connect(ctx, m)
+	}
+	if h.err != nil {
+		return nil, h.err
+	}
+	if s, ok := h.runner.(*remote.SSH); ok {
+		return s.As(m.Name), nil
+	}
+	return h.runner, nil
+}
+
+// lock takes the deploy lock a machine needs unless the run holds it
+// already. For a deploy user that is root, the user's lock is the
+// system-wide one.
+func (h *hostConn) lock(ctx context.Context, r remote.Runner, root bool) error {
+	root = root || r.IsRoot()
+	if h.locks[root] != nil {
+		return nil
+	}
+	l, err := Lock(ctx, r, root)
+	if err != nil {
+		return err
+	}
+	h.locks[root] = l
+	return nil
+}
+
+func (h *hostConn) release() {
+	for _, l := range h.locks {
+		l.Release()
+	}
+}
+
 // host deploys one machine: connect → lock → copy (or build there) → guard →
 // activate → record. It never returns an error: everything ends up in the
 // Result, so one bad host does not stop the others.
-func (d *run) host(ctx context.Context, c Closure) (res Result) {
+func (d *run) host(ctx context.Context, c Closure, conn *hostConn) (res Result) {
 	m := c.Machine
 	start := time.Now()
 	res = Result{Machine: m.Name, Target: m.Target, Platform: c.Platform, Path: c.OutPath}
@@ -47,7 +120,7 @@ func (d *run) host(ctx context.Context, c Closure) (res Result) {
 	}
 
 	report(PhaseConnect, m.Target)
-	r, err := d.connect(ctx, m)
+	r, err := conn.connect(ctx, d, m)
 	if err != nil {
 		if isUnreachable(err) {
 			return fail(Unreachable, err)
@@ -59,14 +132,12 @@ func (d *run) host(ctx context.Context, c Closure) (res Result) {
 
 	if !d.o.DryRun {
 		report(PhaseLock, "")
-		lock, err := Lock(ctx, r, root)
-		if err != nil {
+		if err := conn.lock(ctx, r, root); err != nil {
 			if errors.Is(err, ErrLocked) {
 				return fail(Refused, err)
 			}
 			return fail(Failed, fmt.Errorf("%s: %w", m.Name, err))
 		}
-		defer lock.Release()
 	}
 
 	if onTarget {

@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/nixherd/nixherd/internal/deploy"
+	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/remote"
 	"github.com/nixherd/nixherd/internal/target"
 	"github.com/nixherd/nixherd/internal/testhost"
@@ -94,6 +96,71 @@ func TestDeployDarwinAndHomeManager(t *testing.T) {
 			t.Errorf("darwin guard on a darwin system: %v", err)
 		}
 	})
+}
+
+// TestDeploySystemAndHomeToOneHost deploys a nix-darwin system and a
+// home-manager configuration that live on the same host (one ssh target) in
+// one run: one connection, one deploy lock for both, the system activated
+// before the home, and neither refused by the run's own lock.
+func TestDeploySystemAndHomeToOneHost(t *testing.T) {
+	c := testhost.Start(t, testhost.Options{Names: []string{"mac"}})
+	h := c.Host("mac")
+	// Each activation takes a second, so without one lock for the host the
+	// second machine would find the first one's lock taken.
+	sys := testhost.FixtureMachine{Name: "mac", Platform: testhost.Darwin, Generation: "1", ActivateScript: "sleep 1"}
+	home := testhost.FixtureMachine{Name: "root@mac", Platform: testhost.Home, Generation: "1", ActivateScript: "sleep 1"}
+	dir := t.TempDir()
+	deployNix := fmt.Sprintf(`{
+  defaults.sshOptions = [ "-F" %q ];
+  machines = {
+    mac-home = { target = %q; configuration = "root@mac"; platform = "home"; };
+    mac = { target = %q; platform = "darwin"; };
+  };
+}
+`, c.SSHConfig, h.Target(), h.Target())
+	if err := testhost.WriteFixture(dir, testhost.FixtureOptions{Machines: []testhost.FixtureMachine{sys, home}, Files: map[string]string{"deploy.nix": deployNix}}); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := hosts.Load(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var locks []string
+	s, err := deploy.Run(context.Background(), inv.Machines, deploy.Options{Flake: dir, Reporter: deploy.ReporterFunc(func(e deploy.Event) {
+		t.Logf("%s %s %s %v", e.Host, e.Phase, e.Detail, e.Err)
+		if e.Phase == deploy.PhaseLock {
+			locks = append(locks, e.Host)
+		}
+	})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.OK {
+		t.Fatalf("summary: %+v", s.Results)
+	}
+	rs, rh := result(t, s, "mac"), result(t, s, "mac-home")
+	if rs.Outcome != deploy.Switched || rh.Outcome != deploy.Switched {
+		t.Errorf("outcomes: mac %+v, mac-home %+v", rs, rh)
+	}
+	if h.Profile(target.SystemProfile) != rs.Path || h.HomeGeneration("root") != rh.Path {
+		t.Errorf("system profile %s (want %s), home generation %s (want %s)", h.Profile(target.SystemProfile), rs.Path, h.HomeGeneration("root"), rh.Path)
+	}
+	var acts []string
+	for _, a := range activationsOf(t, h) {
+		acts = append(acts, a.Action)
+	}
+	if strings.Join(acts, ",") != "activate,home-activate" {
+		t.Errorf("activations %v, want the system's, then the home's", acts)
+	}
+	if strings.Join(locks, ",") != "mac,mac-home" {
+		t.Errorf("lock steps %v, want mac then mac-home", locks)
+	}
+	if s.SSHConnections != 1 || h.Logins() != 1 {
+		t.Errorf("%d connections, %d ssh logins; want one master connection for the host", s.SSHConnections, h.Logins())
+	}
+	if lockHeld(h) {
+		t.Error("the lock outlived the deploy")
+	}
 }
 
 func mustAddress(t *testing.T, s string) remote.Address {

@@ -249,3 +249,25 @@ func orNone(s []string) string {
 	}
 	return strings.Join(s, ", ")
 }
+
+// ByTarget groups machines (by index) that live on the same host: a system
+// and a home-manager user on one machine, or two machines given one target.
+// Work on one host goes one machine at a time, over one connection: a second
+// nix-env racing the first on a fresh store fails to create its gcroots, and
+// the host's deploy lock admits one change at a time, so a deploy takes it
+// once for all the machines it has there.
+func ByTarget(machines []Machine) [][]int {
+	index := map[string]int{}
+	var groups [][]int
+	for i, m := range machines {
+		key := m.Target + "\x00" + strings.Join(m.SSHOptions, "\x00")
+		g, ok := index[key]
+		if !ok {
+			g = len(groups)
+			index[key] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	return groups
+}

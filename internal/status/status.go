@@ -84,7 +84,7 @@ func Query(ctx context.Context, machines []hosts.Machine, o Options) ([]Machine,
 	for i, c := range closures {
 		ms[i] = c.Machine
 	}
-	groups := ByTarget(ms)
+	groups := hosts.ByTarget(ms)
 	out := make([]Machine, len(closures))
 	sem := make(chan struct{}, o.Parallel)
 	var wg sync.WaitGroup
@@ -102,27 +102,6 @@ func Query(ctx context.Context, machines []hosts.Machine, o Options) ([]Machine,
 	}
 	wg.Wait()
 	return out, nil
-}
-
-// ByTarget groups machines (by index) that live on the same host: a system
-// and a home-manager user on one machine. Work on one host goes one machine
-// at a time, over one connection: a second nix-env racing the first on a
-// fresh store fails to create its gcroots, and the host's deploy lock
-// admits one change at a time.
-func ByTarget(machines []hosts.Machine) [][]int {
-	index := map[string]int{}
-	var groups [][]int
-	for i, m := range machines {
-		key := m.Target + "\x00" + strings.Join(m.SSHOptions, "\x00")
-		g, ok := index[key]
-		if !ok {
-			g = len(groups)
-			index[key] = g
-			groups = append(groups, nil)
-		}
-		groups[g] = append(groups[g], i)
-	}
-	return groups
 }
 
 // query reads one machine's state over r (or records why r could not be
