@@ -5,6 +5,7 @@
 #
 #   fanout                   changed closure to 16 hosts ÷ to 1 host (goal: close to 1)
 #   overhead                 nixherd ÷ nix build + parallel nix copy + ssh switch by hand
+#   overhead_no_rollback     the same with nixherd deploy --no-rollback
 #   noop_s                   seconds to redeploy 16 hosts with nothing changed
 #   evals                    nix evaluations of the fleet in one deploy of 16 hosts
 #   ssh_handshakes_per_host  sshd logins per host in that deploy

@@ -9,6 +9,8 @@
 //	overhead                 nixherd deploy to N hosts ÷ the same work by hand:
 //	                         nix build, then per host in parallel nix copy and
 //	                         ssh nix-env --set && switch-to-configuration
+//	overhead_no_rollback     the same with nixherd deploy --no-rollback (no
+//	                         watchdog, test activation, confirmation)
 //	noop_s                   seconds for a redeploy of N hosts with nothing changed
 //	evals                    nix processes that evaluated the fleet during one
 //	                         deploy of N hosts (counted by wrappers around nix)
@@ -99,15 +101,20 @@ func run(nixherd string, n, payload int) error {
 	if err != nil {
 		return err
 	}
-	noop, err := b.deploy("4", b.names...)
+	nhPlain, err := b.deploy("5", append([]string{"--no-rollback"}, b.names...)...)
+	if err != nil {
+		return err
+	}
+	noop, err := b.deploy("5", b.names...)
 	if err != nil {
 		return err
 	}
 
-	fmt.Fprintf(os.Stderr, "# %d hosts, %d KiB changed per closure: 1 host %.2fs, %d hosts %.2fs; by hand %.2fs, nixherd %.2fs; no-op %.2fs\n",
-		n, payload>>10, one.Seconds(), n, all.Seconds(), raw.Seconds(), nh.Seconds(), noop.Seconds())
+	fmt.Fprintf(os.Stderr, "# %d hosts, %d KiB changed per closure: 1 host %.2fs, %d hosts %.2fs; by hand %.2fs, nixherd %.2fs, with --no-rollback %.2fs; no-op %.2fs\n",
+		n, payload>>10, one.Seconds(), n, all.Seconds(), raw.Seconds(), nh.Seconds(), nhPlain.Seconds(), noop.Seconds())
 	fmt.Printf("bench: fanout=%.2f\n", all.Seconds()/one.Seconds())
 	fmt.Printf("bench: overhead=%.2f\n", nh.Seconds()/raw.Seconds())
+	fmt.Printf("bench: overhead_no_rollback=%.2f\n", nhPlain.Seconds()/raw.Seconds())
 	fmt.Printf("bench: noop_s=%.2f\n", noop.Seconds())
 	fmt.Printf("bench: evals=%d\n", evals)
 	fmt.Printf("bench: ssh_handshakes_per_host=%.2f\n", handshakes)
@@ -129,12 +136,21 @@ func (b *bench) writeFleet(gen string) error {
 	return testhost.WriteFixture(b.dir, testhost.FixtureOptions{Machines: ms, Files: map[string]string{"deploy.nix": dn}})
 }
 
-// deploy writes generation gen and times `nixherd deploy` of the machines.
-func (b *bench) deploy(gen string, machines ...string) (time.Duration, error) {
+// deploy writes generation gen and times `nixherd deploy` of the machines;
+// arguments starting with "-" are passed as flags.
+func (b *bench) deploy(gen string, args ...string) (time.Duration, error) {
 	if err := b.writeFleet(gen); err != nil {
 		return 0, err
 	}
-	args := append([]string{"deploy", "--flake", b.dir, "--json", "--parallel", fmt.Sprint(len(b.names))}, strings.Join(machines, ","))
+	var flags, machines []string
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") {
+			flags = append(flags, a)
+		} else {
+			machines = append(machines, a)
+		}
+	}
+	args = append(append([]string{"deploy", "--flake", b.dir, "--json", "--parallel", fmt.Sprint(len(b.names))}, flags...), strings.Join(machines, ","))
 	cmd := exec.Command(b.nixherd, args...)
 	cmd.Env = append(os.Environ(), b.env...)
 	var stdout, stderr bytes.Buffer
