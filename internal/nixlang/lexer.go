@@ -31,6 +31,7 @@ type lexer struct {
 	noPathBefore   int
 	noSchemeBefore int
 	noCommentEnd   bool // no "*/" after the current position
+	pathStart      Pos  // where the path being lexed starts
 }
 
 // lex splits src into tokens; the last token is EOF and carries the trailing
@@ -520,6 +521,7 @@ func (lx *lexer) lexDefault() {
 			n = interpSeg
 		}
 		lx.emit(kind, leading, n)
+		lx.pathStart = lx.toks[len(lx.toks)-1].Pos
 		if s[n-1] == '/' {
 			lx.push(stInPathSlash)
 		} else {
@@ -684,6 +686,7 @@ func (lx *lexer) lexInPath() {
 	lx.pop()
 	if slash {
 		lx.emitErr("", 0, "path has a trailing slash")
+		lx.toks[len(lx.toks)-1].Pos = lx.pathStart // where Nix reports it
 		return
 	}
 	lx.emit(PathEnd, "", 0)

@@ -2,6 +2,7 @@ package nixlang
 
 import (
 	"strconv"
+	"strings"
 )
 
 // File is a parsed Nix file: its syntax tree and the tokens it was built
@@ -148,10 +149,81 @@ func (p *parser) unexpected(expecting string) {
 	if t.Kind == Illegal {
 		p.fail(t.Pos, "%s", t.Err)
 	}
+	pos := p.errPos(t)
 	if expecting == "" {
-		p.fail(t.Pos, "syntax error: unexpected %s", describe(t))
+		p.fail(pos, "syntax error: unexpected %s", describe(t))
 	}
-	p.fail(t.Pos, "syntax error: unexpected %s, expecting %s", describe(t), expecting)
+	p.fail(pos, "syntax error: unexpected %s, expecting %s", describe(t), expecting)
+}
+
+// errPos is where Nix reports an error at token t. At the end of the file
+// that is where the last thing flex matched starts: the last blank run or
+// comment, else the last token.
+func (p *parser) errPos(t *Token) Pos {
+	if t.Kind != EOF {
+		return t.Pos
+	}
+	if t.Leading == "" {
+		if prev := p.tokenBefore(t); prev != nil {
+			if prev.Kind == PathEnd {
+				return p.pathStart(prev)
+			}
+			return prev.Pos
+		}
+		return t.Pos
+	}
+	start := t.Pos
+	for i := len(p.toks) - 1; i >= 0; i-- {
+		if &p.toks[i] == t {
+			if i > 0 {
+				start = p.toks[i-1].End()
+			} else {
+				start = Pos{Line: 1, Col: 1}
+			}
+			break
+		}
+	}
+	s := t.Leading
+	last := 0
+	for i := 0; i < len(s); {
+		last = i
+		switch c := s[i]; {
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+			for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n') {
+				i++
+			}
+		case c == '#':
+			for i < len(s) && s[i] != '\n' && s[i] != '\r' {
+				i++
+			}
+		case c == '/' && i+1 < len(s) && s[i+1] == '*':
+			if end := strings.Index(s[i+2:], "*/"); end >= 0 {
+				i += end + 4
+			} else {
+				i = len(s)
+			}
+		default:
+			// A NUL (the end of input for Nix) or a dangling '$' or '\'.
+			i = len(s)
+		}
+	}
+	return advance(start, s[:last])
+}
+
+// pathStart returns the position of the path that the PathEnd token end
+// closes: Nix reports path errors at the path's start.
+func (p *parser) pathStart(end *Token) Pos {
+	for i := len(p.toks) - 1; i >= 0; i-- {
+		if &p.toks[i] != end {
+			continue
+		}
+		for j := i - 1; j >= 0; j-- {
+			if k := p.toks[j].Kind; k == Path || k == HPath {
+				return p.toks[j].Pos
+			}
+		}
+	}
+	return end.Pos
 }
 
 func (p *parser) expect(k TokenKind) *Token {
@@ -167,7 +239,7 @@ func (p *parser) expect(k TokenKind) *Token {
 func (p *parser) expectClose(k TokenKind, open *Token) *Token {
 	if t := p.peek(); t.Kind != k {
 		if t.Kind == EOF && open != nil {
-			p.fail(t.Pos, "syntax error: unexpected end of file, expecting %s to close the %s at %s", k, describe(open), open.Pos)
+			p.fail(p.errPos(t), "syntax error: unexpected end of file, expecting %s to close the %s at %s", k, describe(open), open.Pos)
 		}
 		p.unexpected(k.String())
 	}
@@ -418,7 +490,7 @@ func (p *parser) startsSelect() bool {
 	case Ident, Int, Float, DQuote, IndOpen, Path, HPath, SPath, URI, LParen, KwRec, LBrace, LBracket:
 		return true
 	case KwLet:
-		return p.peekAt(1).Kind == LBrace
+		return true // only let { … } fits here; bison shifts the let and fails after it
 	}
 	return false
 }
@@ -487,6 +559,10 @@ func (p *parser) parseSimple() Expr {
 		n.Close = p.expectClose(RParen, n.Open)
 		return n
 	case KwLet:
+		if p.peekAt(1).Kind != LBrace {
+			p.next()
+			p.unexpected("'{'")
+		}
 		if p.peekAt(1).Kind == LBrace {
 			n := &LegacyLet{Let: p.next(), Open: p.next()}
 			n.Bindings = p.parseBindings(RBrace)
@@ -543,8 +619,8 @@ func (p *parser) parseString() *String {
 			s.Close = p.next()
 			return s
 		default:
-			if p.peek().Kind == EOF {
-				p.fail(p.peek().Pos, "syntax error: unexpected end of file in the string that starts at %s", s.Open.Pos)
+			if t := p.peek(); t.Kind == EOF {
+				p.fail(p.errPos(t), "syntax error: unexpected end of file in the string that starts at %s", s.Open.Pos)
 			}
 			p.unexpected(`'"'`)
 		}
@@ -569,8 +645,8 @@ func (p *parser) parseIndString() *String {
 			s.Close = p.next()
 			return s
 		default:
-			if p.peek().Kind == EOF {
-				p.fail(p.peek().Pos, "syntax error: unexpected end of file in the '' string that starts at %s", s.Open.Pos)
+			if t := p.peek(); t.Kind == EOF {
+				p.fail(p.errPos(t), "syntax error: unexpected end of file in the '' string that starts at %s", s.Open.Pos)
 			}
 			p.unexpected("''")
 		}
@@ -621,7 +697,13 @@ func (p *parser) parsePath() *PathLit {
 			p.lr = partsMark + 1
 		case PathEnd:
 			if interps == 0 && strBeforeInterp > 0 {
-				p.unexpected("'${'")
+				// Nix points at the path when it ends the file, else at the
+				// literal part after the first segment.
+				at := n.Parts[len(n.Parts)-1].Pos()
+				if next := p.peekAt(1); next.Kind == EOF && next.Leading == "" {
+					at = n.Parts[0].Pos()
+				}
+				p.fail(at, "syntax error: unexpected end of path, expecting '${'")
 			}
 			n.Stop = p.next()
 			return n
@@ -673,7 +755,7 @@ func (p *parser) missingSemi(a *Attr) {
 		}
 	}
 	if t.Kind == RBrace || t.Kind == KwIn || t.Kind == EOF {
-		p.fail(t.Pos, "syntax error: unexpected %s, expecting ';' after the value of %s", describe(t), Text(a.Path))
+		p.fail(p.errPos(t), "syntax error: unexpected %s, expecting ';' after the value of %s", describe(t), Text(a.Path))
 	}
 	p.unexpected("';'")
 }
