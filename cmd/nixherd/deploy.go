@@ -118,9 +118,9 @@ Exits 0 only when every selected host ended on its new configuration.`,
 					return err
 				}
 				if asJSON {
-					summary.WriteJSON(cmd.OutOrStdout())
+					ui.WriteJSON(cmd.OutOrStdout(), summary)
 				} else {
-					summary.WriteTable(cmd.OutOrStdout())
+					ui.WriteSummary(cmd.OutOrStdout(), ui.FromDeploySummary(summary))
 				}
 				if !summary.OK {
 					return exitCode(1, nil)

@@ -10,7 +10,8 @@
 //	cache.go     --cache: push closures once, hosts substitute from the cache
 //	activate.go  the activation stage: an Activation (Direct sets the profile
 //	             and activates; confirm.go's Guarded adds magic rollback)
-//	summary.go   each host's outcome and the run's summary (table, JSON)
+//	summary.go   each machine's outcome and the run's summary (internal/ui
+//	             renders it: the table, --json)
 //	events.go    the events a Reporter receives as they happen
 //
 // Machines are selected before Run, by internal/hosts (names, globs, @tags,

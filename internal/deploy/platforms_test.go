@@ -16,6 +16,7 @@ import (
 	"github.com/nixherd/nixherd/internal/remote"
 	"github.com/nixherd/nixherd/internal/target"
 	"github.com/nixherd/nixherd/internal/testhost"
+	"github.com/nixherd/nixherd/internal/ui"
 )
 
 // TestDeployDarwinAndHomeManager deploys a nix-darwin system (with the old
@@ -258,7 +259,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 		t.Fatalf("d1: %+v", r)
 	}
 	var table strings.Builder
-	s.WriteTable(&table)
+	ui.WriteSummary(&table, ui.FromDeploySummary(s))
 	if !strings.Contains(table.String(), "d1 would receive:\n  /nix/store/") {
 		t.Errorf("the table does not list what d1 would receive:\n%s", table.String())
 	}

@@ -1,12 +1,7 @@
 package deploy
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/nixherd/nixherd/internal/target"
 )
@@ -89,55 +84,6 @@ func (s *Summary) Failed() []string {
 		}
 	}
 	return names
-}
-
-// WriteJSON writes the summary as indented JSON.
-func (s *Summary) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(s)
-}
-
-// WriteTable writes the plain summary table.
-func (s *Summary) WriteTable(w io.Writer) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "MACHINE\tTARGET\tOUTCOME\tGENERATION\tCOPIED\tTIME\tDETAIL")
-	for _, r := range s.Results {
-		gen := "-"
-		if r.Generation > 0 {
-			gen = fmt.Sprint(r.Generation)
-		}
-		detail := r.Path
-		if r.Error != "" {
-			detail = firstLine(r.Error)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Machine, r.Target, r.Outcome, gen,
-			copied(r.CopiedPaths, r.CopiedBytes), (time.Duration(r.Seconds*1000) * time.Millisecond).Round(100*time.Millisecond), detail)
-	}
-	tw.Flush()
-	for _, r := range s.Results {
-		if len(r.WouldCopy) > 0 {
-			fmt.Fprintf(w, "%s would receive:\n", r.Machine)
-			for _, p := range r.WouldCopy {
-				fmt.Fprintf(w, "  %s\n", p)
-			}
-		}
-	}
-	if failed := s.Failed(); len(failed) > 0 {
-		fmt.Fprintf(w, "%d of %d machines failed: %s\n", len(failed), len(s.Results), strings.Join(failed, ", "))
-	}
-}
-
-func firstLine(s string) string {
-	l, _, _ := strings.Cut(s, "\n")
-	return l
-}
-
-func copied(n int, bytes int64) string {
-	if n == 0 {
-		return "0"
-	}
-	return fmt.Sprintf("%d (%s)", n, HumanBytes(bytes))
 }
 
 // HumanBytes writes a size the way people read it.

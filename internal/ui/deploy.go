@@ -2,6 +2,7 @@ package ui
 
 import (
 	"strings"
+	"time"
 
 	"github.com/nixherd/nixherd/internal/deploy"
 )
@@ -29,4 +30,20 @@ func FromDeploy(e deploy.Event) Event {
 		ev.Detail = msg
 	}
 	return ev
+}
+
+// FromDeploySummary makes the summary rows of a deploy. A machine that did
+// not end well shows its error, not the closure it was meant to run.
+func FromDeploySummary(s *deploy.Summary) []Result {
+	out := make([]Result, len(s.Results))
+	for i, r := range s.Results {
+		row := Result{Host: r.Machine, Target: r.Target, Outcome: string(r.Outcome), Generation: r.Generation,
+			StorePath: r.Path, Duration: time.Duration(r.Seconds * float64(time.Second)), Error: r.Error, OK: r.OK(),
+			CountsCopies: true, CopiedPaths: r.CopiedPaths, CopiedBytes: r.CopiedBytes, WouldCopy: r.WouldCopy}
+		if r.Error != "" {
+			row.StorePath = ""
+		}
+		out[i] = row
+	}
+	return out
 }

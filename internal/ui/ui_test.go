@@ -211,12 +211,39 @@ func TestSummaryTable(t *testing.T) {
 	if err := WriteSummary(&buf, sampleResults()); err != nil {
 		t.Fatal(err)
 	}
-	want := `HOST    OUTCOME      GENERATION  STORE PATH                           DURATION  ERROR
-devnix  switched     7           /nix/store/aaaa-nixos-system-devnix  12.3s
-ephem   unreachable  -           -                                    3.0s      ssh: connect to host 127.0.0.3 port 22: Connection refused
+	want := `MACHINE  OUTCOME      GENERATION  STORE PATH                           DURATION  ERROR
+devnix   switched     7           /nix/store/aaaa-nixos-system-devnix  12.3s
+ephem    unreachable  -           -                                    3.0s      ssh: connect to host 127.0.0.3 port 22: Connection refused
+1 of 2 machines failed: ephem
 `
 	got := buf.String()
 	if got != want {
+		t.Fatalf("table:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestDeploySummaryTable: a deploy's summary goes through the same table,
+// with the columns only a deploy has (target, what was copied), the paths a
+// dry run would send, an error's first line, and the failed machines.
+func TestDeploySummaryTable(t *testing.T) {
+	s := &deploy.Summary{Results: []deploy.Result{
+		{Machine: "devnix", Target: "root@127.0.0.2", Outcome: deploy.Switched, Generation: 3, Path: "/nix/store/aaaa-nixos-system-devnix", CopiedPaths: 2, CopiedBytes: 3 << 20, Seconds: 4.25},
+		{Machine: "devmac", Target: "local", Outcome: deploy.WouldCopy, Path: "/nix/store/bbbb-darwin-system-devmac", CopiedPaths: 1, CopiedBytes: 10, WouldCopy: []string{"/nix/store/bbbb-darwin-system-devmac"}, Seconds: 1},
+		{Machine: "ephem", Target: "root@127.0.0.3", Outcome: deploy.Failed, Path: "/nix/store/cccc-nixos-system-ephem", Error: "ephem: activation failed\nlog line 1\nlog line 2", Seconds: 2},
+	}}
+	var buf bytes.Buffer
+	if err := WriteSummary(&buf, FromDeploySummary(s)); err != nil {
+		t.Fatal(err)
+	}
+	want := `MACHINE  TARGET          OUTCOME   GENERATION  COPIED       STORE PATH                            DURATION  ERROR
+devnix   root@127.0.0.2  switched  3           2 (3.0 MiB)  /nix/store/aaaa-nixos-system-devnix   4.2s
+devmac   local           dry-run   -           1 (10 B)     /nix/store/bbbb-darwin-system-devmac  1.0s
+ephem    root@127.0.0.3  failed    -           0            -                                     2.0s      ephem: activation failed
+devmac would receive:
+  /nix/store/bbbb-darwin-system-devmac
+1 of 3 machines failed: ephem
+`
+	if got := buf.String(); got != want {
 		t.Fatalf("table:\n%s\nwant:\n%s", got, want)
 	}
 }
