@@ -37,9 +37,11 @@ type FixtureMachine struct {
 	// script failed, 4 a unit failed, 100 reboot required.
 	ActivateExit int
 	// ActivateScript is shell code run during activation, before the
-	// generation becomes current (e.g. "sleep 5"). If it fails the
-	// activation exits 2 without switching, as NixOS does when its activate
-	// script fails.
+	// generation becomes current (e.g. "sleep 5"), with FIXTURE_SELF (the
+	// toplevel) and FIXTURE_ACTION set. If it fails the activation exits 2
+	// without switching, as NixOS does when its activate script fails.
+	// `kill $(cat /run/testhost/sshd.pid)` restarts the host's sshd (its
+	// supervisor starts it again, as systemd would); SSHDown keeps it down.
 	ActivateScript string
 	// SSHDown makes this generation stop the host's sshd and keep it down
 	// (a configuration that closes the ssh port). Activating a generation
