@@ -340,13 +340,14 @@ func (l *lowerer) indString(n *String) nExpr {
 			parts = append(parts, indPart{expr: l.expr(p.X)})
 		}
 	}
-	return stripIndentation(parts)
+	return stripIndentation(parts, l.dialect != Nix28)
 }
 
 // stripIndentation follows Nix's algorithm of the same name: the smallest
 // indentation of any line (ignoring whitespace-only lines and a final
-// whitespace-only line) is removed from every line.
-func stripIndentation(es []indPart) nExpr {
+// whitespace-only line) is removed from every line. Current Nix also drops
+// the literal parts that end up empty (dropEmpty).
+func stripIndentation(es []indPart, dropEmpty bool) nExpr {
 	if len(es) == 0 {
 		return &nString{""}
 	}
@@ -424,7 +425,13 @@ func stripIndentation(es []indPart) nExpr {
 				s2 = s2[:k+1]
 			}
 		}
+		if dropEmpty && len(s2) == 0 {
+			continue
+		}
 		out = append(out, &nString{string(s2)})
+	}
+	if len(out) == 0 {
+		return &nString{""}
 	}
 	if len(out) == 1 {
 		if s, ok := out[0].(*nString); ok {

@@ -1,6 +1,9 @@
 package nixlang
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestFormatAttrNameAndQuoteStringRoundTrip(t *testing.T) {
 	for _, tc := range []struct{ name, want string }{
@@ -94,5 +97,18 @@ func TestSetMergingDependsOnDialect(t *testing.T) {
 	}
 	if _, err := Parse("t.nix", []byte("{ a = { b = 1; }; a = { b = 2; }; }")); err == nil {
 		t.Error("a.b defined twice must fail in every dialect")
+	}
+}
+
+func TestIndentedStringEmptyPartsDependOnDialect(t *testing.T) {
+	// ''  ''$'' strips to "" + "$": Nix 2.8 keeps the empty part, so the
+	// name is an interpolation (not allowed in let); current Nix drops it
+	// and the name is the plain string "$".
+	src := []byte("let ${''  ''$''} = 1; in 1")
+	if _, err := ParseWith("t.nix", src, Options{Dialect: Nix28}); err == nil || !strings.Contains(err.Error(), "dynamic attributes not allowed in let") {
+		t.Errorf("Nix 2.8: %v", err)
+	}
+	if _, err := Parse("t.nix", src); err != nil {
+		t.Errorf("current Nix: %v", err)
 	}
 }

@@ -102,7 +102,7 @@ func (s *String) StaticString() (string, bool) {
 		parts = append(parts, indPart{text: t, hasIndent: ind})
 	}
 	var b strings.Builder
-	switch r := stripIndentation(parts).(type) {
+	switch r := stripIndentation(parts, true).(type) {
 	case *nString:
 		b.WriteString(r.s)
 	case *nConcat:
