@@ -2,7 +2,10 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/nixherd/nixherd"
 	"github.com/nixherd/nixherd/internal/scaffold"
@@ -25,16 +28,19 @@ in NixOS containers, and agenix secrets encrypted to demo keys.
 
 DIR must be missing or empty unless --force is given. The fleet is written
 to a temporary folder first (beside a missing DIR, inside an existing one)
-and moved into place at the end, so a failed init leaves DIR as it was.
-With --force, the fleet's files replace those of the same name in DIR and
-other files stay.`,
+and moved into place at the end, so a failed or interrupted init leaves DIR
+as it was. With --force, the fleet's files replace those of the same name in
+DIR (all of them or, if anything fails, none) and other files stay.`,
 			Example: `  nixherd init ~/fleet
   nixherd init ~/fleet --user alice --machines devmac,devnix`,
 			Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				dir := args[0]
 				opts := scaffold.Options{User: user, Machines: machines}
-				files, err := scaffold.Write(nixherd.ReferenceFleet, dir, opts, force)
+				// SIGINT and SIGTERM stop the write, which then undoes itself.
+				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+				defer stop()
+				files, err := scaffold.Write(ctx, nixherd.ReferenceFleet, dir, opts, force)
 				if err != nil {
 					return exitCode(1, err)
 				}

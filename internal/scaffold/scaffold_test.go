@@ -2,6 +2,7 @@ package scaffold
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -73,7 +74,7 @@ func TestDefaultRenderIsTheReferenceFleet(t *testing.T) {
 
 func TestWriteDefaultIsTheReferenceFleet(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "fleet")
-	if _, err := Write(nixherd.ReferenceFleet, dir, Options{}, false); err != nil {
+	if _, err := Write(context.Background(), nixherd.ReferenceFleet, dir, Options{}, false); err != nil {
 		t.Fatal(err)
 	}
 	sameFiles(t, filesOf(t, os.DirFS(dir)), filesOf(t, onDisk))
@@ -231,7 +232,7 @@ func TestWriteRefusesNonEmptyDir(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "flake.nix"), []byte("mine"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Write(nixherd.ReferenceFleet, dir, Options{}, false)
+	_, err := Write(context.Background(), nixherd.ReferenceFleet, dir, Options{}, false)
 	var notEmpty *NotEmptyError
 	if !errors.As(err, &notEmpty) {
 		t.Fatalf("err = %v, want NotEmptyError", err)
@@ -247,7 +248,7 @@ func TestWriteForce(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "flake.nix"), []byte("mine"), 0o644)
 	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("keep me"), 0o644)
-	if _, err := Write(nixherd.ReferenceFleet, dir, Options{}, true); err != nil {
+	if _, err := Write(context.Background(), nixherd.ReferenceFleet, dir, Options{}, true); err != nil {
 		t.Fatal(err)
 	}
 	got := filesOf(t, os.DirFS(dir))
@@ -263,7 +264,7 @@ func TestWriteForce(t *testing.T) {
 func TestWriteForceRefusesFolderInTheWay(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "flake.nix"), 0o755)
-	if _, err := Write(nixherd.ReferenceFleet, dir, Options{}, true); err == nil {
+	if _, err := Write(context.Background(), nixherd.ReferenceFleet, dir, Options{}, true); err == nil {
 		t.Fatal("a folder named flake.nix was replaced")
 	}
 	if got := filesOf(t, os.DirFS(dir)); len(got) != 0 {
@@ -277,13 +278,13 @@ func TestWriteFailureLeavesNothing(t *testing.T) {
 	parent := t.TempDir()
 	// Bad options fail before anything is created.
 	dir := filepath.Join(parent, "fleet")
-	if _, err := Write(nixherd.ReferenceFleet, dir, Options{Machines: []string{"nope"}}, false); err == nil {
+	if _, err := Write(context.Background(), nixherd.ReferenceFleet, dir, Options{Machines: []string{"nope"}}, false); err == nil {
 		t.Fatal("unknown machine accepted")
 	}
 	// A parent that is a file cannot hold the fleet.
 	blocker := filepath.Join(parent, "file")
 	os.WriteFile(blocker, nil, 0o644)
-	if _, err := Write(nixherd.ReferenceFleet, filepath.Join(blocker, "fleet"), Options{}, false); err == nil {
+	if _, err := Write(context.Background(), nixherd.ReferenceFleet, filepath.Join(blocker, "fleet"), Options{}, false); err == nil {
 		t.Fatal("wrote below a file")
 	}
 	entries, _ := os.ReadDir(parent)
@@ -309,7 +310,7 @@ func TestWriteIntoEmptyWorkingDirectory(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
 	before, _ := os.Stat(".")
-	if _, err := Write(nixherd.ReferenceFleet, ".", Options{}, false); err != nil {
+	if _, err := Write(context.Background(), nixherd.ReferenceFleet, ".", Options{}, false); err != nil {
 		t.Fatal(err)
 	}
 	after, _ := os.Stat(dir)

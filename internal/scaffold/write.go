@@ -1,6 +1,7 @@
 package scaffold
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -25,10 +26,12 @@ func (e *NotEmptyError) Error() string {
 // one rename; inside dir when it exists (it may be the working directory or
 // a mount point), whose entries are then renamed into place, and renamed
 // back if one of them fails. So dir either gets the whole fleet or stays as
-// it was. With force and a non-empty dir, the fleet's files are renamed into
-// place one by one after checking that none of them would replace a folder;
-// files of dir that the fleet does not have are left alone.
-func Write(fleet fs.FS, dir string, opts Options, force bool) ([]File, error) {
+// it was. With force and a non-empty dir, each file of dir that the fleet
+// replaces is first moved aside into the staging folder, and on any failure
+// every move is undone; files of dir that the fleet does not have are left
+// alone. When ctx ends (init's SIGINT or SIGTERM) the write stops there, is
+// undone the same way, and the staging folder is removed on every path.
+func Write(ctx context.Context, fleet fs.FS, dir string, opts Options, force bool) ([]File, error) {
 	files, err := Render(fleet, opts)
 	if err != nil {
 		return nil, err
@@ -62,11 +65,32 @@ func Write(fleet fs.FS, dir string, opts Options, force bool) ([]File, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(stage) // a no-op once stage has become dir
+	interrupted := func() error {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted: %s is as it was", dir)
+		}
+		return nil
+	}
 
+	// The new tree: stage itself when it becomes dir or its entries are
+	// moved, stage/new when files are replaced (stage/old takes the old ones).
+	tree := stage
+	if !empty {
+		tree = filepath.Join(stage, "new")
+	}
 	for _, f := range files {
-		if err := writeFile(filepath.Join(stage, filepath.FromSlash(f.Path)), f.Data, f.Mode); err != nil {
+		if err := interrupted(); err != nil {
 			return nil, err
 		}
+		if err := writeFile(filepath.Join(tree, filepath.FromSlash(f.Path)), f.Data, f.Mode); err != nil {
+			return nil, err
+		}
+	}
+	if err := testHook(ctx, 0); err != nil {
+		return nil, err
+	}
+	if err := interrupted(); err != nil {
+		return nil, err
 	}
 
 	switch {
@@ -82,17 +106,84 @@ func Write(fleet fs.FS, dir string, opts Options, force bool) ([]File, error) {
 			return nil, err
 		}
 	default:
-		for _, f := range files {
-			to := filepath.Join(dir, filepath.FromSlash(f.Path))
-			if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-				return nil, err
-			}
-			if err := os.Rename(filepath.Join(stage, filepath.FromSlash(f.Path)), to); err != nil {
-				return nil, fmt.Errorf("moving %s into place: %w", f.Path, err)
-			}
+		if err := replace(ctx, stage, dir, files, interrupted); err != nil {
+			return nil, err
 		}
 	}
 	return files, nil
+}
+
+// testHook, when a test sets it, runs after the fleet is staged (placed 0)
+// and after each file a replacing write moved into place; an error fails
+// the write there.
+var testHook = func(ctx context.Context, placed int) error { return nil }
+
+// replace moves the staged fleet (stage/new) into dir file by file, each
+// file dir already has going aside into stage/old first. If a step fails or
+// ctx ends, the steps are undone in reverse: the new files go back to the
+// stage, the old ones return, and the folders made for the new ones are
+// removed. The replaced files are removed with the staging folder.
+func replace(ctx context.Context, stage, dir string, files []File, interrupted func() error) (err error) {
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
+	for n, f := range files {
+		if err := interrupted(); err != nil {
+			return err
+		}
+		rel := filepath.FromSlash(f.Path)
+		to, from, aside := filepath.Join(dir, rel), filepath.Join(stage, "new", rel), filepath.Join(stage, "old", rel)
+		made, err := mkdirs(filepath.Dir(to))
+		undo = append(undo, func() {
+			for i := len(made) - 1; i >= 0; i-- {
+				os.Remove(made[i])
+			}
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := os.Lstat(to); err == nil {
+			if err := os.MkdirAll(filepath.Dir(aside), 0o700); err != nil {
+				return err
+			}
+			if err := os.Rename(to, aside); err != nil {
+				return fmt.Errorf("moving the old %s aside: %w", f.Path, err)
+			}
+			undo = append(undo, func() { os.Rename(aside, to) })
+		}
+		if err := os.Rename(from, to); err != nil {
+			return fmt.Errorf("moving %s into place: %w", f.Path, err)
+		}
+		undo = append(undo, func() { os.Rename(to, from) })
+		if err := testHook(ctx, n+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mkdirs is os.MkdirAll that returns the folders it made, outermost first.
+func mkdirs(dir string) ([]string, error) {
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil || filepath.Dir(d) == d {
+			break
+		}
+		missing = append(missing, d)
+	}
+	var made []string
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := os.Mkdir(missing[i], 0o755); err != nil {
+			return made, err
+		}
+		made = append(made, missing[i])
+	}
+	return made, nil
 }
 
 // moveEntries renames the top-level entries of stage into dir; if one
