@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 
 	"github.com/nixherd/nixherd/internal/deploy"
@@ -27,9 +26,7 @@ func init() {
 			cacheKey   string
 			dryRun     bool
 			asJSON     bool
-			flake      string
-			sshConfig  string
-			sshOpts    []string
+			fl         fleetFlags
 			safety     safetyFlags
 		)
 		cmd := &cobra.Command{
@@ -72,21 +69,11 @@ Exits 0 only when every selected host ended on its new configuration.`,
 				}
 				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 				defer stop()
-				inv, err := hosts.Load(ctx, filepath.Join(flake, hosts.FileName))
+				machines, err := fl.selectMachines(ctx, hosts.Selection{Selectors: args, All: all, Verb: "deploy", OffersAll: true})
 				if err != nil {
 					return exitCode(2, err)
 				}
-				machines, err := inv.Select(args, all)
-				if err != nil {
-					return exitCode(2, err)
-				}
-				var extra []string
-				if sshConfig != "" {
-					extra = append(extra, "-F", sshConfig)
-				}
-				for _, o := range sshOpts {
-					extra = append(extra, "-o", o)
-				}
+				extra := fl.sshOptions()
 				// A live row per host on a terminal, timestamped lines otherwise.
 				names := make([]string, len(machines))
 				for i, m := range machines {
@@ -98,7 +85,7 @@ Exits 0 only when every selected host ended on its new configuration.`,
 				}
 				view := safety.view(cmd.ErrOrStderr(), names)
 				summary, err := deploy.Run(ctx, machines, deploy.Options{
-					Flake:                   flake,
+					Flake:                   fl.flake,
 					Action:                  a,
 					BuildOn:                 buildOn,
 					Parallel:                parallel,
@@ -139,9 +126,7 @@ Exits 0 only when every selected host ended on its new configuration.`,
 		f.StringVar(&cacheKey, "cache-public-key", "", "a signing `KEY` hosts should trust for the cache (when their config does not yet)")
 		f.BoolVar(&dryRun, "dry-run", false, "build and show what each host would receive; change nothing")
 		f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
-		f.StringVar(&flake, "flake", ".", "the fleet `DIR` (flake.nix and deploy.nix)")
-		f.StringVarP(&sshConfig, "ssh-config", "F", "", "ssh configuration `FILE` for every host (ssh -F)")
-		f.StringArrayVarP(&sshOpts, "ssh-option", "o", nil, "extra ssh `OPTION=VALUE` for every host (ssh -o), repeatable")
+		fl.register(f)
 		safety.register(f)
 		return cmd
 	})

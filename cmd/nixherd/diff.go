@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 
 	"github.com/nixherd/nixherd/internal/deploy"
@@ -16,10 +15,8 @@ import (
 func init() {
 	register(func() *cobra.Command {
 		var (
-			all       bool
-			flake     string
-			sshConfig string
-			sshOpts   []string
+			all bool
+			fl  fleetFlags
 		)
 		cmd := &cobra.Command{
 			Use:   "diff [SELECTOR...]",
@@ -41,11 +38,7 @@ Exits 1 when a machine could not be compared.`,
 			RunE: func(cmd *cobra.Command, args []string) error {
 				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 				defer stop()
-				inv, err := hosts.Load(ctx, filepath.Join(flake, hosts.FileName))
-				if err != nil {
-					return exitCode(2, err)
-				}
-				machines, err := inv.SelectFor(hosts.Selection{Selectors: args, All: all, Verb: "diff", OffersAll: true})
+				machines, err := fl.selectMachines(ctx, hosts.Selection{Selectors: args, All: all, Verb: "diff", OffersAll: true})
 				if err != nil {
 					return exitCode(2, err)
 				}
@@ -53,7 +46,7 @@ Exits 1 when a machine could not be compared.`,
 				if err != nil {
 					return err
 				}
-				closures, err := deploy.Evaluate(ctx, n, flake, machines)
+				closures, err := deploy.Evaluate(ctx, n, fl.flake, machines)
 				if err != nil {
 					return err
 				}
@@ -66,14 +59,7 @@ Exits 1 when a machine could not be compared.`,
 				if err := deploy.BuildLocally(ctx, n, built); err != nil {
 					return err
 				}
-				var extra []string
-				if sshConfig != "" {
-					extra = append(extra, "-F", sshConfig)
-				}
-				for _, o := range sshOpts {
-					extra = append(extra, "-o", o)
-				}
-				diffs, err := deploy.Diffs(ctx, closures, extra)
+				diffs, err := deploy.Diffs(ctx, closures, fl.sshOptions())
 				if err != nil {
 					return err
 				}
@@ -95,9 +81,7 @@ Exits 1 when a machine could not be compared.`,
 		}
 		f := cmd.Flags()
 		f.BoolVar(&all, "all", false, "compare every machine in deploy.nix")
-		f.StringVar(&flake, "flake", ".", "the fleet `DIR` (flake.nix and deploy.nix)")
-		f.StringVarP(&sshConfig, "ssh-config", "F", "", "ssh configuration `FILE` for every host (ssh -F)")
-		f.StringArrayVarP(&sshOpts, "ssh-option", "o", nil, "extra ssh `OPTION=VALUE` for every host (ssh -o), repeatable")
+		fl.register(f)
 		return cmd
 	})
 }

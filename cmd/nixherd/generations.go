@@ -10,7 +10,6 @@ import (
 	"syscall"
 
 	"github.com/nixherd/nixherd/internal/hosts"
-	"github.com/nixherd/nixherd/internal/nix"
 	"github.com/nixherd/nixherd/internal/remote"
 	"github.com/nixherd/nixherd/internal/status"
 	"github.com/nixherd/nixherd/internal/target"
@@ -41,15 +40,8 @@ Use the numbers with "nixherd rollback MACHINE --to N".`,
 				if strings.ContainsAny(args[0], "*?[,@") {
 					return exitCode(2, fmt.Errorf("generations takes one machine name, not the selector %q", args[0]))
 				}
-				machines, err := fl.selectMachines(ctx, hosts.Selection{Selectors: args, Verb: "list the generations of"})
+				machines, err := fl.selectWithPlatforms(ctx, hosts.Selection{Selectors: args, Verb: "list the generations of"})
 				if err != nil {
-					return exitCode(2, err)
-				}
-				n, err := nix.Probe(ctx)
-				if err != nil {
-					return err
-				}
-				if machines, err = status.Platforms(ctx, n, fl.flake, machines); err != nil {
 					return err
 				}
 				m := machines[0]

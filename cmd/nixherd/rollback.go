@@ -11,7 +11,6 @@ import (
 
 	"github.com/nixherd/nixherd/internal/deploy"
 	"github.com/nixherd/nixherd/internal/hosts"
-	"github.com/nixherd/nixherd/internal/nix"
 	"github.com/nixherd/nixherd/internal/remote"
 	"github.com/nixherd/nixherd/internal/rollback"
 	"github.com/nixherd/nixherd/internal/status"
@@ -49,15 +48,8 @@ Exits 0 only when every selected machine ended on its target generation.`,
 				}
 				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 				defer stop()
-				machines, err := fl.selectMachines(ctx, hosts.Selection{Selectors: args, Verb: "roll back"})
+				machines, err := fl.selectWithPlatforms(ctx, hosts.Selection{Selectors: args, Verb: "roll back"})
 				if err != nil {
-					return exitCode(2, err)
-				}
-				n, err := nix.Probe(ctx)
-				if err != nil {
-					return err
-				}
-				if machines, err = status.Platforms(ctx, n, fl.flake, machines); err != nil {
 					return err
 				}
 				pool, err := remote.NewPool()

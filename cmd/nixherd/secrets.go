@@ -34,6 +34,19 @@ func (f *secretsFlags) load() (*secrets.Rules, error) {
 	return secrets.LoadRules(path)
 }
 
+// secret loads the rules and finds the secret called name in them.
+func (f *secretsFlags) secret(name string) (*secrets.Rules, *secrets.Rule, error) {
+	rs, err := f.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := rs.Lookup(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rs, r, nil
+}
+
 func init() {
 	register(func() *cobra.Command {
 		f := &secretsFlags{}
@@ -129,11 +142,7 @@ stays in the private directory, whose path is printed.`,
   pass show gh | nixherd secrets edit github-token --stdin`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rs, err := f.load()
-			if err != nil {
-				return err
-			}
-			r, err := rs.Lookup(args[0])
+			rs, r, err := f.secret(args[0])
 			if err != nil {
 				return err
 			}
@@ -185,11 +194,7 @@ file's recipients are printed.`,
 		Example: `  nixherd secrets decrypt github-token -i ~/.ssh/id_ed25519`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rs, err := f.load()
-			if err != nil {
-				return err
-			}
-			r, err := rs.Lookup(args[0])
+			rs, r, err := f.secret(args[0])
 			if err != nil {
 				return err
 			}
@@ -222,11 +227,7 @@ not read it can (agenix #9). Empty input is refused.`,
 		Example: `  printf %s "$TOKEN" | nixherd secrets encrypt github-token`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rs, err := f.load()
-			if err != nil {
-				return err
-			}
-			r, err := rs.Lookup(args[0])
+			rs, r, err := f.secret(args[0])
 			if err != nil {
 				return err
 			}

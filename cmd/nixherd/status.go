@@ -1,17 +1,14 @@
 package main
 
 import (
-	"context"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 
 	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/nix"
 	"github.com/nixherd/nixherd/internal/status"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 )
 
 // Exit codes of nixherd status.
@@ -79,38 +76,4 @@ and 1 when the flake could not be evaluated.`,
 		cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
 		return cmd
 	})
-}
-
-// fleetFlags are the flags of the commands that reach the fleet's machines
-// (status, generations, rollback): where the fleet is and how to ssh.
-type fleetFlags struct {
-	flake     string
-	sshConfig string
-	sshOpts   []string
-}
-
-func (f *fleetFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.flake, "flake", ".", "the fleet `DIR` (flake.nix and deploy.nix)")
-	fs.StringVarP(&f.sshConfig, "ssh-config", "F", "", "ssh configuration `FILE` for every host (ssh -F)")
-	fs.StringArrayVarP(&f.sshOpts, "ssh-option", "o", nil, "extra ssh `OPTION=VALUE` for every host (ssh -o), repeatable")
-}
-
-func (f *fleetFlags) sshOptions() []string {
-	var extra []string
-	if f.sshConfig != "" {
-		extra = append(extra, "-F", f.sshConfig)
-	}
-	for _, o := range f.sshOpts {
-		extra = append(extra, "-o", o)
-	}
-	return extra
-}
-
-// selectMachines reads deploy.nix and resolves the selection.
-func (f *fleetFlags) selectMachines(ctx context.Context, sel hosts.Selection) ([]hosts.Machine, error) {
-	inv, err := hosts.Load(ctx, filepath.Join(f.flake, hosts.FileName))
-	if err != nil {
-		return nil, err
-	}
-	return inv.SelectFor(sel)
 }

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/nixherd/nixherd/internal/hosts"
+	"github.com/nixherd/nixherd/internal/nix"
+	"github.com/nixherd/nixherd/internal/status"
+	"github.com/spf13/pflag"
+)
+
+// fleetFlags are the flags of the commands that reach the fleet's machines
+// (deploy, diff, status, generations, rollback): where the fleet is and how
+// to ssh.
+type fleetFlags struct {
+	flake     string
+	sshConfig string
+	sshOpts   []string
+}
+
+func (f *fleetFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.flake, "flake", ".", "the fleet `DIR` (flake.nix and deploy.nix)")
+	fs.StringVarP(&f.sshConfig, "ssh-config", "F", "", "ssh configuration `FILE` for every host (ssh -F)")
+	fs.StringArrayVarP(&f.sshOpts, "ssh-option", "o", nil, "extra ssh `OPTION=VALUE` for every host (ssh -o), repeatable")
+}
+
+func (f *fleetFlags) sshOptions() []string {
+	var extra []string
+	if f.sshConfig != "" {
+		extra = append(extra, "-F", f.sshConfig)
+	}
+	for _, o := range f.sshOpts {
+		extra = append(extra, "-o", o)
+	}
+	return extra
+}
+
+// selectMachines reads deploy.nix and resolves the selection.
+func (f *fleetFlags) selectMachines(ctx context.Context, sel hosts.Selection) ([]hosts.Machine, error) {
+	inv, err := hosts.Load(ctx, filepath.Join(f.flake, hosts.FileName))
+	if err != nil {
+		return nil, err
+	}
+	return inv.SelectFor(sel)
+}
+
+// selectWithPlatforms selects machines (a bad selection is exit 2) and
+// finds, for those whose deploy.nix entry does not say it, their platform in
+// the flake: generations and rollback need it before reaching a host.
+func (f *fleetFlags) selectWithPlatforms(ctx context.Context, sel hosts.Selection) ([]hosts.Machine, error) {
+	machines, err := f.selectMachines(ctx, sel)
+	if err != nil {
+		return nil, exitCode(2, err)
+	}
+	n, err := nix.Probe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return status.Platforms(ctx, n, f.flake, machines)
+}
