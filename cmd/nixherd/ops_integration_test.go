@@ -290,8 +290,7 @@ func TestStatusGenerationsRollback(t *testing.T) {
 	devmac2, home2 := devmac, home
 	devmac2.Generation, home2.Generation = "2", "2"
 	f.write(placement{devnix2, "devnix"}, placement{devmac2, "devmac"}, placement{home2, "devmac"})
-	f.must("deploy", "devmac")
-	f.must("deploy", "root-at-devmac")
+	f.must("deploy", "devmac,root-at-devmac")
 	if mac.Profile(systemProfile) == mac1 || homeHost.HomeGeneration("root") == home1 {
 		t.Fatalf("the deploy of generation 2 to devmac did not happen")
 	}
