@@ -23,7 +23,10 @@ type (
 	nInt    struct{ v int64 }
 	nFloat  struct{ v float64 }
 	nString struct{ s string }
-	nPath   struct{ s string }
+	nPath   struct {
+		raw  string // as written; made absolute when printed
+		home bool   // ~/…
+	}
 	nPos    struct{}
 	nSelect struct {
 		e    nExpr
@@ -101,8 +104,6 @@ func (a *nAttrs) set(name string, d *nAttrDef) {
 type lowerer struct {
 	dialect Dialect
 	file    string
-	baseDir string // directory relative paths are resolved against
-	home    string
 }
 
 func (l *lowerer) fail(p Pos, format string, args ...any) {
@@ -443,16 +444,7 @@ func stripIndentation(es []indPart, dropEmpty bool) nExpr {
 
 func (l *lowerer) path(n *PathLit) nExpr {
 	first := n.Parts[0].(*Fragment).Tok
-	var base nExpr
-	if first.Kind == HPath {
-		base = &nPath{l.home + first.Text[1:]}
-	} else {
-		p := canonPath(first.Text, l.baseDir)
-		if strings.HasSuffix(first.Text, "/") && len(first.Text) > 1 {
-			p += "/"
-		}
-		base = &nPath{p}
-	}
+	var base nExpr = &nPath{raw: first.Text, home: first.Kind == HPath}
 	if len(n.Parts) == 1 {
 		return base
 	}

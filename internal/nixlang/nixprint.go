@@ -8,11 +8,15 @@ import (
 
 // showExpr prints a lowered expression in the format of Nix 2.8's
 // Expr::show (nix-instantiate --parse).
-func showExpr(e nExpr) string {
+func showExpr(e nExpr, baseDir, home string) string {
 	var b strings.Builder
-	show(&b, e)
+	pr := &printer{baseDir: baseDir, home: home}
+	pr.show(&b, e)
 	return b.String()
 }
+
+// printer knows what relative and ~ paths resolve to.
+type printer struct{ baseDir, home string }
 
 func showString(b *strings.Builder, s string) {
 	b.WriteByte('"')
@@ -51,7 +55,7 @@ func showIdentifier(b *strings.Builder, s string) {
 	b.WriteString(s)
 }
 
-func showAttrPath(b *strings.Builder, path []nAttrName) {
+func (pr *printer) showAttrPath(b *strings.Builder, path []nAttrName) {
 	for i, a := range path {
 		if i > 0 {
 			b.WriteByte('.')
@@ -60,7 +64,7 @@ func showAttrPath(b *strings.Builder, path []nAttrName) {
 			showIdentifier(b, a.name)
 		} else {
 			b.WriteString(`"${`)
-			show(b, a.expr)
+			pr.show(b, a.expr)
 			b.WriteString(`}"`)
 		}
 	}
@@ -70,7 +74,7 @@ func formatFloat(f float64) string {
 	return strconv.FormatFloat(f, 'g', 6, 64)
 }
 
-func show(b *strings.Builder, e nExpr) {
+func (pr *printer) show(b *strings.Builder, e nExpr) {
 	switch n := e.(type) {
 	case *nVar:
 		b.WriteString(n.name)
@@ -81,24 +85,31 @@ func show(b *strings.Builder, e nExpr) {
 	case *nString:
 		showString(b, n.s)
 	case *nPath:
-		b.WriteString(n.s)
+		if n.home {
+			b.WriteString(pr.home + n.raw[1:])
+			break
+		}
+		b.WriteString(canonPath(n.raw, pr.baseDir))
+		if strings.HasSuffix(n.raw, "/") && len(n.raw) > 1 {
+			b.WriteByte('/') // Nix keeps the slash of a first segment
+		}
 	case *nPos:
 		b.WriteString("__curPos")
 	case *nSelect:
 		b.WriteByte('(')
-		show(b, n.e)
+		pr.show(b, n.e)
 		b.WriteString(").")
-		showAttrPath(b, n.path)
+		pr.showAttrPath(b, n.path)
 		if n.def != nil {
 			b.WriteString(" or (")
-			show(b, n.def)
+			pr.show(b, n.def)
 			b.WriteByte(')')
 		}
 	case *nHasAttr:
 		b.WriteString("((")
-		show(b, n.e)
+		pr.show(b, n.e)
 		b.WriteString(") ? ")
-		showAttrPath(b, n.path)
+		pr.showAttrPath(b, n.path)
 		b.WriteByte(')')
 	case *nAttrs:
 		if n.rec {
@@ -115,14 +126,14 @@ func show(b *strings.Builder, e nExpr) {
 			}
 			showIdentifier(b, name)
 			b.WriteString(" = ")
-			show(b, d.e)
+			pr.show(b, d.e)
 			b.WriteString("; ")
 		}
 		for _, d := range n.dyn {
 			b.WriteString(`"${`)
-			show(b, d.name)
+			pr.show(b, d.name)
 			b.WriteString(`}" = `)
-			show(b, d.value)
+			pr.show(b, d.value)
 			b.WriteString("; ")
 		}
 		b.WriteByte('}')
@@ -130,7 +141,7 @@ func show(b *strings.Builder, e nExpr) {
 		b.WriteString("[ ")
 		for _, x := range n.elems {
 			b.WriteByte('(')
-			show(b, x)
+			pr.show(b, x)
 			b.WriteString(") ")
 		}
 		b.WriteByte(']')
@@ -147,7 +158,7 @@ func show(b *strings.Builder, e nExpr) {
 				b.WriteString(f.name)
 				if f.def != nil {
 					b.WriteString(" ? ")
-					show(b, f.def)
+					pr.show(b, f.def)
 				}
 			}
 			if n.ellipsis {
@@ -163,14 +174,14 @@ func show(b *strings.Builder, e nExpr) {
 		}
 		b.WriteString(n.arg)
 		b.WriteString(": ")
-		show(b, n.body)
+		pr.show(b, n.body)
 		b.WriteByte(')')
 	case *nCall:
 		b.WriteByte('(')
-		show(b, n.fn)
+		pr.show(b, n.fn)
 		for _, a := range n.args {
 			b.WriteByte(' ')
-			show(b, a)
+			pr.show(b, a)
 		}
 		b.WriteByte(')')
 	case *nLet:
@@ -185,42 +196,42 @@ func show(b *strings.Builder, e nExpr) {
 			}
 			showIdentifier(b, name)
 			b.WriteString(" = ")
-			show(b, d.e)
+			pr.show(b, d.e)
 			b.WriteString("; ")
 		}
 		b.WriteString("in ")
-		show(b, n.body)
+		pr.show(b, n.body)
 		b.WriteByte(')')
 	case *nWith:
 		b.WriteString("(with ")
-		show(b, n.attrs)
+		pr.show(b, n.attrs)
 		b.WriteString("; ")
-		show(b, n.body)
+		pr.show(b, n.body)
 		b.WriteByte(')')
 	case *nIf:
 		b.WriteString("(if ")
-		show(b, n.cond)
+		pr.show(b, n.cond)
 		b.WriteString(" then ")
-		show(b, n.then)
+		pr.show(b, n.then)
 		b.WriteString(" else ")
-		show(b, n.els)
+		pr.show(b, n.els)
 		b.WriteByte(')')
 	case *nAssert:
 		b.WriteString("assert ")
-		show(b, n.cond)
+		pr.show(b, n.cond)
 		b.WriteString("; ")
-		show(b, n.body)
+		pr.show(b, n.body)
 	case *nNot:
 		b.WriteString("(! ")
-		show(b, n.e)
+		pr.show(b, n.e)
 		b.WriteByte(')')
 	case *nBinOp:
 		b.WriteByte('(')
-		show(b, n.a)
+		pr.show(b, n.a)
 		b.WriteByte(' ')
 		b.WriteString(n.op)
 		b.WriteByte(' ')
-		show(b, n.b)
+		pr.show(b, n.b)
 		b.WriteByte(')')
 	case *nConcat:
 		b.WriteByte('(')
@@ -228,7 +239,7 @@ func show(b *strings.Builder, e nExpr) {
 			if i > 0 {
 				b.WriteString(" + ")
 			}
-			show(b, p)
+			pr.show(b, p)
 		}
 		b.WriteByte(')')
 	}

@@ -61,15 +61,23 @@ func ParseFile(filename string) (*File, error) {
 	return Parse(filename, src)
 }
 
-func (f *File) lower(baseDir, home string) (e nExpr, err error) {
-	l := &lowerer{file: f.Name, baseDir: baseDir, home: home, dialect: f.opts.Dialect}
+// lower builds Nix's expression tree for the file (once: check and
+// PrintNix share it; nothing changes it after lowering).
+func (f *File) lower() (e nExpr, err error) {
+	if f.lowered != nil {
+		return f.lowered, nil
+	}
+	l := &lowerer{file: f.Name, dialect: f.opts.Dialect}
 	p := &parser{file: f.Name}
 	err = p.guard(func() { e = l.expr(f.Root) })
+	if err == nil {
+		f.lowered = e
+	}
 	return e, err
 }
 
 func (f *File) check(opts Options) error {
-	e, err := f.lower("/", "/")
+	e, err := f.lower()
 	if err != nil {
 		return err
 	}
@@ -108,9 +116,9 @@ func PrintNix(f *File, baseDir, home string) (string, error) {
 			baseDir = filepath.Dir(abs)
 		}
 	}
-	e, err := f.lower(baseDir, home)
+	e, err := f.lower()
 	if err != nil {
 		return "", err
 	}
-	return showExpr(e), nil
+	return showExpr(e, baseDir, home), nil
 }

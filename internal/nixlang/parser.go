@@ -16,6 +16,7 @@ type File struct {
 
 	opts       Options // what Parse was called with, for reparsing edits
 	syntaxOnly bool    // made by ParseSyntax
+	lowered    nExpr   // Nix's expression tree, once built
 }
 
 // Bytes returns the file's text printed from the tree.
