@@ -15,6 +15,7 @@ import (
 	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/remote"
 	"github.com/nixherd/nixherd/internal/target"
+	"github.com/nixherd/nixherd/internal/testenv"
 	"github.com/nixherd/nixherd/internal/testhost"
 	"github.com/nixherd/nixherd/internal/ui"
 )
@@ -161,6 +162,62 @@ func TestDeploySystemAndHomeToOneHost(t *testing.T) {
 	}
 	if lockHeld(h) {
 		t.Error("the lock outlived the deploy")
+	}
+}
+
+// TestDeploySystemAndHomeToOneHostAsUser: over a non-root login the system
+// takes the host's system-wide lock (through sudo) and the home the user's
+// own; the run holds both until its last machine on the host is done.
+func TestDeploySystemAndHomeToOneHostAsUser(t *testing.T) {
+	testenv.NeedTool(t, "sudo")
+	c := testhost.Start(t, testhost.Options{Names: []string{"umac"}, DeployUser: "deploy", TrustedDeployUser: true})
+	h := c.Host("umac")
+	sys := testhost.FixtureMachine{Name: "umac", Platform: testhost.Darwin, Generation: "1"}
+	home := testhost.FixtureMachine{Name: "deploy@umac", Platform: testhost.Home, Generation: "1"}
+	dir := t.TempDir()
+	deployNix := fmt.Sprintf(`{
+  defaults.sshOptions = [ "-F" %q ];
+  machines = {
+    umac = { target = %q; platform = "darwin"; };
+    umac-home = { target = %q; configuration = "deploy@umac"; platform = "home"; };
+  };
+}
+`, c.SSHConfig, h.TargetAs("deploy"), h.TargetAs("deploy"))
+	if err := testhost.WriteFixture(dir, testhost.FixtureOptions{Machines: []testhost.FixtureMachine{sys, home}, Files: map[string]string{"deploy.nix": deployNix}}); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := hosts.Load(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := ""
+	s, err := deploy.Run(context.Background(), inv.Machines, deploy.Options{Flake: dir, Reporter: deploy.ReporterFunc(func(e deploy.Event) {
+		t.Logf("%s %s %s %v", e.Host, e.Phase, e.Detail, e.Err)
+		if e.Host == "umac-home" && e.Phase == deploy.PhaseActivate {
+			out, err := h.Run(context.Background(), `u=$(id -u deploy); for l in /run/nixherd/deploy.lock /tmp/nixherd-$u/deploy.lock; do [ -d "$l" ] && echo "$l"; done; true`)
+			if err != nil {
+				t.Error(err)
+			}
+			held = strings.TrimSpace(out)
+		}
+	})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.OK {
+		t.Fatalf("summary: %+v", s.Results)
+	}
+	if rs, rh := result(t, s, "umac"), result(t, s, "umac-home"); h.Profile(target.SystemProfile) != rs.Path || h.HomeGeneration("deploy") != rh.Path {
+		t.Errorf("system profile %s (want %s), home generation %s (want %s)", h.Profile(target.SystemProfile), rs.Path, h.HomeGeneration("deploy"), rh.Path)
+	}
+	if !strings.Contains(held, "/run/nixherd/deploy.lock") || !strings.Contains(held, "/tmp/nixherd-") {
+		t.Errorf("locks held while the home activates: %q, want the system-wide one and the user's", held)
+	}
+	if s.SSHConnections != 1 {
+		t.Errorf("%d ssh connections, want 1", s.SSHConnections)
+	}
+	if lockHeld(h) {
+		t.Error("the system-wide lock outlived the deploy")
 	}
 }
 
