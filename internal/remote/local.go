@@ -22,7 +22,11 @@ func (Local) Close() error         { return nil }
 func (l Local) Run(ctx context.Context, c Command) ([]byte, error) {
 	args := withSudo(c, l.IsRoot())
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	return runCmd(cmd, "local", args, c)
+	out, err := runCmd(cmd, "local", args, c)
+	if c.Root && !l.IsRoot() {
+		err = explainSudo("local", "the user running nixherd", err)
+	}
+	return out, err
 }
 
 // runCmd runs cmd, collecting stdout and stderr into an *ExitError on failure.

@@ -292,6 +292,9 @@ func (s *SSH) Run(ctx context.Context, c Command) ([]byte, error) {
 			ee.Stderr = sshError(ee.Stderr, fmt.Errorf("ssh exited with status 255"))
 		}
 	}
+	if c.Root && !s.root && s.sudoPassword == nil {
+		err = explainSudo(s.name, s.destination(), err)
+	}
 	return out, err
 }
 

@@ -6,7 +6,34 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 )
+
+// SudoPasswordError is a root command that sudo refused to run because it
+// asks the deploy user for a password and nixherd had none to give: run
+// unattended, root commands use `sudo -n`, which fails instead of prompting.
+type SudoPasswordError struct {
+	Host string
+	User string // user@host, or the local user
+	Err  error
+}
+
+func (e *SudoPasswordError) Error() string {
+	return fmt.Sprintf("%s: sudo asks %s for a password; pass --ask-sudo-password to give it "+
+		"(asked on the terminal, or read as the first line of stdin), or let the user run sudo without one (NOPASSWD)", e.Host, e.User)
+}
+
+func (e *SudoPasswordError) Unwrap() error { return e.Err }
+
+// explainSudo turns sudo -n's "a password is required" into a
+// SudoPasswordError that says what to do.
+func explainSudo(host, user string, err error) error {
+	var ee *ExitError
+	if errors.As(err, &ee) && strings.Contains(ee.Stderr, "sudo: a password is required") {
+		return &SudoPasswordError{Host: host, User: user, Err: err}
+	}
+	return err
+}
 
 // SetSudoPassword gives the pool the deploy user's sudo password
 // (--ask-sudo-password), for hosts whose sudo asks for one. It reaches sudo
