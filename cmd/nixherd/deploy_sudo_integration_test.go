@@ -23,7 +23,7 @@ const deployUser = "deploy"
 
 // sudoFleet starts one test host with a deploy user and writes a fleet whose
 // only machine is deployed as that user. gen is the fixture's generation.
-func sudoFleet(t *testing.T, opts testhost.Options) (*opsFleet, *testhost.Host, func(gen string)) {
+func sudoFleet(t *testing.T, opts testhost.Options) (*opsFleet, *testhost.Host, func(gen string, activateExit int)) {
 	t.Helper()
 	testhost.Need(t)
 	testenv.NeedTool(t, "sudo")
@@ -31,8 +31,8 @@ func sudoFleet(t *testing.T, opts testhost.Options) (*opsFleet, *testhost.Host, 
 	c := testhost.Start(t, opts)
 	f := newOpsFleet(t, c)
 	h := c.Hosts[0]
-	write := func(gen string) {
-		m := testhost.FixtureMachine{Name: h.Name, Platform: testhost.NixOS, Generation: gen}
+	write := func(gen string, activateExit int) {
+		m := testhost.FixtureMachine{Name: h.Name, Platform: testhost.NixOS, Generation: gen, ActivateExit: activateExit}
 		f.write(placement{m, h.TargetAs(deployUser)})
 	}
 	return f, h, write
@@ -94,7 +94,7 @@ func unchanged(t *testing.T, h *testhost.Host, before string) {
 func TestDeployAsSudoUser(t *testing.T) {
 	f, h, write := sudoFleet(t, testhost.Options{Names: []string{"sudonopw"}, TrustedDeployUser: true})
 
-	write("1")
+	write("1", 0)
 	s, out, errOut, code := f.deployWithStdin("")
 	if code != 0 {
 		t.Fatalf("guarded deploy as %s: exit %d\n%s%s", deployUser, code, out, errOut)
@@ -105,7 +105,7 @@ func TestDeployAsSudoUser(t *testing.T) {
 		t.Error("the deploy lock was left behind")
 	}
 
-	write("2")
+	write("2", 0)
 	s, out, errOut, code = f.deployWithStdin("", "--no-rollback")
 	if code != 0 {
 		t.Fatalf("--no-rollback deploy as %s: exit %d\n%s%s", deployUser, code, out, errOut)
@@ -119,13 +119,13 @@ func TestDeployAsSudoUser(t *testing.T) {
 // password. With --ask-sudo-password and the password as stdin's first line
 // the host switches, and the password is in no process's argv or
 // environment (on the deployer or the host) during the run, nor in the
-// output. Without the flag, or with a wrong password, the deploy fails
+// output; an activation that fails is rolled back by the host's watchdog. Without the flag, or with a wrong password, the deploy fails
 // with an error that says so (naming the flag), and the host is unchanged.
 func TestDeployAsSudoUserWithPassword(t *testing.T) {
 	const password = "s3cret-sudo-pw-7f1c"
 	f, h, write := sudoFleet(t, testhost.Options{Names: []string{"sudopw"}, DeployPassword: password, TrustedDeployUser: true})
 
-	write("1")
+	write("1", 0)
 	s, out, errOut, code := f.deployWithStdin("")
 	if code == 0 {
 		t.Fatalf("deploy without --ask-sudo-password exited 0\n%s%s", out, errOut)
@@ -161,7 +161,7 @@ func TestDeployAsSudoUserWithPassword(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("deploy with --ask-sudo-password: exit %d\n%s%s", code, out, errOut)
 	}
-	switchedTo(t, h, s, out, errOut)
+	good := switchedTo(t, h, s, out, errOut)
 	if strings.Contains(out+errOut, password) {
 		t.Errorf("the password is in nixherd's output:\n%s%s", out, errOut)
 	}
@@ -171,6 +171,15 @@ func TestDeployAsSudoUserWithPassword(t *testing.T) {
 	if scanned < 3 {
 		t.Errorf("only %d snapshots of the processes were taken during the deploy", scanned)
 	}
+
+	// A failed activation: the host's watchdog, started through the
+	// password sudo, returns it to the previous generation.
+	write("2", 4)
+	s, out, errOut, code = f.deployWithStdin(password+"\n", "--ask-sudo-password")
+	if code == 0 || s == nil || len(s.Hosts) != 1 || !strings.Contains(strings.ToLower(s.Hosts[0].Outcome), "roll") || !strings.Contains(s.Hosts[0].Error, "activation exited 4") {
+		t.Errorf("a failing activation: exit %d, summary %+v\n%s%s", code, s, out, errOut)
+	}
+	unchanged(t, h, good)
 }
 
 // watchArgv snapshots /proc/*/cmdline and /proc/*/environ of every process
@@ -221,7 +230,7 @@ func watchArgv(t *testing.T, secret string) (stop func() (seen []string, snapsho
 // host is unchanged.
 func TestDeployAsUntrustedUser(t *testing.T) {
 	f, h, write := sudoFleet(t, testhost.Options{Names: []string{"untrusted"}})
-	write("1")
+	write("1", 0)
 	s, out, errOut, code := f.deployWithStdin("")
 	if code == 0 {
 		t.Fatalf("an untrusted deploy exited 0\n%s%s", out, errOut)

@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -26,5 +27,18 @@ func TestSudoPasswordGoesThroughStdinOnly(t *testing.T) {
 	_, c = s.withSudoPassword(RootCmd("true"))
 	if in, _ := io.ReadAll(c.Stdin); string(in) != "hunter2\n" {
 		t.Fatalf("stdin %q", in)
+	}
+}
+
+func TestSudoAskingForAPasswordNamesTheFlag(t *testing.T) {
+	refused := &ExitError{Host: "web", Args: []string{"true"}, Code: 1, Stderr: "sudo: a password is required\n"}
+	err := explainSudo("web", "deploy@web", refused)
+	var se *SudoPasswordError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "--ask-sudo-password") || !errors.Is(err, refused) {
+		t.Fatalf("got %v", err)
+	}
+	other := &ExitError{Host: "web", Args: []string{"true"}, Code: 1, Stderr: "no space left on device"}
+	if err := explainSudo("web", "deploy@web", other); err != other {
+		t.Fatalf("another failure became %v", err)
 	}
 }
