@@ -11,12 +11,15 @@
 // that a fresh login still works; only then does the script set the profile
 // and make the new generation the boot default. Without a confirmation in
 // time, or after an abort, the script re-activates the previous generation
-// and restarts sshd.
+// and restarts sshd. The activation itself has a deadline too, kept by the
+// script on the machine so that it holds without the deployer: it runs in a
+// process group (and under systemd a scope) of its own, and when it has not
+// finished in time all of it is stopped and the machine rolls back.
 //
 // Limits: the machine must be able to run the previous generation's
-// activation again; a hung activation is not interrupted (the timeout starts
-// when the activation ends); and a host that stays unreachable is reported as
-// such, its outcome read on the next contact (Status).
+// activation again (that one has no deadline: it is the way back); and a
+// host that stays unreachable is reported as such, its outcome read on the
+// next contact (Status).
 package watchdog
 
 import (
@@ -50,6 +53,10 @@ const StateRoot = "/nix/var/nixherd/watchdog"
 // DefaultConfirmTimeout is how long the machine waits for the confirmation.
 const DefaultConfirmTimeout = 30 * time.Second
 
+// DefaultActivationTimeout is how long the new generation's activation may
+// run before the machine stops it and rolls back.
+const DefaultActivationTimeout = 10 * time.Minute
+
 // States the script moves through, as written to its state file.
 const (
 	Activating  = "activating"
@@ -80,6 +87,9 @@ type Params struct {
 	Profile        string // default SystemProfile
 	New            string // store path of the new generation, already on the machine
 	ConfirmTimeout time.Duration
+	// ActivationTimeout bounds the new generation's activation (default
+	// DefaultActivationTimeout; whole seconds, rounded up).
+	ActivationTimeout time.Duration
 	// ID names the run on the machine (its state directory and systemd
 	// unit); default: derived from the current time.
 	ID string
@@ -146,6 +156,9 @@ func Start(ctx context.Context, h Host, p Params) (*Watch, error) {
 	if p.ConfirmTimeout <= 0 {
 		p.ConfirmTimeout = DefaultConfirmTimeout
 	}
+	if p.ActivationTimeout <= 0 {
+		p.ActivationTimeout = DefaultActivationTimeout
+	}
 	if p.ID == "" {
 		p.ID = time.Now().UTC().Format("20060102T150405.000000000")
 		p.ID = strings.ReplaceAll(p.ID, ".", "-")
@@ -154,13 +167,17 @@ func Start(ctx context.Context, h Host, p Params) (*Watch, error) {
 		p.StateRoot = StateRoot
 	}
 	w := &Watch{ID: p.ID, Dir: p.StateRoot + "/" + p.ID}
-	secs := int((p.ConfirmTimeout + time.Second - 1) / time.Second)
 	if _, err := h.RunScript(ctx, launcher, w.Dir, w.ID, script,
-		string(p.Kind), p.Profile, p.New, strconv.Itoa(secs)); err != nil {
+		string(p.Kind), p.Profile, p.New, seconds(p.ConfirmTimeout), seconds(p.ActivationTimeout)); err != nil {
 		// w still names where the watchdog runs if the launcher got that far.
 		return w, fmt.Errorf("starting the watchdog: %w", err)
 	}
 	return w, nil
+}
+
+// seconds is d in whole seconds, rounded up, for the script.
+func seconds(d time.Duration) string {
+	return strconv.Itoa(int((d + time.Second - 1) / time.Second))
 }
 
 // Status is what the watchdog's files say.

@@ -8,19 +8,24 @@
 #   prev            store path of the generation to return to
 #   state           starting | activating | activated | committing |
 #                   committed | rolling-back | rolled-back | failed
-#   activation.rc   exit code of the activation
+#   activation.rc   exit code of the activation (124: it did not finish in
+#                   time and was stopped)
 #   activation.log  its output
+#   activation.pgid the activation's process group, for stopping it
 #   decision        symlink, created once, atomically, by whoever decides
 #                   first: -> confirm or -> abort (the deployer), -> timeout
 #                   (this script)
 #   reason          why the machine was rolled back or the run failed
 #
-# Usage: watchdog.sh DIR KIND PROFILE NEW CONFIRM_TIMEOUT_SECONDS
+# Usage: watchdog.sh DIR KIND PROFILE NEW CONFIRM_TIMEOUT_SECONDS [ACTIVATION_TIMEOUT_SECONDS]
 #   KIND is nixos (switch-to-configuration) or darwin (activate).
+#   An activation of the new generation still running after
+#   ACTIVATION_TIMEOUT_SECONDS (default 600) is stopped, all of it, and the
+#   machine returns to the previous generation.
 # An executable /nix/var/nixherd/hooks/restart-sshd replaces the usual way
 # of restarting sshd after a rollback (systemctl, launchctl).
 set -u
-dir=$1 kind=$2 profile=$3 new=$4 timeout=$5
+dir=$1 kind=$2 profile=$3 new=$4 timeout=$5 atimeout=${6:-600}
 hooks=${dir%/*/*}/hooks # /nix/var/nixherd/hooks
 
 exec </dev/null >>"$dir/watchdog.log" 2>&1
@@ -64,6 +69,53 @@ activate() { # activate STOREPATH MODE
 	darwin) "$1/activate" ;;
 	*) echo "unknown kind $kind"; return 1 ;;
 	esac
+}
+
+# Under systemd the activation gets a scope of its own: its cgroup holds
+# whatever the activation starts, even what leaves its process group, and it
+# is not this script's unit, so stopping it does not stop us.
+scope=
+if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1 &&
+	command -v systemctl >/dev/null 2>&1; then
+	scope=nixherd-activation-${dir##*/}
+fi
+
+# start_activation COMMAND...: runs COMMAND in the background as the leader
+# of a session (so a process group) of its own, output to activation.log;
+# activation.exit appears with its exit code when it ends.
+start_activation() {
+	set -- /bin/sh -c 'echo $$ >"$0/activation.pgid"
+"$@" >"$0/activation.log" 2>&1
+echo $? >"$0/activation.exit.tmp" && mv -f "$0/activation.exit.tmp" "$0/activation.exit"' "$dir" "$@"
+	if command -v setsid >/dev/null 2>&1; then
+		set -- setsid "$@"
+	else
+		set -- perl -MPOSIX -e 'POSIX::setsid(); exec @ARGV' "$@"
+	fi
+	# Both exec what follows without forking: $! is the session leader.
+	if [ -n "$scope" ]; then
+		set -- systemd-run --scope --quiet --collect --unit="$scope" "$@"
+	fi
+	"$@" </dev/null &
+	apid=$!
+}
+
+# stop_activation: asks the whole activation to stop, then kills what is
+# left a second later.
+stop_activation() {
+	pg=$(cat "$dir/activation.pgid" 2>/dev/null)
+	pg=${pg:-$apid}
+	kill -TERM "-$pg" 2>/dev/null
+	[ -z "$scope" ] || systemctl kill --signal=SIGTERM "$scope.scope" 2>/dev/null
+	sleep 1
+	kill -KILL "-$pg" 2>/dev/null
+	[ -z "$scope" ] || systemctl kill --signal=SIGKILL "$scope.scope" 2>/dev/null
+	wait "$apid" 2>/dev/null
+}
+
+# in_words SECONDS: 600 -> 10m, 90 -> 90s.
+in_words() {
+	if [ $(($1 % 60)) -eq 0 ]; then echo "$(($1 / 60))m"; else echo "${1}s"; fi
 }
 
 restart_sshd() {
@@ -125,15 +177,37 @@ if [ ! -e "$new" ]; then
 fi
 
 set_state activating
-log "activating $new"
+log "activating $new (deadline ${atimeout}s)"
 case $kind in
-nixos) activate "$new" test ;;
-*) activate "$new" ;;
-esac >"$dir/activation.log" 2>&1
-rc=$?
+nixos) start_activation "$new/bin/switch-to-configuration" test ;;
+darwin) start_activation "$new/activate" ;;
+*) start_activation sh -c "echo unknown kind $kind; exit 1" ;;
+esac
+# Wait for it, but not past the deadline. The exit file is what says it
+# ended: a finished child can linger as a zombie that kill -0 still sees.
+adeadline=$(($(date +%s) + atimeout + 1)) # whole seconds: at least the timeout
+while [ ! -e "$dir/activation.exit" ] && kill -0 "$apid" 2>/dev/null; do
+	if [ "$(date +%s)" -ge "$adeadline" ]; then
+		log "activation still running after ${atimeout}s: stopping it"
+		stop_activation
+		printf '124\n' >"$dir/activation.rc"
+		ln -s failed "$dir/decision" 2>/dev/null
+		# The rollback's activation runs in the foreground, without this
+		# deadline: returning to the generation that worked is not cut short.
+		rollback "activation did not finish within $(in_words "$atimeout")"
+	fi
+	sleep 0.2 2>/dev/null || sleep 1
+done
+if [ -e "$dir/activation.exit" ]; then
+	wait "$apid" 2>/dev/null
+	rc=$(cat "$dir/activation.exit")
+else
+	wait "$apid"
+	rc=$?
+fi
 printf '%s\n' "$rc" >"$dir/activation.rc"
 log "activation exited $rc"
-if [ $rc -ne 0 ]; then
+if [ "$rc" -ne 0 ]; then
 	ln -s failed "$dir/decision" 2>/dev/null
 	rollback "activation exited $rc"
 fi

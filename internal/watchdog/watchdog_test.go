@@ -56,17 +56,32 @@ func newMachine(t *testing.T) *machine {
 // generation builds a system whose activation exits rc.
 func (m *machine) generation(name string, rc int) string {
 	m.t.Helper()
+	return m.build(name, rc, "")
+}
+
+// hangingGeneration builds a system whose activation never ends: it starts
+// a child that sleeps (its pid in hang.pid) and waits for it.
+func (m *machine) hangingGeneration(name string) string {
+	m.t.Helper()
+	return m.build(name, 0, fmt.Sprintf("sleep 3600 & echo $! > %s/hang.pid; wait", m.dir))
+}
+
+// build builds a system whose activation records its call, runs pre and
+// exits rc.
+func (m *machine) build(name string, rc int, pre string) string {
+	m.t.Helper()
 	expr := fmt.Sprintf(`builtins.derivation {
   name = %q; system = builtins.currentSystem; builder = "/bin/sh";
   args = [ "-c" ''
     /bin/mkdir -p $out/bin
     echo '#!/bin/sh
 echo "$1 '$out'" >> %s/log
+%s
 case "$1" in test|switch) ln -sfn '$out' %s/current ;; esac
 exit %d' > $out/bin/switch-to-configuration
     /bin/chmod +x $out/bin/switch-to-configuration
   '' ];
-}`, "nixos-system-"+name, m.dir, m.dir, rc)
+}`, "nixos-system-"+name, m.dir, pre, m.dir, rc)
 	out, err := exec.Command("nix-build", "--no-out-link", "-E", expr).Output()
 	if err != nil {
 		m.t.Fatalf("building %s: %v", name, err)
@@ -189,6 +204,55 @@ func TestFailedActivationRollsBackAtOnce(t *testing.T) {
 	if m.current() != old || m.bootDefault() != old {
 		t.Fatalf("running %s, boot default %s; want %s", m.current(), m.bootDefault(), old)
 	}
+}
+
+func TestHungActivationIsStoppedAndRolledBack(t *testing.T) {
+	m := newMachine(t)
+	old, hung := m.generation("old", 0), m.hangingGeneration("hung")
+	m.install(old)
+	p := m.params(hung, 30*time.Second)
+	p.ActivationTimeout = time.Second
+	h := local{}
+	start := time.Now()
+	w, err := Start(context.Background(), h, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := final(t, w, h, 15*time.Second)
+	if st.State != RolledBack || st.Reason != "activation did not finish within 1s" {
+		t.Fatalf("state %q, reason %q", st.State, st.Reason)
+	}
+	// Well before the confirm timeout: the deadline, not the wait for a
+	// confirmation, ended it.
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("rolled back after %s", took)
+	}
+	if m.current() != old || m.bootDefault() != old {
+		t.Fatalf("running %s, boot default %s; want %s", m.current(), m.bootDefault(), old)
+	}
+	// The rollback's own activation ran to its end after the stop.
+	if want := "test " + hung + "\nswitch " + old + "\n"; m.log() != want {
+		t.Errorf("activations:\n%s\nwant:\n%s", m.log(), want)
+	}
+	// The stop reached the activation's child, not only the activation.
+	b, err := os.ReadFile(filepath.Join(m.dir, "hang.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pid := strings.TrimSpace(string(b)); running(pid) {
+		t.Errorf("the activation's child %s still runs", pid)
+	}
+}
+
+// running reports whether process pid exists and is not a zombie (an
+// orphan whose reaper has not collected it yet is dead all the same).
+func running(pid string) bool {
+	stat, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return false
+	}
+	_, rest, _ := strings.Cut(string(stat), ") ")
+	return !strings.HasPrefix(rest, "Z")
 }
 
 func TestMissingNewGenerationChangesNothing(t *testing.T) {
