@@ -45,8 +45,9 @@ A switch of NixOS and nix-darwin hosts is guarded (magic rollback): a watchdog
 on the host activates the new system without touching the boot default, the
 deployer runs the health checks and confirms over a new ssh connection, and
 only then is the new system made the boot default. Without the confirmation
-within --confirm-timeout, or when the activation or a health check fails, the
-host returns to its previous system by itself and is reported ROLLED BACK.
+within --confirm-timeout, when the activation fails or is still running after
+--activation-timeout, or when a health check fails, the host returns to its
+previous system by itself and is reported ROLLED BACK.
 
 Exits 0 only when every selected host ended on its new configuration.`,
 			Example: `  nixherd deploy devnix

@@ -19,16 +19,19 @@ import (
 
 // safetyFlags are deploy's magic-rollback and approval options.
 type safetyFlags struct {
-	confirmTimeout time.Duration
-	noRollback     bool
-	ask            bool
-	yes            bool
-	askSudo        bool
+	confirmTimeout    time.Duration
+	activationTimeout time.Duration
+	noRollback        bool
+	ask               bool
+	yes               bool
+	askSudo           bool
 }
 
 func (s *safetyFlags) register(f *pflag.FlagSet) {
 	f.DurationVar(&s.confirmTimeout, "confirm-timeout", watchdog.DefaultConfirmTimeout,
 		"how long a switched host waits for the deployer's confirmation (health checks included) before it rolls back")
+	f.DurationVar(&s.activationTimeout, "activation-timeout", watchdog.DefaultActivationTimeout,
+		"how long a switched host lets the new system's activation run before it stops it and rolls back")
 	f.BoolVar(&s.noRollback, "no-rollback", false,
 		"switch without the watchdog: set the profile and activate directly, no confirmation, no rollback")
 	f.BoolVar(&s.ask, "ask", false, "show each machine's package diff and deploy only after you type yes")
@@ -65,6 +68,9 @@ func (s *safetyFlags) validate(stdin io.Reader) error {
 	if s.confirmTimeout < 2*time.Second {
 		return fmt.Errorf("--confirm-timeout %s: use at least 2s", s.confirmTimeout)
 	}
+	if s.activationTimeout < time.Second {
+		return fmt.Errorf("--activation-timeout %s: use at least 1s", s.activationTimeout)
+	}
 	if s.ask && !s.yes && !isTerminal(stdin) {
 		return errors.New("--ask needs a terminal to answer on; pass --yes to deploy without asking")
 	}
@@ -81,7 +87,7 @@ func (s *safetyFlags) activation() deploy.Activation {
 	if s.noRollback {
 		return deploy.Direct{}
 	}
-	return deploy.Guarded{ConfirmTimeout: s.confirmTimeout}
+	return deploy.Guarded{ConfirmTimeout: s.confirmTimeout, ActivationTimeout: s.activationTimeout}
 }
 
 // view is deploy's progress view: plain lines with --ask, so that the

@@ -34,6 +34,10 @@ type Guarded struct {
 	// ConfirmTimeout is how long the host waits for the confirmation
 	// before it returns to the previous generation (default 30s).
 	ConfirmTimeout time.Duration
+	// ActivationTimeout is how long the new system's activation may run
+	// before the host stops it and returns to the previous generation
+	// (default 10m); the host enforces it, with or without the deployer.
+	ActivationTimeout time.Duration
 	// HealthDeadline bounds each health check's retries (default
 	// health.DefaultDeadline).
 	HealthDeadline time.Duration
@@ -68,10 +72,11 @@ func (g Guarded) Activate(ctx context.Context, h *Host) error {
 		return Direct{}.Activate(ctx, h)
 	}
 	guard := &watchdog.Guard{
-		Params: watchdog.Params{Kind: kind, Profile: h.Profile, New: h.Path, ConfirmTimeout: g.ConfirmTimeout},
-		Host:   asRoot{h.Runner},
-		Fresh:  func() watchdog.Host { return asRoot{freshConnection(h.Runner)} },
-		Check:  func(ctx context.Context) []string { return g.check(ctx, h) },
+		Params: watchdog.Params{Kind: kind, Profile: h.Profile, New: h.Path,
+			ConfirmTimeout: g.ConfirmTimeout, ActivationTimeout: g.ActivationTimeout},
+		Host:  asRoot{h.Runner},
+		Fresh: func() watchdog.Host { return asRoot{freshConnection(h.Runner)} },
+		Check: func(ctx context.Context) []string { return g.check(ctx, h) },
 		Progress: func(step, detail string) {
 			phase := map[string]Phase{"health": PhaseHealth, "confirm": PhaseConfirm, "rollback": PhaseRollback}[step]
 			if phase == "" {

@@ -349,6 +349,53 @@ func TestActivationExit4RollsBack(t *testing.T) {
 	}
 }
 
+func TestHungActivationIsStoppedAndRolledBack(t *testing.T) {
+	start := time.Now()
+	f := newFleet(t, testhost.Options{N: 1})
+	on := f.baseline()
+	h := f.c.Hosts[0]
+	// A unit that never finishes starting, as far as the deployer can tell:
+	// the activation sleeps far past the deadline. The number marks this
+	// sleep among the machine's processes.
+	hang := fmt.Sprintf("sleep %d", 36000+os.Getpid()%10000)
+	f.machines[h.Name].Generation = "b"
+	f.machines[h.Name].ActivateScript = hang
+	f.write()
+
+	r := f.start(h.Name, "--activation-timeout", "3s")
+	if code := r.wait(t, 25*time.Second); code != 1 {
+		t.Fatalf("deploy exited %d, want 1\n%s", code, r.output())
+	}
+	f.expectRolledBack(r, "activation did not finish within 3s")
+	f.assertOn(h, on[h.Name])
+	if pids := processes(strings.Fields(hang)); len(pids) > 0 {
+		t.Errorf("the hung activation's %q still runs: pids %v", hang, pids)
+	}
+	t.Logf("deploy:\n%s", r.output())
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("took %s", took)
+	}
+}
+
+// processes lists the live processes (not zombies) whose argv is argv.
+func processes(argv []string) []string {
+	want := strings.Join(argv, "\x00") + "\x00"
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	var pids []string
+	for _, d := range dirs {
+		cmdline, err := os.ReadFile(d + "/cmdline")
+		if err != nil || string(cmdline) != want {
+			continue
+		}
+		stat, _ := os.ReadFile(d + "/stat")
+		if _, rest, _ := strings.Cut(string(stat), ") "); strings.HasPrefix(rest, "Z") {
+			continue
+		}
+		pids = append(pids, filepath.Base(d))
+	}
+	return pids
+}
+
 func TestFailingHealthCheckRollsBack(t *testing.T) {
 	f := newFleet(t, testhost.Options{N: 1})
 	h := f.c.Hosts[0]
