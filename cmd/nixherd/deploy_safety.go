@@ -37,13 +37,22 @@ func (s *safetyFlags) register(f *pflag.FlagSet) {
 	f.BoolVar(&s.ask, "ask", false, "show each machine's package diff and deploy only after you type yes")
 	f.BoolVar(&s.yes, "yes", false, "with --ask: show the diff and deploy without asking (for scripts)")
 	f.BoolVar(&s.askSudo, "ask-sudo-password", false,
-		"ask once for the deploy user's sudo password (read from stdin when it is not a terminal); it reaches sudo on stdin, never on a command line")
+		askSudoUsage)
 }
+
+const askSudoUsage = "ask once for the deploy user's sudo password (read as the first line of stdin when it is not a terminal); it reaches sudo on stdin, never on a command line"
 
 // sudoPassword asks for the sudo password when --ask-sudo-password is set:
 // without echo on a terminal, else as the first line of stdin.
 func (s *safetyFlags) sudoPassword(stdin io.Reader, prompt io.Writer) ([]byte, error) {
-	if !s.askSudo {
+	return askSudoPassword(s.askSudo, stdin, prompt)
+}
+
+// askSudoPassword reads the sudo password when ask is set (deploy's and
+// rollback's --ask-sudo-password): without echo on a terminal, else as the
+// first line of stdin, so that scripts can pipe it in.
+func askSudoPassword(ask bool, stdin io.Reader, prompt io.Writer) ([]byte, error) {
+	if !ask {
 		return nil, nil
 	}
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {

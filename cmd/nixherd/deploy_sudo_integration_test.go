@@ -38,13 +38,25 @@ func sudoFleet(t *testing.T, opts testhost.Options) (*opsFleet, *testhost.Host, 
 	return f, h, write
 }
 
-// deployAs runs `nixherd deploy --json` with stdin, and returns the summary
-// (nil when stdout is not one), stdout, stderr and the exit code.
+// deployWithStdin runs `nixherd deploy --all --json` with stdin, and
+// returns the summary (nil when stdout is not one), stdout, stderr and the
+// exit code.
 func (f *opsFleet) deployWithStdin(stdin string, args ...string) (*deployJSON, string, string, int) {
+	f.t.Helper()
+	out, errOut, code := f.nixherdWithStdin(stdin, append([]string{"deploy", "--all", "--json"}, args...)...)
+	var s *deployJSON
+	if json.Unmarshal([]byte(out), &s) != nil {
+		s = nil
+	}
+	return s, out, errOut, code
+}
+
+// nixherdWithStdin runs a nixherd command against the fleet with stdin.
+func (f *opsFleet) nixherdWithStdin(stdin string, args ...string) (string, string, int) {
 	f.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	args = append(append([]string{"deploy", "--all", "--json"}, args...), "--flake", f.dir, "-F", f.c.SSHConfig)
+	args = append(args, "--flake", f.dir, "-F", f.c.SSHConfig)
 	cmd := exec.CommandContext(ctx, f.bin, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdin = strings.NewReader(stdin)
@@ -56,11 +68,7 @@ func (f *opsFleet) deployWithStdin(stdin string, args ...string) (*deployJSON, s
 	} else if err != nil {
 		f.t.Fatalf("nixherd %s: %v", strings.Join(args, " "), err)
 	}
-	var s *deployJSON
-	if json.Unmarshal(stdout.Bytes(), &s) != nil {
-		s = nil
-	}
-	return s, stdout.String(), stderr.String(), code
+	return stdout.String(), stderr.String(), code
 }
 
 // switchedTo checks that the host runs and boots the fixture's system and
@@ -119,7 +127,8 @@ func TestDeployAsSudoUser(t *testing.T) {
 // password. With --ask-sudo-password and the password as stdin's first line
 // the host switches, and the password is in no process's argv or
 // environment (on the deployer or the host) during the run, nor in the
-// output; an activation that fails is rolled back by the host's watchdog. Without the flag, or with a wrong password, the deploy fails
+// output; an activation that fails is rolled back by the host's watchdog,
+// and `nixherd rollback --ask-sudo-password` takes the password the same way. Without the flag, or with a wrong password, the deploy fails
 // with an error that says so (naming the flag), and the host is unchanged.
 func TestDeployAsSudoUserWithPassword(t *testing.T) {
 	const password = "s3cret-sudo-pw-7f1c"
@@ -178,6 +187,21 @@ func TestDeployAsSudoUserWithPassword(t *testing.T) {
 	s, out, errOut, code = f.deployWithStdin(password+"\n", "--ask-sudo-password")
 	if code == 0 || s == nil || len(s.Hosts) != 1 || !strings.Contains(strings.ToLower(s.Hosts[0].Outcome), "roll") || !strings.Contains(s.Hosts[0].Error, "activation exited 4") {
 		t.Errorf("a failing activation: exit %d, summary %+v\n%s%s", code, s, out, errOut)
+	}
+	unchanged(t, h, good)
+
+	// rollback takes the password the same way.
+	write("3", 0)
+	s, out, errOut, code = f.deployWithStdin(password+"\n", "--ask-sudo-password")
+	third := switchedTo(t, h, s, out, errOut)
+	out, errOut, code = f.nixherdWithStdin("", "rollback", h.Name)
+	if code == 0 || !strings.Contains(out+errOut, "--ask-sudo-password") {
+		t.Errorf("rollback without --ask-sudo-password: exit %d\n%s%s", code, out, errOut)
+	}
+	unchanged(t, h, third)
+	out, errOut, code = f.nixherdWithStdin(password+"\n", "rollback", h.Name, "--ask-sudo-password")
+	if code != 0 || strings.Contains(out+errOut, password) {
+		t.Errorf("rollback with --ask-sudo-password: exit %d\n%s%s", code, out, errOut)
 	}
 	unchanged(t, h, good)
 }

@@ -23,7 +23,7 @@ func init() {
 	register(func() *cobra.Command {
 		var fl fleetFlags
 		var to int
-		var asJSON, dryRun bool
+		var asJSON, dryRun, askSudo bool
 		cmd := &cobra.Command{
 			Use:   "rollback SELECTOR... [--to N]",
 			Short: "Return machines to an earlier generation",
@@ -48,15 +48,21 @@ Exits 0 only when every selected machine ended on its target generation.`,
 				}
 				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 				defer stop()
+				stderr := cmd.ErrOrStderr()
 				machines, err := fl.selectWithPlatforms(ctx, hosts.Selection{Selectors: args, Verb: "roll back"})
 				if err != nil {
 					return err
+				}
+				sudoPassword, err := askSudoPassword(askSudo, cmd.InOrStdin(), stderr)
+				if err != nil {
+					return exitCode(2, err)
 				}
 				pool, err := remote.NewPool()
 				if err != nil {
 					return err
 				}
 				defer pool.Close()
+				pool.SetSudoPassword(sudoPassword)
 
 				// Resolve every machine's target first, show it, then act.
 				// Hosts in parallel; machines on one host one after the other.
@@ -69,7 +75,6 @@ Exits 0 only when every selected machine ended on its target generation.`,
 						hostsOf[i] = prepareRollback(ctx, r, err, machines[i], to)
 					}
 				})
-				stderr := cmd.ErrOrStderr()
 				for _, h := range hostsOf {
 					if h.err == nil {
 						fmt.Fprintln(stderr, "rollback", h.plan)
@@ -111,6 +116,7 @@ Exits 0 only when every selected machine ended on its target generation.`,
 		cmd.Flags().IntVar(&to, "to", 0, "return to generation `N` (default: the one before the current)")
 		cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show which generation each machine would return to; change nothing")
 		cmd.Flags().BoolVar(&asJSON, "json", false, "print the summary as JSON")
+		cmd.Flags().BoolVar(&askSudo, "ask-sudo-password", false, askSudoUsage)
 		return cmd
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -19,45 +20,53 @@ type Generation struct {
 	Current bool      `json:"current"`
 }
 
-// listScript prints `nix-env --list-generations` and then, after a
-// separator, "N TARGET" for each generation link, in one round trip.
+// listScript prints the profile's current link ("current NAME") and then
+// "N MTIME TARGET" for each generation link, in one round trip. It reads
+// the links itself rather than running `nix-env --list-generations`, which
+// takes the profile's lock: a non-root deploy user may read the system
+// profile but not open its root-owned lock file. The date nix-env shows is
+// the link's own mtime, which stat reads (GNU stat -c, else BSD stat -f).
 const listScript = `p="$1"
-nix-env -p "$p" --list-generations || exit
-echo "--"
+echo "current $(readlink "$p" 2>/dev/null)"
 for l in "$p"-*-link; do
   [ -L "$l" ] || continue
   n="${l#"$p"-}"; n="${n%-link}"
-  echo "$n $(readlink "$l")"
+  t=$(stat -c %Y "$l" 2>/dev/null || stat -f %m "$l") || exit
+  echo "$n $t $(readlink "$l")"
 done`
 
-var genLineRE = regexp.MustCompile(`^\s*(\d+)\s+(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\s*(\(current\))?\s*$`)
-
-// ParseGenerations reads the output of listScript.
+// ParseGenerations reads the output of listScript, oldest first.
 func ParseGenerations(out string) ([]Generation, error) {
-	// A profile without generations prints nothing before the separator.
-	list, links, _ := strings.Cut("\n"+out, "\n--\n")
-	paths := map[int]string{}
-	for _, l := range strings.Split(links, "\n") {
-		n, p, ok := strings.Cut(strings.TrimSpace(l), " ")
-		if !ok {
-			continue
-		}
-		if i, err := strconv.Atoi(n); err == nil {
-			paths[i] = p
-		}
-	}
+	current := ""
 	var gens []Generation
-	for _, l := range strings.Split(list, "\n") {
-		if strings.TrimSpace(l) == "" {
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) == 0 {
 			continue
 		}
-		m := genLineRE.FindStringSubmatch(l)
-		if m == nil {
-			return nil, fmt.Errorf("unexpected line in nix-env --list-generations: %q", l)
+		if f[0] == "current" {
+			if len(f) > 1 {
+				current = f[1][strings.LastIndex(f[1], "/")+1:]
+			}
+			continue
 		}
-		n, _ := strconv.Atoi(m[1])
-		date, _ := time.ParseInLocation("2006-01-02 15:04:05", m[2], time.Local)
-		gens = append(gens, Generation{Number: n, Date: date, Path: paths[n], Current: m[3] != ""})
+		if len(f) != 3 {
+			return nil, fmt.Errorf("unexpected line in the generation list: %q", l)
+		}
+		n, err := strconv.Atoi(f[0])
+		if err != nil {
+			// Another profile's link that the glob matched (system-x-1-link).
+			continue
+		}
+		secs, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("unexpected line in the generation list: %q", l)
+		}
+		gens = append(gens, Generation{Number: n, Date: time.Unix(secs, 0), Path: f[2]})
+	}
+	sort.Slice(gens, func(i, j int) bool { return gens[i].Number < gens[j].Number })
+	for i := range gens {
+		gens[i].Current = current != "" && strings.HasSuffix(current, "-"+strconv.Itoa(gens[i].Number)+"-link")
 	}
 	return gens, nil
 }

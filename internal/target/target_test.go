@@ -5,23 +5,27 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nixherd/nixherd/internal/remote"
 )
 
 func TestParseGenerations(t *testing.T) {
-	out := "   1   2026-11-20 10:00:00   \n   2   2026-11-26 01:02:03   (current)\n--\n1 /nix/store/aaa-nixos-system\n2 /nix/store/bbb-nixos-system\n"
+	// Links come in glob order (10 before 2); a longer profile's link is
+	// skipped.
+	out := "current system-2-link\n10 1764100000 /nix/store/ccc-nixos-system\n1 1763632800 /nix/store/aaa-nixos-system\n" +
+		"2 1764118923 /nix/store/bbb-nixos-system\nx-1 1764118923 /nix/store/ddd-other\n"
 	gens, err := ParseGenerations(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(gens) != 2 || gens[0].Number != 1 || gens[0].Current || gens[1].Path != "/nix/store/bbb-nixos-system" || !gens[1].Current {
+	if len(gens) != 3 || gens[0].Number != 1 || gens[0].Current || gens[1].Path != "/nix/store/bbb-nixos-system" || !gens[1].Current || gens[2].Number != 10 || gens[2].Current {
 		t.Fatalf("gens = %+v", gens)
 	}
-	if gens[1].Date.Day() != 26 || gens[1].Date.Hour() != 1 {
+	if !gens[1].Date.Equal(time.Unix(1764118923, 0)) {
 		t.Errorf("date = %v", gens[1].Date)
 	}
-	if _, err := ParseGenerations("garbage line\n--\n"); err == nil {
+	if _, err := ParseGenerations("garbage line\n"); err == nil {
 		t.Error("accepted garbage")
 	}
 }
@@ -56,7 +60,7 @@ func TestActionsPerPlatform(t *testing.T) {
 }
 
 func TestParseGenerationsOfEmptyProfile(t *testing.T) {
-	gens, err := ParseGenerations("--\n")
+	gens, err := ParseGenerations("current \n")
 	if err != nil || len(gens) != 0 {
 		t.Fatalf("a profile without generations: %v, %v", gens, err)
 	}
