@@ -194,6 +194,13 @@ func TestDeployAsSudoUserWithPassword(t *testing.T) {
 	write("3", 0)
 	s, out, errOut, code = f.deployWithStdin(password+"\n", "--ask-sudo-password")
 	third := switchedTo(t, h, s, out, errOut)
+	// Listing generations needs no sudo.
+	for _, verb := range []string{"generations", "status"} {
+		out, errOut, code = f.nixherdWithStdin("", verb, h.Name)
+		if code != 0 || !strings.Contains(out, filepath.Base(third)[:8]) {
+			t.Errorf("%s as %s: exit %d\n%s%s", verb, deployUser, code, out, errOut)
+		}
+	}
 	out, errOut, code = f.nixherdWithStdin("", "rollback", h.Name)
 	if code == 0 || !strings.Contains(out+errOut, "--ask-sudo-password") {
 		t.Errorf("rollback without --ask-sudo-password: exit %d\n%s%s", code, out, errOut)
