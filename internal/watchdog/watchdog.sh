@@ -83,10 +83,17 @@ fi
 # start_activation COMMAND...: runs COMMAND in the background as the leader
 # of a session (so a process group) of its own, output to activation.log;
 # activation.exit appears with its exit code when it ends.
+# The wrapper is a file, not sh -c text: systemd-run may expand $NAME in
+# its arguments.
 start_activation() {
-	set -- /bin/sh -c 'echo $$ >"$0/activation.pgid"
-"$@" >"$0/activation.log" 2>&1
-echo $? >"$0/activation.exit.tmp" && mv -f "$0/activation.exit.tmp" "$0/activation.exit"' "$dir" "$@"
+	cat >"$dir/activation.sh" <<'EOF'
+d=$1
+shift
+echo $$ >"$d/activation.pgid"
+"$@" >"$d/activation.log" 2>&1
+echo $? >"$d/activation.exit.tmp" && mv -f "$d/activation.exit.tmp" "$d/activation.exit"
+EOF
+	set -- /bin/sh "$dir/activation.sh" "$dir" "$@"
 	if command -v setsid >/dev/null 2>&1; then
 		set -- setsid "$@"
 	else
