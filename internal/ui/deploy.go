@@ -22,6 +22,10 @@ func FromDeploy(e deploy.Event) Event {
 	case deploy.PhaseFailed:
 		ev.Done, ev.Failed = true, true
 	}
+	if ev.Detail == ev.Phase {
+		// A failed machine's outcome is often "failed" too: say it once.
+		ev.Detail = ""
+	}
 	if e.Err != nil {
 		msg := e.Err.Error()
 		if ev.Detail != "" && !strings.Contains(msg, ev.Detail) {

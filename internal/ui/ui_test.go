@@ -347,3 +347,24 @@ func TestLiveCapsTheFrameRate(t *testing.T) {
 		t.Fatalf("%d writes in 500 ms of constant events", w.n)
 	}
 }
+
+// A machine whose outcome is "failed" says so once, not "failed: failed: …";
+// any other outcome (rolled back, unreachable) stays in front of the error.
+func TestFailedOutcomeIsNotRepeated(t *testing.T) {
+	err := errors.New("activation exited 4")
+	cases := map[string]string{
+		string(deploy.Failed): "activation exited 4",
+		"ROLLED BACK":         "ROLLED BACK: activation exited 4",
+	}
+	for outcome, want := range cases {
+		ev := FromDeploy(deploy.Event{Host: "devnix", Phase: deploy.PhaseFailed, Detail: outcome, Err: err, Time: t0})
+		if ev.Detail != want {
+			t.Errorf("outcome %q: detail = %q, want %q", outcome, ev.Detail, want)
+		}
+		var plain bytes.Buffer
+		Reporter(NewPlain(&plain)).Event(deploy.Event{Host: "devnix", Phase: deploy.PhaseFailed, Detail: outcome, Err: err, Time: t0})
+		if strings.Contains(plain.String(), "failed: failed") {
+			t.Errorf("plain line repeats the outcome: %q", plain.String())
+		}
+	}
+}
