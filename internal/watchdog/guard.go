@@ -89,6 +89,11 @@ func (g *Guard) Run(ctx context.Context) (Outcome, error) {
 		return Outcome{Result: ResultFailed, Reason: err.Error()}, nil
 	}
 	out := Outcome{Watch: w}
+	deadline := g.Params.ActivationTimeout
+	if deadline <= 0 {
+		deadline = DefaultActivationTimeout
+	}
+	g.progress("activate", fmt.Sprintf("activating; the host rolls back if that takes over %s", deadline))
 
 	st, err := w.Await(ctx, g.Host, func(s Status) bool { return s.State == Activated }, g.Poll, g.Patience)
 	if err != nil {
