@@ -14,7 +14,8 @@
 // and restarts sshd. The activation itself has a deadline too, kept by the
 // script on the machine so that it holds without the deployer: it runs in a
 // process group (and under systemd a scope) of its own, and when it has not
-// finished in time all of it is stopped and the machine rolls back.
+// finished in time (or the deployer aborts meanwhile) all of it is stopped
+// and the machine rolls back.
 //
 // Limits: the machine must be able to run the previous generation's
 // activation again (that one has no deadline: it is the way back); and a

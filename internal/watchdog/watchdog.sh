@@ -203,6 +203,13 @@ while [ ! -e "$dir/activation.exit" ] && kill -0 "$apid" 2>/dev/null; do
 		# deadline: returning to the generation that worked is not cut short.
 		rollback "activation did not finish within $(in_words "$atimeout")"
 	fi
+	# An interrupted deployer need not wait for the deadline either.
+	if [ "$(readlink "$dir/decision" 2>/dev/null)" = abort ]; then
+		log "aborted during the activation: stopping it"
+		stop_activation
+		printf '143\n' >"$dir/activation.rc"
+		rollback "$(cat "$dir/abort-reason" 2>/dev/null || echo "the deployer asked for it")"
+	fi
 	sleep 0.2 2>/dev/null || sleep 1
 done
 if [ -e "$dir/activation.exit" ]; then

@@ -244,6 +244,47 @@ func TestHungActivationIsStoppedAndRolledBack(t *testing.T) {
 	}
 }
 
+func TestAbortStopsAHungActivation(t *testing.T) {
+	m := newMachine(t)
+	old, hung := m.generation("old", 0), m.hangingGeneration("hung")
+	m.install(old)
+	p := m.params(hung, 30*time.Second)
+	p.ActivationTimeout = time.Minute
+	h := local{}
+	w, err := Start(context.Background(), h, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Abort once the activation hangs: its child runs.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(m.dir, "hang.pid")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the activation did not start")
+		}
+	}
+	start := time.Now()
+	if d, err := w.Abort(context.Background(), h, "the deploy was interrupted"); err != nil || d != "abort" {
+		t.Fatalf("abort: %q, %v", d, err)
+	}
+	st := final(t, w, h, 15*time.Second)
+	if st.State != RolledBack || st.Reason != "the deploy was interrupted" {
+		t.Fatalf("state %q, reason %q", st.State, st.Reason)
+	}
+	// Long before the activation's deadline.
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("rolled back %s after the abort", took)
+	}
+	if m.current() != old || m.bootDefault() != old {
+		t.Fatalf("running %s, boot default %s; want %s", m.current(), m.bootDefault(), old)
+	}
+	b, _ := os.ReadFile(filepath.Join(m.dir, "hang.pid"))
+	if pid := strings.TrimSpace(string(b)); pid == "" || running(pid) {
+		t.Errorf("the activation's child %q still runs", pid)
+	}
+}
+
 // running reports whether process pid exists and is not a zombie (an
 // orphan whose reaper has not collected it yet is dead all the same).
 func running(pid string) bool {
