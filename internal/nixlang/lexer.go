@@ -31,7 +31,6 @@ type lexer struct {
 	noPathBefore   int
 	noSchemeBefore int
 	noCommentEnd   bool // no "*/" after the current position
-	pathStart      Pos  // where the path being lexed starts
 }
 
 // lex splits src into tokens; the last token is EOF and carries the trailing
@@ -521,7 +520,6 @@ func (lx *lexer) lexDefault() {
 			n = interpSeg
 		}
 		lx.emit(kind, leading, n)
-		lx.pathStart = lx.toks[len(lx.toks)-1].Pos
 		if s[n-1] == '/' {
 			lx.push(stInPathSlash)
 		} else {
@@ -685,8 +683,14 @@ func (lx *lexer) lexInPath() {
 	}
 	lx.pop()
 	if slash {
+		// Nix reports this at the character after the slash, or at the
+		// end of the file at the path part that ends in the slash.
+		at := lx.pos
+		if len(s) == 0 {
+			at = lx.toks[len(lx.toks)-1].Pos
+		}
 		lx.emitErr("", 0, "path has a trailing slash")
-		lx.toks[len(lx.toks)-1].Pos = lx.pathStart // where Nix reports it
+		lx.toks[len(lx.toks)-1].Pos = at
 		return
 	}
 	lx.emit(PathEnd, "", 0)

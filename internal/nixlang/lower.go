@@ -240,7 +240,7 @@ func (l *lowerer) lambda(n *Lambda) nExpr {
 			out.formals = append(out.formals, nf)
 		}
 		if n.Arg != nil && seen[n.Arg.Text] {
-			l.fail(n.Arg.Pos, "duplicate formal function argument '%s'", n.Arg.Text)
+			l.fail(n.Pos(), "duplicate formal function argument '%s'", n.Arg.Text)
 		}
 	}
 	out.body = l.expr(n.Body)
@@ -529,31 +529,43 @@ func showPath(path []nAttrName) string {
 func (l *lowerer) bindings(bs []Binding) *nAttrs {
 	attrs := newAttrs()
 	for _, b := range bs {
-		switch b := b.(type) {
-		case *Attr:
-			l.addAttr(attrs, l.attrPath(b.Path), l.expr(b.Value), b.Path.Pos())
-		case *Inherit:
-			var from nExpr
-			if b.From != nil {
-				from = l.expr(b.From.X)
+		l.addBinding(attrs, b)
+	}
+	return attrs
+}
+
+// addBinding adds one binding to attrs, failing as Nix does when it
+// reduces that binding.
+func (l *lowerer) addBinding(attrs *nAttrs, b Binding) {
+	switch b := b.(type) {
+	case *Attr:
+		l.addAttr(attrs, l.attrPath(b.Path), l.expr(b.Value), b.Path.Pos())
+	case *Inherit:
+		var from nExpr
+		if b.From != nil {
+			from = l.expr(b.From.X)
+		}
+		for _, a := range b.Names {
+			n := l.attrName(a)
+			if n.expr != nil {
+				l.fail(a.Pos(), "dynamic attributes not allowed in inherit")
 			}
-			for _, a := range b.Names {
-				n := l.attrName(a)
-				if n.expr != nil {
-					l.fail(a.Pos(), "dynamic attributes not allowed in inherit")
-				}
-				if prev, ok := attrs.attrs[n.name]; ok {
-					l.fail(a.Pos(), "attribute '%s' already defined at %s", n.name, prev.pos)
-				}
-				if from == nil {
-					attrs.set(n.name, &nAttrDef{e: &nVar{name: n.name, pos: a.Pos()}, pos: a.Pos(), inherited: true})
-				} else {
-					attrs.set(n.name, &nAttrDef{e: &nSelect{e: from, path: []nAttrName{n}}, pos: a.Pos()})
-				}
+			// Nix places every name of an inherit where its list of names
+			// begins: right after the keyword or the closing parenthesis.
+			at := b.Inherit.End()
+			if b.From != nil {
+				at = b.From.Close.End()
+			}
+			if prev, ok := attrs.attrs[n.name]; ok {
+				l.fail(at, "attribute '%s' already defined at %s", n.name, prev.pos)
+			}
+			if from == nil {
+				attrs.set(n.name, &nAttrDef{e: &nVar{name: n.name, pos: a.Pos()}, pos: at, inherited: true})
+			} else {
+				attrs.set(n.name, &nAttrDef{e: &nSelect{e: from, path: []nAttrName{n}}, pos: at})
 			}
 		}
 	}
-	return attrs
 }
 
 // addAttr mirrors Nix's addAttr: a.b.c = e creates or reuses nested sets

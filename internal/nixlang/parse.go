@@ -40,7 +40,7 @@ func Parse(filename string, src []byte) (*File, error) {
 
 // ParseWith is Parse with options.
 func ParseWith(filename string, src []byte, opts Options) (*File, error) {
-	f, err := ParseSyntax(filename, src)
+	f, err := parseSyntax(filename, src, opts.Dialect)
 	if err != nil {
 		return nil, err
 	}

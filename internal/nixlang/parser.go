@@ -36,6 +36,10 @@ func (f *File) Error(p Pos, format string, args ...any) *Error {
 // Nix also does at parse time (undefined variables, duplicate attributes,
 // duplicate formals). Use Parse to accept exactly what nix accepts.
 func ParseSyntax(filename string, src []byte) (*File, error) {
+	return parseSyntax(filename, src, NixCurrent)
+}
+
+func parseSyntax(filename string, src []byte, dialect Dialect) (*File, error) {
 	p := &parser{file: filename, toks: lex(string(src))}
 	f := &File{Name: filename, Src: string(src), syntaxOnly: true}
 	err := p.guard(func() {
@@ -46,9 +50,64 @@ func ParseSyntax(filename string, src []byte) (*File, error) {
 		f.EOF = p.next()
 	})
 	if err != nil {
+		if e := p.earlierError(dialect); e != nil {
+			return nil, e
+		}
 		return nil, err
 	}
 	return f, nil
+}
+
+// earlierError finds what Nix reports instead of a syntax error: Nix
+// checks a binding for duplicates as soon as its ';' is read, a lambda's
+// formals and a let's names once their body is complete, so in a file with
+// a syntax error such an error that comes before it is reported first.
+func (p *parser) earlierError(dialect Dialect) *Error {
+	limit := p.peek().Pos.Offset // the token the syntax error is at
+	var best *Error
+	bestAt := limit
+	consider := func(at int, fn func(l *lowerer)) {
+		if at >= bestAt {
+			return
+		}
+		l := &lowerer{file: p.file, dialect: dialect}
+		if err := p.guard(func() { fn(l) }); err != nil {
+			best, bestAt = err.(*Error), at
+		}
+	}
+	for _, set := range p.sets {
+		attrs := newAttrs()
+		for _, b := range set {
+			failed := false
+			consider(LastToken(b).Pos.Offset, func(l *lowerer) {
+				defer func() {
+					if r := recover(); r != nil {
+						failed = true
+						panic(r)
+					}
+				}()
+				l.addBinding(attrs, b)
+			})
+			if failed {
+				break
+			}
+		}
+	}
+	for _, c := range p.closed {
+		consider(c.at, c.check)
+	}
+	return best
+}
+
+// closedCheck is a check Nix makes when it reduces a construct that ends
+// at offset at.
+type closedCheck struct {
+	at    int
+	check func(l *lowerer)
+}
+
+func (p *parser) closeExpr(e Expr) {
+	p.closed = append(p.closed, closedCheck{LastToken(e).Pos.Offset, func(l *lowerer) { l.expr(e) }})
 }
 
 // maxDepth bounds our recursion on hostile input; the emulated bison stack
@@ -65,6 +124,12 @@ type parser struct {
 	i     int
 	depth int
 	lr    int // symbols on the emulated bison stack
+
+	// What Nix would already have checked when a syntax error is found:
+	// the completed bindings of each attribute set or let, and the
+	// completed lambdas with formals and lets.
+	sets   [][]Binding
+	closed []closedCheck
 }
 
 type bailout struct{ err *Error }
@@ -278,7 +343,9 @@ func (p *parser) parseExpr() Expr {
 			}
 			formals := p.parseFormals()
 			colon := p.expect(Colon)
-			return &Lambda{Arg: arg, At: at, Formals: formals, Colon: colon, Body: p.parseExpr()}
+			l := &Lambda{Arg: arg, At: at, Formals: formals, Colon: colon, Body: p.parseExpr()}
+			p.closeExpr(l)
+			return l
 		}
 	case LBrace:
 		if p.startsFormals() {
@@ -290,6 +357,7 @@ func (p *parser) parseExpr() Expr {
 			}
 			l.Colon = p.expect(Colon)
 			l.Body = p.parseExpr()
+			p.closeExpr(l)
 			return l
 		}
 	case KwAssert:
@@ -310,6 +378,7 @@ func (p *parser) parseExpr() Expr {
 			l.Bindings = p.parseBindings(KwIn)
 			l.In = p.expectClose(KwIn, l.Let)
 			l.Body = p.parseExpr()
+			p.closeExpr(l)
 			return l
 		}
 	case KwIf:
@@ -719,6 +788,9 @@ func (p *parser) parseBindings(end TokenKind) []Binding {
 	p.grow(p.peek().Pos) // the empty binds
 	bindsMark := p.lr
 	var bs []Binding
+	set := len(p.sets)
+	p.sets = append(p.sets, nil)
+	defer func() { p.sets[set] = bs }()
 	for {
 		p.lr = bindsMark // binds … ';' reduces to binds
 		switch p.peek().Kind {
@@ -785,7 +857,14 @@ func (p *parser) parseInherit() *Inherit {
 		p.lr = attrsMark
 		switch p.peek().Kind {
 		case Ident, KwOr, DQuote, DollarCurly:
-			n.Names = append(n.Names, p.parseAttrName())
+			an := p.parseAttrName()
+			n.Names = append(n.Names, an)
+			// Nix rejects a dynamic name here as soon as it is read.
+			p.closed = append(p.closed, closedCheck{LastToken(an).Pos.Offset, func(l *lowerer) {
+				if l.attrName(an).expr != nil {
+					l.fail(an.Pos(), "dynamic attributes not allowed in inherit")
+				}
+			}})
 		case Semi:
 			n.Semi = p.next()
 			return n
