@@ -68,7 +68,11 @@ func (ev *staticEval) eval(e nixlang.Expr, sc *scope) (any, error) {
 	case *nixlang.Paren:
 		return ev.eval(n.X, sc)
 	case *nixlang.String:
-		return ev.str(n)
+		s, err := ev.str(n)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	case *nixlang.List:
 		out := []any{}
 		for _, el := range n.Elems {
@@ -258,60 +262,31 @@ func (ev *staticEval) setPath(set map[string]any, path *nixlang.AttrPath, v any)
 	return nil
 }
 
+// attrName is a static attribute name: an identifier or a "…" string.
 func (ev *staticEval) attrName(an *nixlang.AttrName) (string, error) {
-	switch {
-	case an.Ident != nil:
-		return an.Ident.Text, nil
-	case an.Str != nil:
-		v, err := ev.str(an.Str)
-		if err != nil {
-			return "", err
-		}
-		return v.(string), nil
+	if an.Interp != nil {
+		return "", ev.unsupported(an, "a dynamic attribute name")
 	}
-	return "", ev.unsupported(an, "a dynamic attribute name")
+	if an.Str != nil {
+		return ev.str(an.Str)
+	}
+	return an.Ident.Text, nil
 }
 
 // str is the value of a "…" string without interpolation.
-func (ev *staticEval) str(n *nixlang.String) (any, error) {
+func (ev *staticEval) str(n *nixlang.String) (string, error) {
 	if n.Open.Text != `"` {
-		return nil, ev.unsupported(n, "an indented string")
+		return "", ev.unsupported(n, "an indented string")
 	}
-	var b strings.Builder
+	if s, ok := n.StaticString(); ok {
+		return s, nil
+	}
 	for _, p := range n.Parts {
-		f, ok := p.(*nixlang.Fragment)
-		if !ok {
-			return nil, ev.unsupported(p, "string interpolation")
-		}
-		b.WriteString(unescapeNix(f.Tok.Text))
-	}
-	return b.String(), nil
-}
-
-// unescapeNix decodes the escapes of a "…" string fragment.
-func unescapeNix(s string) string {
-	if !strings.ContainsRune(s, '\\') {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '\\' || i+1 == len(s) {
-			b.WriteByte(s[i])
-			continue
-		}
-		i++
-		switch s[i] {
-		case 'n':
-			b.WriteByte('\n')
-		case 'r':
-			b.WriteByte('\r')
-		case 't':
-			b.WriteByte('\t')
-		default:
-			b.WriteByte(s[i])
+		if _, ok := p.(*nixlang.Interp); ok {
+			return "", ev.unsupported(p, "string interpolation")
 		}
 	}
-	return b.String()
+	return "", ev.unsupported(n, "string interpolation")
 }
 
 // keyNames maps each key string bound to a name in secrets.nix (in a let or
@@ -338,7 +313,7 @@ func keyNames(src []byte) map[string]string {
 		if err1 != nil || err2 != nil {
 			return true
 		}
-		k := strings.TrimSpace(key.(string))
+		k := strings.TrimSpace(key)
 		if _, dup := names[k]; !dup && (strings.HasPrefix(k, "ssh-") || strings.HasPrefix(k, "age1")) {
 			names[k] = name
 		}
