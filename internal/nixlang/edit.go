@@ -148,14 +148,22 @@ func FormatAttrName(name string) string {
 		}
 	}
 	var b strings.Builder
+	writeQuoted(&b, name, false)
+	return b.String()
+}
+
+// writeQuoted writes s as a Nix "…" literal. Source text only needs `$`
+// escaped before `{`; nix-instantiate --parse escapes every `$`, and the
+// printer that imitates it asks for that with allDollars.
+func writeQuoted(b *strings.Builder, s string, allDollars bool) {
 	b.WriteByte('"')
-	for i := 0; i < len(name); i++ {
-		switch c := name[i]; c {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
 		case '"', '\\':
 			b.WriteByte('\\')
 			b.WriteByte(c)
 		case '$':
-			if i+1 < len(name) && name[i+1] == '{' {
+			if allDollars || i+1 < len(s) && s[i+1] == '{' {
 				b.WriteByte('\\')
 			}
 			b.WriteByte(c)
@@ -170,7 +178,6 @@ func FormatAttrName(name string) string {
 		}
 	}
 	b.WriteByte('"')
-	return b.String()
 }
 
 // QuoteString returns s as a Nix "…" string literal.

@@ -18,25 +18,7 @@ func showExpr(e nExpr, baseDir, home string) string {
 // printer knows what relative and ~ paths resolve to.
 type printer struct{ baseDir, home string }
 
-func showString(b *strings.Builder, s string) {
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\', '"', '$':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\r':
-			b.WriteString(`\r`)
-		case '\t':
-			b.WriteString(`\t`)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('"')
-}
+func showString(b *strings.Builder, s string) { writeQuoted(b, s, true) }
 
 // showIdentifier prints an attribute name bare when it reads as an
 // identifier, quoted otherwise (Nix 2.8's printIdentifier, which quotes
