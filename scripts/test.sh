@@ -24,6 +24,38 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 export PATH="$PATH:/usr/sbin:/sbin"
 
+# A pass must be a pass on a fresh machine: the suite runs with an empty Nix
+# store, whatever earlier runs left in this machine's /nix. The script runs
+# itself again in a private mount namespace with a new directory over /nix
+# (Debian's nix lives in /usr/bin, so it keeps working) and a new cache
+# directory for nix (its fetcher and evaluation caches); both are removed
+# afterwards and the machine's /nix is never touched.
+if [ -z "${NIXHERD_FRESH_STORE:-}" ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test.sh: run as root: the suite needs an empty private /nix, test hosts and namespaces" >&2
+    exit 1
+  fi
+  # Stores of runs that were killed before they could remove theirs.
+  for old in /var/tmp/nixherd-test-store.*; do
+    [ -f "$old/pid" ] && ! kill -0 "$(cat "$old/pid")" 2>/dev/null && rm -rf "$old"
+  done
+  fresh=$(mktemp -d /var/tmp/nixherd-test-store.XXXXXX)
+  trap 'rm -rf "$fresh"' EXIT
+  echo $$ >"$fresh/pid"
+  mkdir -p /nix "$fresh/nix" "$fresh/cache"
+  rc=0
+  NIXHERD_FRESH_STORE=$fresh unshare --mount --propagation private -- "$0" "$@" || rc=$?
+  exit $rc
+fi
+mount --bind "$NIXHERD_FRESH_STORE/nix" /nix
+if [ -n "$(ls -A /nix)" ]; then
+  echo "test.sh: /nix is not empty after mounting a fresh store over it" >&2
+  exit 1
+fi
+export GOCACHE="$(go env GOCACHE)"  # keep Go's build cache: only nix's caches start empty
+export XDG_CACHE_HOME="$NIXHERD_FRESH_STORE/cache"
+echo "test.sh: running with an empty Nix store (private /nix over $NIXHERD_FRESH_STORE/nix)" >&2
+
 # Nix without a daemon, as root, offline.
 export NIX_CONFIG=$'experimental-features = nix-command flakes\nsandbox = false\nbuild-users-group =\nsubstituters ='
 # Tests that need nix, ssh or age fail instead of skipping when this is set.

@@ -463,51 +463,6 @@ func (h *Host) Command(ctx context.Context, name string, args ...string) *exec.C
 	return cmd
 }
 
-// Path returns where a path of the host's file system can be read from
-// outside: paths under /nix map to Dir/nix, others are reached through the
-// host's process 1 (/proc/PID/root), which sees its private /run. Symbolic
-// links with absolute targets must be read with os.Readlink, not followed.
-func (h *Host) Path(p string) string {
-	if p == "/nix" || strings.HasPrefix(p, "/nix/") {
-		return filepath.Join(h.Dir, p)
-	}
-	return fmt.Sprintf("/proc/%d/root%s", h.pid1, p)
-}
-
-// HasStorePath reports whether the store path is in the host's own store.
-func (h *Host) HasStorePath(storePath string) bool {
-	_, err := os.Lstat(h.Path(storePath))
-	return err == nil
-}
-
-// CurrentSystem is the target of the host's /run/current-system, or "" when
-// nothing was activated.
-func (h *Host) CurrentSystem() string {
-	l, _ := os.Readlink(h.Path("/run/current-system"))
-	return l
-}
-
-// Profile resolves a profile of the host (e.g.
-// /nix/var/nix/profiles/system) to the store path it points at, "" when it
-// does not exist.
-func (h *Host) Profile(profile string) string {
-	p := profile
-	for range 10 {
-		l, err := os.Readlink(h.Path(p))
-		if err != nil {
-			return ""
-		}
-		if !filepath.IsAbs(l) {
-			l = filepath.Join(filepath.Dir(p), l)
-		}
-		if strings.HasPrefix(l, "/nix/store/") {
-			return l
-		}
-		p = l
-	}
-	return ""
-}
-
 // SSHDLog returns the host's sshd log.
 func (h *Host) SSHDLog() string {
 	b, _ := os.ReadFile(filepath.Join(h.Dir, "sshd.log"))

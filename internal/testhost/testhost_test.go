@@ -628,3 +628,48 @@ func TestHomeActivationAsDeployUser(t *testing.T) {
 		t.Errorf("activations %+v", acts)
 	}
 }
+
+// TestPathsResolveInsideTheHost: a link in the host's store with an absolute
+// target is followed in the host's file system, never this machine's, so a
+// check cannot pass or fail by what an earlier run left in this machine's
+// /nix or /run.
+func TestPathsResolveInsideTheHost(t *testing.T) {
+	c := testhost.Start(t, testhost.Options{Names: []string{"resolver"}})
+	h := c.Host("resolver")
+	run(t, h, `set -e
+mkdir -p /nix/store/00000000000000000000000000000000-target
+echo data > /nix/store/00000000000000000000000000000000-target/blob
+ln -s /nix/store/00000000000000000000000000000000-target /nix/store/11111111111111111111111111111111-link
+ln -s ../store/11111111111111111111111111111111-link /nix/store/22222222222222222222222222222222-relative
+ln -s /run/nixherd-testhost /nix/store/33333333333333333333333333333333-machine-run`)
+
+	for _, p := range []string{
+		"/nix/store/11111111111111111111111111111111-link/blob",
+		"/nix/store/22222222222222222222222222222222-relative/blob",
+	} {
+		if !h.HasStorePath(p) {
+			t.Errorf("HasStorePath(%s) = false: the link's target is in the host's store", p)
+		}
+		got, err := h.Resolve(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, err := os.ReadFile(got); err != nil || string(b) != "data\n" {
+			t.Errorf("reading %s as %s: %q, %v", p, got, b, err)
+		}
+	}
+
+	// /run/nixherd-testhost holds this machine's address leases; the
+	// host's /run is its own and has no such folder.
+	leases, _ := filepath.Glob("/run/nixherd-testhost/*.lock")
+	if len(leases) == 0 {
+		t.Fatal("no address leases on this machine while a host runs")
+	}
+	through := "/nix/store/33333333333333333333333333333333-machine-run/" + filepath.Base(leases[0])
+	if h.HasStorePath(through) {
+		t.Errorf("HasStorePath(%s) followed the link into this machine's /run", through)
+	}
+	if _, err := os.Stat(h.Path(through)); err == nil {
+		t.Errorf("Path(%s) = %s leads into this machine's /run", through, h.Path(through))
+	}
+}
