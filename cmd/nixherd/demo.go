@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"text/tabwriter"
 
+	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/testhost"
 	"github.com/spf13/cobra"
 )
@@ -23,12 +24,12 @@ const demoNixConfig = "experimental-features = nix-command flakes\nsandbox = fal
 // demoHosts are the seed fleet's machines, each on a test host of its own.
 var demoHosts = []struct {
 	name     string
-	platform testhost.Platform
+	platform platform.Platform
 	tags     []string
 }{
-	{"devmac", testhost.Darwin, []string{"mac", "dev"}},
-	{"devnix", testhost.NixOS, []string{"vm", "linux", "dev"}},
-	{"ephem", testhost.NixOS, []string{"vm", "linux"}},
+	{"devmac", platform.Darwin, []string{"mac", "dev"}},
+	{"devnix", platform.NixOS, []string{"vm", "linux", "dev"}},
+	{"ephem", platform.NixOS, []string{"vm", "linux"}},
 }
 
 func init() {

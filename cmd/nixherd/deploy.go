@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	"github.com/nixherd/nixherd/internal/deploy"
+	"github.com/nixherd/nixherd/internal/fanout"
 	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/target"
 	"github.com/nixherd/nixherd/internal/ui"
@@ -96,9 +97,9 @@ Exits 0 only when every selected host ended on its new configuration.`,
 					CachePublicKey:          cacheKey,
 					DryRun:                  dryRun,
 					SSHOptions:              extra,
-					Reporter:                ui.Reporter(view),
-					Activation:              safety.activation(),
-					Approve:                 safety.approve(cmd.InOrStdin(), cmd.ErrOrStderr(), extra),
+					Reporter:                view,
+					Strategy:                safety.strategy(),
+					Approve:                 safety.approve(cmd.InOrStdin(), cmd.ErrOrStderr(), fanout.Options{SSHOptions: extra, SudoPassword: sudoPassword}),
 					SudoPassword:            sudoPassword,
 				})
 				view.Close()
@@ -108,7 +109,7 @@ Exits 0 only when every selected host ended on its new configuration.`,
 				if asJSON {
 					ui.WriteJSON(cmd.OutOrStdout(), summary)
 				} else {
-					ui.WriteSummary(cmd.OutOrStdout(), ui.FromDeploySummary(summary))
+					ui.WriteSummary(cmd.OutOrStdout(), summary)
 				}
 				if !summary.OK {
 					return exitCode(1, nil)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/remote"
 	"github.com/nixherd/nixherd/internal/testenv"
 	"github.com/nixherd/nixherd/internal/testhost"
@@ -20,7 +21,7 @@ type deployJSON struct {
 	OK             bool
 	Evaluations    int
 	SSHConnections int
-	Hosts          []struct {
+	Machines       []struct {
 		Machine    string
 		Outcome    string
 		Generation int
@@ -35,7 +36,7 @@ func TestDeployCommandSummaryAndExitCode(t *testing.T) {
 	c := testhost.Start(t, testhost.Options{Names: []string{"cli1", "cli2"}})
 	f := newOpsFleet(t, c)
 	m := func(n string) testhost.FixtureMachine {
-		return testhost.FixtureMachine{Name: n, Platform: testhost.NixOS, Generation: "1"}
+		return testhost.FixtureMachine{Name: n, Platform: platform.NixOS, Generation: "1"}
 	}
 	f.write(placement{m("cli1"), "cli1"}, placement{m("cli2"), "cli2"}, placement{m("void"), "root@127.0.0.1:9"})
 
@@ -47,10 +48,10 @@ func TestDeployCommandSummaryAndExitCode(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &s); err != nil {
 		t.Fatalf("stdout is not the JSON summary: %v\n%s", err, out)
 	}
-	if s.OK || s.Evaluations != 1 || s.SSHConnections != 3 || len(s.Hosts) != 3 {
+	if s.OK || s.Evaluations != 1 || s.SSHConnections != 3 || len(s.Machines) != 3 {
 		t.Errorf("summary: %+v", s)
 	}
-	for _, h := range s.Hosts {
+	for _, h := range s.Machines {
 		want := "switched"
 		if h.Machine == "void" {
 			want = "unreachable"
@@ -76,7 +77,7 @@ func TestDeployCommandSummaryAndExitCode(t *testing.T) {
 func TestDeployCommandCleansUpOnSIGTERM(t *testing.T) {
 	c := testhost.Start(t, testhost.Options{Names: []string{"term"}})
 	f := newOpsFleet(t, c)
-	slow := testhost.FixtureMachine{Name: "term", Platform: testhost.NixOS, Generation: "1", ActivateScript: "sleep 20"}
+	slow := testhost.FixtureMachine{Name: "term", Platform: platform.NixOS, Generation: "1", ActivateScript: "sleep 20"}
 	f.write(placement{slow, "term"})
 	h := c.Host("term")
 
@@ -143,7 +144,7 @@ func TestDeployLocalAndRemoteInOneRun(t *testing.T) {
 	c := testhost.Start(t, testhost.Options{Names: []string{"here", "there"}})
 	f := newOpsFleet(t, c)
 	m := func(n string) testhost.FixtureMachine {
-		return testhost.FixtureMachine{Name: n, Platform: testhost.NixOS, Generation: "1"}
+		return testhost.FixtureMachine{Name: n, Platform: platform.NixOS, Generation: "1"}
 	}
 	f.write(placement{m("here"), "local"}, placement{m("there"), "there"})
 	here, there := c.Host("here"), c.Host("there")

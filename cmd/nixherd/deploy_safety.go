@@ -10,7 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nixherd/nixherd/internal/apply"
 	"github.com/nixherd/nixherd/internal/deploy"
+	"github.com/nixherd/nixherd/internal/fanout"
+	"github.com/nixherd/nixherd/internal/plan"
 	"github.com/nixherd/nixherd/internal/ui"
 	"github.com/nixherd/nixherd/internal/watchdog"
 	"github.com/spf13/pflag"
@@ -91,12 +94,12 @@ func isTerminal(r io.Reader) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// activation is the deploy's activation stage: guarded unless --no-rollback.
-func (s *safetyFlags) activation() deploy.Activation {
+// strategy is the deploy's activation strategy: guarded unless --no-rollback.
+func (s *safetyFlags) strategy() apply.Strategy {
 	if s.noRollback {
-		return deploy.Direct{}
+		return apply.Direct{}
 	}
-	return deploy.Guarded{ConfirmTimeout: s.confirmTimeout, ActivationTimeout: s.activationTimeout}
+	return apply.Guarded{ConfirmTimeout: s.confirmTimeout, ActivationTimeout: s.activationTimeout}
 }
 
 // view is deploy's progress view: plain lines with --ask, so that the
@@ -112,12 +115,12 @@ func (s *safetyFlags) view(w io.Writer, hosts []string) ui.View {
 var errNotApproved = errors.New("not confirmed: nothing was deployed")
 
 // approve is the --ask step: show the diffs, then wait for "yes".
-func (s *safetyFlags) approve(stdin io.Reader, out io.Writer, sshOptions []string) func(context.Context, []deploy.Closure) error {
+func (s *safetyFlags) approve(stdin io.Reader, out io.Writer, reach fanout.Options) func(context.Context, []plan.Closure) error {
 	if !s.ask {
 		return nil
 	}
-	return func(ctx context.Context, closures []deploy.Closure) error {
-		diffs, err := deploy.Diffs(ctx, closures, sshOptions)
+	return func(ctx context.Context, closures []plan.Closure) error {
+		diffs, err := deploy.Diffs(ctx, closures, reach)
 		if err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/testenv"
 	"github.com/nixherd/nixherd/internal/testhost"
 )
@@ -32,7 +33,7 @@ func sudoFleet(t *testing.T, opts testhost.Options) (*opsFleet, *testhost.Host, 
 	f := newOpsFleet(t, c)
 	h := c.Hosts[0]
 	write := func(gen string, activateExit int) {
-		m := testhost.FixtureMachine{Name: h.Name, Platform: testhost.NixOS, Generation: gen, ActivateExit: activateExit}
+		m := testhost.FixtureMachine{Name: h.Name, Platform: platform.NixOS, Generation: gen, ActivateExit: activateExit}
 		f.write(placement{m, h.TargetAs(deployUser)})
 	}
 	return f, h, write
@@ -75,7 +76,7 @@ func (f *opsFleet) nixherdWithStdin(stdin string, args ...string) (string, strin
 // that the summary says so.
 func switchedTo(t *testing.T, h *testhost.Host, s *deployJSON, out, errOut string) string {
 	t.Helper()
-	if s == nil || !s.OK || len(s.Hosts) != 1 || s.Hosts[0].Outcome != "switched" {
+	if s == nil || !s.OK || len(s.Machines) != 1 || s.Machines[0].Outcome != "switched" {
 		t.Fatalf("summary %+v\n%s%s", s, out, errOut)
 	}
 	sys := h.CurrentSystem()
@@ -185,7 +186,7 @@ func TestDeployAsSudoUserWithPassword(t *testing.T) {
 	// password sudo, returns it to the previous generation.
 	write("2", 4)
 	s, out, errOut, code = f.deployWithStdin(password+"\n", "--ask-sudo-password")
-	if code == 0 || s == nil || len(s.Hosts) != 1 || !strings.Contains(strings.ToLower(s.Hosts[0].Outcome), "roll") || !strings.Contains(s.Hosts[0].Error, "activation exited 4") {
+	if code == 0 || s == nil || len(s.Machines) != 1 || !strings.Contains(strings.ToLower(s.Machines[0].Outcome), "roll") || !strings.Contains(s.Machines[0].Error, "activation exited 4") {
 		t.Errorf("a failing activation: exit %d, summary %+v\n%s%s", code, s, out, errOut)
 	}
 	unchanged(t, h, good)
@@ -273,7 +274,7 @@ func TestDeployAsUntrustedUser(t *testing.T) {
 			t.Errorf("the error lacks %q:\n%s", want, all)
 		}
 	}
-	if s == nil || s.OK || len(s.Hosts) != 1 || s.Hosts[0].Outcome == "switched" {
+	if s == nil || s.OK || len(s.Machines) != 1 || s.Machines[0].Outcome == "switched" {
 		t.Errorf("summary %+v", s)
 	}
 	unchanged(t, h, "")

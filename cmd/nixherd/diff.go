@@ -7,8 +7,11 @@ import (
 	"syscall"
 
 	"github.com/nixherd/nixherd/internal/deploy"
+	"github.com/nixherd/nixherd/internal/fanout"
 	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/nix"
+	"github.com/nixherd/nixherd/internal/plan"
+	"github.com/nixherd/nixherd/internal/target"
 	"github.com/spf13/cobra"
 )
 
@@ -46,20 +49,13 @@ Exits 1 when a machine could not be compared.`,
 				if err != nil {
 					return err
 				}
-				closures, err := deploy.Evaluate(ctx, n, fl.flake, machines)
+				// Built here whatever deploy.nix says: the new closure is
+				// read in this machine's store.
+				p, err := plan.Make(ctx, machines, plan.Options{Flake: fl.flake, Action: target.Build, BuildOn: hosts.BuildLocal, Nix: n})
 				if err != nil {
 					return err
 				}
-				var built []deploy.Closure
-				for _, c := range closures {
-					if c.Err == nil {
-						built = append(built, c)
-					}
-				}
-				if err := deploy.BuildLocally(ctx, n, built); err != nil {
-					return err
-				}
-				diffs, err := deploy.Diffs(ctx, closures, fl.sshOptions())
+				diffs, err := deploy.Diffs(ctx, p.Closures, fanout.Options{SSHOptions: fl.sshOptions()})
 				if err != nil {
 					return err
 				}

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/nixherd/nixherd/internal/fanout"
 	"github.com/nixherd/nixherd/internal/hosts"
-	"github.com/nixherd/nixherd/internal/remote"
 	"github.com/nixherd/nixherd/internal/status"
 	"github.com/nixherd/nixherd/internal/target"
 	"github.com/nixherd/nixherd/internal/ui"
@@ -49,12 +49,12 @@ Use the numbers with "nixherd rollback MACHINE --to N".`,
 				if err != nil {
 					return exitCode(2, status.NoConfiguration(m))
 				}
-				pool, err := remote.NewPool()
+				fleet, err := fanout.New(machines, status.Reach(fl.sshOptions(), 1))
 				if err != nil {
 					return err
 				}
-				defer pool.Close()
-				r, err := status.Connect(ctx, pool, m, fl.sshOptions())
+				defer fleet.Close()
+				r, err := fleet.Hosts()[0].Connect(ctx, m)
 				if err != nil {
 					return err
 				}

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/remote"
 	"github.com/nixherd/nixherd/internal/testenv"
 	"github.com/nixherd/nixherd/internal/testhost"
@@ -163,9 +164,9 @@ type statusMachine struct {
 func TestStatusGenerationsRollback(t *testing.T) {
 	c := testhost.Start(t, testhost.Options{Names: []string{"devnix", "devmac"}})
 	f := newOpsFleet(t, c)
-	devnix1 := testhost.FixtureMachine{Name: "devnix", Platform: testhost.NixOS, Generation: "1"}
-	devmac := testhost.FixtureMachine{Name: "devmac", Platform: testhost.Darwin, Generation: "1"}
-	home := testhost.FixtureMachine{Name: "root@devmac", Platform: testhost.Home, Generation: "1"}
+	devnix1 := testhost.FixtureMachine{Name: "devnix", Platform: platform.NixOS, Generation: "1"}
+	devmac := testhost.FixtureMachine{Name: "devmac", Platform: platform.Darwin, Generation: "1"}
+	home := testhost.FixtureMachine{Name: "root@devmac", Platform: platform.Home, Generation: "1"}
 	f.write(placement{devnix1, "devnix"}, placement{devmac, "devmac"}, placement{home, "devmac"})
 
 	// Never deployed: reachable, out of sync.
@@ -269,14 +270,17 @@ func TestStatusGenerationsRollback(t *testing.T) {
 	// --to 2 returns forward, by store path, with the JSON summary.
 	out = f.must("rollback", "devnix", "--to", "2", "--json")
 	var sum struct {
-		OK    bool
-		Hosts []struct {
-			Host       string
+		OK       bool
+		Machines []struct {
+			Machine    string
+			Outcome    string
 			Generation int
-			StorePath  string
+			Path       string
+			Seconds    float64
 		}
 	}
-	if err := json.Unmarshal([]byte(out), &sum); err != nil || !sum.OK || sum.Hosts[0].Generation != 2 || sum.Hosts[0].StorePath != gen2 {
+	if err := json.Unmarshal([]byte(out), &sum); err != nil || !sum.OK || len(sum.Machines) != 1 || sum.Machines[0].Machine != "devnix" ||
+		sum.Machines[0].Generation != 2 || sum.Machines[0].Path != gen2 || sum.Machines[0].Outcome != "rolled forward" {
 		t.Fatalf("rollback --to 2 --json: %v\n%s", err, out)
 	}
 	if h.CurrentSystem() != gen2 || h.Profile(systemProfile) != gen2 {
@@ -310,7 +314,7 @@ func TestStatusGenerationsRollback(t *testing.T) {
 
 	// An unreachable machine is shown and makes status exit 3.
 	f.write(placement{devnix2, "devnix"}, placement{devmac2, "devmac"}, placement{home2, "devmac"},
-		placement{testhost.FixtureMachine{Name: "ephem", Platform: testhost.NixOS, Generation: "1"}, "root@127.0.0.1:" + closedPort(t)})
+		placement{testhost.FixtureMachine{Name: "ephem", Platform: platform.NixOS, Generation: "1"}, "root@127.0.0.1:" + closedPort(t)})
 	out, errOut, code = f.nixherd("status")
 	if code != statusUnreachable || !regexpMatch(`(?m)^ephem\s+root@127\.0\.0\.1:\d+\s+unreachable`, out) ||
 		!regexpMatch(`(?m)^devnix\s+\S+\s+in sync`, out) || !regexpMatch(`(?m)^devmac\s+\S+\s+out of sync\s+1\s`, out) {
@@ -328,9 +332,9 @@ func TestStatusGenerationsRollback(t *testing.T) {
 func TestSwitchLocal(t *testing.T) {
 	c := testhost.Start(t, testhost.Options{Names: []string{"devnix", "devmac"}})
 	f := newOpsFleet(t, c)
-	devnix := testhost.FixtureMachine{Name: "devnix", Platform: testhost.NixOS, Generation: "1"}
-	devmac := testhost.FixtureMachine{Name: "devmac", Platform: testhost.Darwin, Generation: "1", ActivateUser: true}
-	home := testhost.FixtureMachine{Name: "root@devmac", Platform: testhost.Home, Generation: "1"}
+	devnix := testhost.FixtureMachine{Name: "devnix", Platform: platform.NixOS, Generation: "1"}
+	devmac := testhost.FixtureMachine{Name: "devmac", Platform: platform.Darwin, Generation: "1", ActivateUser: true}
+	home := testhost.FixtureMachine{Name: "root@devmac", Platform: platform.Home, Generation: "1"}
 	f.write(placement{devnix, "local"}, placement{devmac, "local"}, placement{home, "local"})
 	h := c.Host("devnix")
 
@@ -506,8 +510,8 @@ func TestDeployLiveViewOnTerminal(t *testing.T) {
 	script := testenv.NeedTool(t, "script")
 	c := testhost.Start(t, testhost.Options{Names: []string{"devnix", "ephem"}})
 	f := newOpsFleet(t, c)
-	f.write(placement{testhost.FixtureMachine{Name: "devnix", Platform: testhost.NixOS, Generation: "1", ActivateScript: "sleep 0.5"}, "devnix"},
-		placement{testhost.FixtureMachine{Name: "ephem", Platform: testhost.NixOS, Generation: "1"}, "ephem"})
+	f.write(placement{testhost.FixtureMachine{Name: "devnix", Platform: platform.NixOS, Generation: "1", ActivateScript: "sleep 0.5"}, "devnix"},
+		placement{testhost.FixtureMachine{Name: "ephem", Platform: platform.NixOS, Generation: "1"}, "ephem"})
 
 	argv := []string{f.bin, "deploy", "--all", "--flake", f.dir, "-F", c.SSHConfig}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)

@@ -76,7 +76,7 @@ flake.nix), 1 when the build or the activation failed.`,
 					Action:   a,
 					Nix:      n,
 					Runner:   local.Runner{Stderr: cmd.ErrOrStderr()},
-					Reporter: ui.Reporter(ui.NewPlain(cmd.ErrOrStderr())),
+					Reporter: ui.NewPlain(cmd.ErrOrStderr()),
 				})
 				if err != nil {
 					return fmt.Errorf("%s: %w", m.Name, err)
@@ -126,12 +126,12 @@ func localMachine(cmd *cobra.Command, n *nix.Nix, flake string, inv *hosts.Inven
 	}
 	if inv != nil {
 		for _, m := range inv.Machines {
-			if m.Configuration == found.Name && (m.Platform == "" || m.Platform == string(found.Platform)) {
+			if m.Configuration == found.Name && (m.Platform == "" || m.Platform == found.Platform) {
 				return m, nil
 			}
 		}
 	}
-	return hosts.Machine{Name: found.Name, Configuration: found.Name, Platform: string(found.Platform), Target: "local"}, nil
+	return hosts.Machine{Name: found.Name, Configuration: found.Name, Platform: found.Platform, Target: "local"}, nil
 }
 
 func done(a target.Action) string {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/nixherd/nixherd/internal/deploy"
 	"github.com/nixherd/nixherd/internal/hosts"
+	"github.com/nixherd/nixherd/internal/platform"
+	"github.com/nixherd/nixherd/internal/report"
 	"github.com/nixherd/nixherd/internal/target"
 	"github.com/nixherd/nixherd/internal/testhost"
 )
@@ -77,7 +79,7 @@ func (f *testFleet) setGeneration(gen string, names ...string) {
 	f.write()
 }
 
-func (f *testFleet) deploy(o deploy.Options, selectors ...string) *deploy.Summary {
+func (f *testFleet) deploy(o deploy.Options, selectors ...string) *report.Summary {
 	f.t.Helper()
 	s, err := f.tryDeploy(o, selectors...)
 	if err != nil {
@@ -86,7 +88,7 @@ func (f *testFleet) deploy(o deploy.Options, selectors ...string) *deploy.Summar
 	return s
 }
 
-func (f *testFleet) tryDeploy(o deploy.Options, selectors ...string) (*deploy.Summary, error) {
+func (f *testFleet) tryDeploy(o deploy.Options, selectors ...string) (*report.Summary, error) {
 	ctx := context.Background()
 	inv, err := hosts.Load(ctx, f.dir)
 	if err != nil {
@@ -98,7 +100,7 @@ func (f *testFleet) tryDeploy(o deploy.Options, selectors ...string) (*deploy.Su
 	}
 	o.Flake = f.dir
 	if o.Reporter == nil {
-		o.Reporter = &deploy.Lines{W: testWriter{f.t}}
+		o.Reporter = &report.Lines{W: testWriter{f.t}}
 	}
 	return deploy.Run(ctx, ms, o)
 }
@@ -106,7 +108,7 @@ func (f *testFleet) tryDeploy(o deploy.Options, selectors ...string) (*deploy.Su
 // toplevel is what the fleet currently evaluates a machine to.
 func (f *testFleet) toplevel(host string) string {
 	f.t.Helper()
-	for _, r := range f.deploy(deploy.Options{Action: target.Build}, host).Results {
+	for _, r := range f.deploy(deploy.Options{Action: target.Build}, host).Machines {
 		return r.Path
 	}
 	return ""
@@ -119,19 +121,19 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func result(t *testing.T, s *deploy.Summary, machine string) deploy.Result {
+func result(t *testing.T, s *report.Summary, machine string) report.Result {
 	t.Helper()
-	for _, r := range s.Results {
+	for _, r := range s.Machines {
 		if r.Machine == machine {
 			return r
 		}
 	}
-	t.Fatalf("no result for %s in %+v", machine, s.Results)
-	return deploy.Result{}
+	t.Fatalf("no result for %s in %+v", machine, s.Machines)
+	return report.Result{}
 }
 
 func nixos(name, gen string) testhost.FixtureMachine {
-	return testhost.FixtureMachine{Name: name, Platform: testhost.NixOS, Generation: gen, PayloadBytes: 4096}
+	return testhost.FixtureMachine{Name: name, Platform: platform.NixOS, Generation: gen, PayloadBytes: 4096}
 }
 
 func TestMain(m *testing.M) {

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 
 	"github.com/nixherd/nixherd/internal/closure"
+	"github.com/nixherd/nixherd/internal/fanout"
 	"github.com/nixherd/nixherd/internal/hosts"
+	"github.com/nixherd/nixherd/internal/plan"
+	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/remote"
 	"github.com/nixherd/nixherd/internal/target"
 )
@@ -49,29 +51,36 @@ func (d MachineDiff) String() string {
 }
 
 // Diffs compares each built closure with what its machine runs now. The
-// current closure is read on the machine itself (nix path-info over ssh),
-// the new one in the local store, so the closures must be built locally.
-// sshOptions are extra ssh arguments for every host, as in Options.
-func Diffs(ctx context.Context, closures []Closure, sshOptions []string) ([]MachineDiff, error) {
-	pool, err := remote.NewPool()
+// current closure is read on the machine itself (nix path-info over ssh,
+// one connection per host), the new one in the local store, so the
+// closures must be built locally. A machine whose host was not reached
+// before ctx ended has Err.
+func Diffs(ctx context.Context, closures []plan.Closure, o fanout.Options) ([]MachineDiff, error) {
+	machines := make([]hosts.Machine, len(closures))
+	for i, c := range closures {
+		machines[i] = c.Machine
+	}
+	fleet, err := fanout.New(machines, o)
 	if err != nil {
 		return nil, err
 	}
-	defer pool.Close()
+	defer fleet.Close()
 	out := make([]MachineDiff, len(closures))
-	var wg sync.WaitGroup
-	for i, c := range closures {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i] = diffMachine(ctx, pool, c, sshOptions)
-		}()
+	notStarted := fleet.Each(ctx, func(ctx context.Context, h *fanout.Host) {
+		for _, i := range h.Machines {
+			out[i] = diffMachine(ctx, h, closures[i])
+		}
+	})
+	for _, h := range notStarted {
+		for _, i := range h.Machines {
+			c := closures[i]
+			out[i] = MachineDiff{Machine: c.Machine.Name, Target: c.Machine.Target, New: c.OutPath, Err: ctx.Err()}
+		}
 	}
-	wg.Wait()
 	return out, nil
 }
 
-func diffMachine(ctx context.Context, pool *remote.Pool, c Closure, sshOptions []string) MachineDiff {
+func diffMachine(ctx context.Context, h *fanout.Host, c plan.Closure) MachineDiff {
 	m := c.Machine
 	d := MachineDiff{Machine: m.Name, Target: m.Target, New: c.OutPath}
 	if c.Err != nil {
@@ -82,14 +91,10 @@ func diffMachine(ctx context.Context, pool *remote.Pool, c Closure, sshOptions [
 		d.Err = fmt.Errorf("%s is not in the local store (built on the target?): no diff before it is built", c.OutPath)
 		return d
 	}
-	var r remote.Runner = remote.Local{}
-	if !m.Local() {
-		s, err := pool.Dial(ctx, m.Name, m.Address, remote.MergeOptions(sshOptions, m.SSHOptions))
-		if err != nil {
-			d.Err = err
-			return d
-		}
-		r = s
+	r, err := h.Connect(ctx, m)
+	if err != nil {
+		d.Err = err
+		return d
 	}
 	if d.Current, d.Err = currentSystem(ctx, r, c.Platform); d.Err != nil {
 		return d
@@ -113,8 +118,8 @@ func diffMachine(ctx context.Context, pool *remote.Pool, c Closure, sshOptions [
 // currentSystem is the store path the machine runs: /run/current-system for
 // NixOS and nix-darwin (what is active, even after a `test`), else the
 // profile's generation.
-func currentSystem(ctx context.Context, r remote.Runner, platform string) (string, error) {
-	exec, err := target.For(platform)
+func currentSystem(ctx context.Context, r remote.Runner, p platform.Platform) (string, error) {
+	exec, err := target.For(p)
 	if err != nil {
 		return "", err
 	}
@@ -123,18 +128,18 @@ func currentSystem(ctx context.Context, r remote.Runner, platform string) (strin
 		return "", err
 	}
 	script := `readlink -f "$1" 2>/dev/null || true`
-	if platform == hosts.NixOS || platform == hosts.Darwin {
+	if p.System() {
 		script = `readlink -f /run/current-system 2>/dev/null || readlink -f "$1" 2>/dev/null || true`
 	}
 	out, err := r.Run(ctx, remote.Sh(script, profile))
 	if err != nil {
 		return "", fmt.Errorf("reading the current system: %w", err)
 	}
-	p := strings.TrimSpace(string(out))
-	if !strings.HasPrefix(p, "/nix/store/") {
+	path := strings.TrimSpace(string(out))
+	if !strings.HasPrefix(path, "/nix/store/") {
 		return "", nil
 	}
-	return p, nil
+	return path, nil
 }
 
 // shell adapts a host's runner to closure.Runner.

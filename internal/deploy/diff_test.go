@@ -10,8 +10,10 @@ import (
 	"testing"
 
 	"github.com/nixherd/nixherd/internal/deploy"
+	"github.com/nixherd/nixherd/internal/fanout"
 	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/nix"
+	"github.com/nixherd/nixherd/internal/plan"
 	"github.com/nixherd/nixherd/internal/testhost"
 )
 
@@ -46,7 +48,7 @@ func versionedFleet(t *testing.T, dir, target string, pkgs ...string) {
 	}
 }
 
-func evaluateAndBuild(t *testing.T, ctx context.Context, n *nix.Nix, dir string) []deploy.Closure {
+func evaluateAndBuild(t *testing.T, ctx context.Context, n *nix.Nix, dir string) []plan.Closure {
 	t.Helper()
 	inv, err := hosts.Load(ctx, filepath.Join(dir, hosts.FileName))
 	if err != nil {
@@ -56,11 +58,11 @@ func evaluateAndBuild(t *testing.T, ctx context.Context, n *nix.Nix, dir string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs, err := deploy.Evaluate(ctx, n, dir, ms)
+	cs, err := plan.Evaluate(ctx, n, dir, ms)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := deploy.BuildLocally(ctx, n, cs); err != nil {
+	if err := plan.Build(ctx, n, cs); err != nil {
 		t.Fatal(err)
 	}
 	return cs
@@ -83,7 +85,7 @@ func TestDiffsReadWhatTheHostRuns(t *testing.T) {
 	// Nothing runs on the host yet: everything is new.
 	versionedFleet(t, dir, h.Target(), "hello-2.10", "curl-8.4.0")
 	old := evaluateAndBuild(t, ctx, n, dir)
-	diffs, err := deploy.Diffs(ctx, old, sshOpts)
+	diffs, err := deploy.Diffs(ctx, old, fanout.Options{SSHOptions: sshOpts})
 	if err != nil || len(diffs) != 1 || diffs[0].Err != nil {
 		t.Fatalf("diffs %v, %v", diffs, err)
 	}
@@ -103,7 +105,7 @@ func TestDiffsReadWhatTheHostRuns(t *testing.T) {
 
 	versionedFleet(t, dir, h.Target(), "hello-2.12", "ripgrep-14.0.3")
 	new := evaluateAndBuild(t, ctx, n, dir)
-	diffs, err = deploy.Diffs(ctx, new, sshOpts)
+	diffs, err = deploy.Diffs(ctx, new, fanout.Options{SSHOptions: sshOpts})
 	if err != nil || diffs[0].Err != nil {
 		t.Fatalf("diffs %v, %v", diffs, err)
 	}

@@ -1,21 +1,22 @@
-// Package deploy is nixherd's deploy pipeline, one file per stage:
+// Package deploy is nixherd's push deploy: a plan (internal/plan: one
+// evaluation, one build, approval, a push to a cache) applied to many
+// machines over SSH.
 //
-//	build.go     one nix evaluation for every selected machine (drv and out
-//	             paths, platform), then one build of all their derivations
-//	host.go      per host, in parallel up to Options.Parallel: connect → lock →
-//	             copy missing paths (or build on the host) → guard → activate →
-//	             record the generation; the machines of one host (a system and
-//	             its users' homes) one after another, under one lock
-//	lock.go      the per-host deploy lock that refuses a second deploy
-//	cache.go     --cache: push closures once, hosts substitute from the cache
-//	activate.go  the activation stage: an Activation (Direct sets the profile
-//	             and activates; confirm.go's Guarded adds magic rollback)
-//	summary.go   each machine's outcome and the run's summary (internal/ui
-//	             renders it: the table, --json)
-//	events.go    the events a Reporter receives as they happen
+//	deploy.go  Run = plan.Make + Apply; Apply runs the hosts in parallel
+//	           through internal/fanout (one connection per host, at most
+//	           Options.Parallel at once, nothing new after an interrupt)
+//	host.go    per host: connect → lock → copy missing paths (or build on
+//	           the host) → apply.Apply (guard → profile → activation
+//	           strategy → verify); the machines of one host (a system and
+//	           its users' homes) one after another, under one lock
+//	cache.go   hosts substitute the closures from the cache the plan pushed
+//	trust.go   why a host refused an unsigned closure, in words
+//	diff.go    what a deploy would change on each machine (diff, --ask)
 //
 // Machines are selected before Run, by internal/hosts (names, globs, @tags,
-// --all). Events go to a Reporter (internal/ui draws them); the summary comes
-// back from Run, which fails as a whole only when evaluation or the build
-// fails: per-host failures are outcomes in the summary.
+// --all). Events go to a report.Reporter (internal/ui draws them); the
+// summary comes back from Run, which fails as a whole only when evaluation
+// or the build fails: per-machine failures are outcomes in the summary.
+// Applying a plan is separate from making it so that waves are a loop over
+// Apply and a pull release is a recorded plan.
 package deploy

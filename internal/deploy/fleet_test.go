@@ -13,6 +13,7 @@ import (
 
 	"github.com/nixherd/nixherd/internal/deploy"
 	"github.com/nixherd/nixherd/internal/hosts"
+	"github.com/nixherd/nixherd/internal/report"
 	"github.com/nixherd/nixherd/internal/target"
 	"github.com/nixherd/nixherd/internal/testhost"
 )
@@ -32,12 +33,12 @@ func TestDeployToFiveHostsInParallel(t *testing.T) {
 	start := time.Now()
 	var mu sync.Mutex
 	copying := map[string][]string{}
-	lines := &deploy.Lines{W: testWriter{t}}
-	s := f.deploy(deploy.Options{Parallel: 10, Reporter: deploy.ReporterFunc(func(e deploy.Event) {
+	lines := &report.Lines{W: testWriter{t}}
+	s := f.deploy(deploy.Options{Parallel: 10, Reporter: report.Func(func(e report.Event) {
 		lines.Event(e)
-		if e.Phase == deploy.PhaseCopy {
+		if e.Phase == report.PhaseCopy {
 			mu.Lock()
-			copying[e.Host] = append(copying[e.Host], e.Detail)
+			copying[e.Machine] = append(copying[e.Machine], e.Detail)
 			mu.Unlock()
 		}
 	})})
@@ -48,7 +49,7 @@ func TestDeployToFiveHostsInParallel(t *testing.T) {
 	for _, n := range names {
 		r := result(t, s, n)
 		h := c.Host(n)
-		if r.Outcome != deploy.Switched || r.Generation != 1 || r.CopiedPaths == 0 {
+		if r.Outcome != report.Switched || r.Generation != 1 || r.Copied.Paths == 0 {
 			t.Errorf("%s: %+v", n, r)
 		}
 		if got := h.Profile(target.SystemProfile); got != r.Path {
@@ -74,22 +75,22 @@ func TestDeployToFiveHostsInParallel(t *testing.T) {
 		// --parallel 2: never more than two hosts between connect and done.
 		var mu sync.Mutex
 		active, most := 0, 0
-		s := f.deploy(deploy.Options{Parallel: 2, Reporter: deploy.ReporterFunc(func(e deploy.Event) {
+		s := f.deploy(deploy.Options{Parallel: 2, Reporter: report.Func(func(e report.Event) {
 			mu.Lock()
 			defer mu.Unlock()
 			switch e.Phase {
-			case deploy.PhaseConnect:
+			case report.PhaseConnect:
 				active++
 				most = max(most, active)
-			case deploy.PhaseDone, deploy.PhaseFailed:
+			case report.PhaseDone, report.PhaseFailed:
 				active--
 			}
 		})})
 		if most != 2 {
 			t.Errorf("at most %d hosts at once with --parallel 2", most)
 		}
-		for _, r := range s.Results {
-			if r.Outcome != deploy.Switched || r.CopiedPaths != 0 || r.Generation != 1 {
+		for _, r := range s.Machines {
+			if r.Outcome != report.Switched || r.Copied.Paths != 0 || r.Generation != 1 {
 				t.Errorf("%s: %+v", r.Machine, r)
 			}
 		}
@@ -109,11 +110,11 @@ func TestDeployToFiveHostsInParallel(t *testing.T) {
 			t.Errorf("failed = %v, want [gone]", got)
 		}
 		r := result(t, s, "gone")
-		if r.Outcome != deploy.Unreachable || !strings.Contains(r.Error, "gone") {
+		if r.Outcome != report.Unreachable || !strings.Contains(r.Error, "gone") {
 			t.Errorf("gone: %+v", r)
 		}
 		for _, n := range []string{"n1", "n2"} {
-			if r := result(t, s, n); r.Outcome != deploy.Switched || r.Generation != 2 {
+			if r := result(t, s, n); r.Outcome != report.Switched || r.Generation != 2 {
 				t.Errorf("%s: %+v", n, r)
 			}
 		}
@@ -125,7 +126,7 @@ func TestDeployToFiveHostsInParallel(t *testing.T) {
 		defer func() { f.machines[3].ActivateExit = 0; f.write() }()
 		s := f.deploy(deploy.Options{}, "n4")
 		r := result(t, s, "n4")
-		if s.OK || r.Outcome != deploy.Failed || !strings.Contains(r.Error, "exited with status 4: a unit failed to stop, start or restart") {
+		if s.OK || r.Outcome != report.Failed || !strings.Contains(r.Error, "exited with status 4: a unit failed to stop, start or restart") {
 			t.Errorf("n4: %+v", r)
 		}
 	})
@@ -136,13 +137,13 @@ func TestDeployToFiveHostsInParallel(t *testing.T) {
 		f.setGeneration("test", "n3")
 		s := f.deploy(deploy.Options{Action: target.Test}, "n3")
 		r := result(t, s, "n3")
-		if r.Outcome != deploy.Tested || h.CurrentSystem() != r.Path || h.Profile(target.SystemProfile) != before {
+		if r.Outcome != report.Tested || h.CurrentSystem() != r.Path || h.Profile(target.SystemProfile) != before {
 			t.Errorf("test: %+v; current %s, profile %s (was %s)", r, h.CurrentSystem(), h.Profile(target.SystemProfile), before)
 		}
 		f.setGeneration("boot", "n3")
 		s = f.deploy(deploy.Options{Action: target.Boot}, "n3")
 		rb := result(t, s, "n3")
-		if rb.Outcome != deploy.Booted || rb.Generation != 2 || h.Profile(target.SystemProfile) != rb.Path || h.BootDefault() != rb.Path {
+		if rb.Outcome != report.Booted || rb.Generation != 2 || h.Profile(target.SystemProfile) != rb.Path || h.BootDefault() != rb.Path {
 			t.Errorf("boot: %+v; profile %s, boot default %s", rb, h.Profile(target.SystemProfile), h.BootDefault())
 		}
 		if h.CurrentSystem() != r.Path {
@@ -152,7 +153,7 @@ func TestDeployToFiveHostsInParallel(t *testing.T) {
 		s = f.deploy(deploy.Options{Action: target.DryActivate}, "n3")
 		rd := result(t, s, "n3")
 		acts := activationsOf(t, h)
-		if rd.Outcome != deploy.DryActivated || h.CurrentSystem() != r.Path || h.Profile(target.SystemProfile) != rb.Path ||
+		if rd.Outcome != report.DryActivated || h.CurrentSystem() != r.Path || h.Profile(target.SystemProfile) != rb.Path ||
 			len(acts) == 0 || acts[len(acts)-1].Action != "dry-activate" || acts[len(acts)-1].Path != rd.Path {
 			t.Errorf("dry-activate: %+v; running %s, profile %s", rd, h.CurrentSystem(), h.Profile(target.SystemProfile))
 		}
@@ -173,7 +174,7 @@ func TestSecondDeployToABusyHostIsRefused(t *testing.T) {
 	release := func() { writeFile(t, filepath.Join(h.Dir, "release"), "") }
 	defer release()
 
-	first := make(chan *deploy.Summary)
+	first := make(chan *report.Summary)
 	go func() { first <- f.deploy(deploy.Options{}) }()
 	deadline := time.Now().Add(20 * time.Second)
 	for !lockHeld(h) {
@@ -184,12 +185,12 @@ func TestSecondDeployToABusyHostIsRefused(t *testing.T) {
 	}
 	second := f.deploy(deploy.Options{})
 	r := result(t, second, "busy")
-	if second.OK || r.Outcome != deploy.Refused || !strings.Contains(r.Error, "another deploy to this host is in progress") || !strings.Contains(r.Error, "nixherd on ") {
+	if second.OK || r.Outcome != report.Refused || !strings.Contains(r.Error, "another deploy to this host is in progress") || !strings.Contains(r.Error, "nixherd on ") {
 		t.Errorf("second deploy: %+v", r)
 	}
 	release()
 	s := <-first
-	if r := result(t, s, "busy"); r.Outcome != deploy.Switched {
+	if r := result(t, s, "busy"); r.Outcome != report.Switched {
 		t.Errorf("first deploy: %+v", r)
 	}
 	if n := len(activationsOf(t, h)); n != 1 {
@@ -200,7 +201,7 @@ func TestSecondDeployToABusyHostIsRefused(t *testing.T) {
 	}
 	// The lock is free again: a third deploy goes through.
 	if s := f.deploy(deploy.Options{}); !s.OK {
-		t.Errorf("third deploy: %+v", s.Results)
+		t.Errorf("third deploy: %+v", s.Machines)
 	}
 }
 
@@ -219,7 +220,7 @@ func TestStaleLockIsTakenOver(t *testing.T) {
 			t.Fatal(err)
 		}
 		if s := f.deploy(deploy.Options{}); !s.OK {
-			t.Errorf("%s: a stale lock blocked the deploy: %+v", name, s.Results)
+			t.Errorf("%s: a stale lock blocked the deploy: %+v", name, s.Machines)
 		}
 		if lockHeld(h) {
 			t.Errorf("%s: lock left behind", name)
@@ -239,14 +240,14 @@ func TestInterruptedDeployReleasesTheLock(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan *deploy.Summary)
+	done := make(chan *report.Summary)
 	go func() {
 		inv, err := hosts.Load(ctx, f.dir)
 		if err != nil {
 			t.Error(err)
 		}
-		s, err := deploy.Run(ctx, inv.Machines, deploy.Options{Flake: f.dir, Reporter: deploy.ReporterFunc(func(e deploy.Event) {
-			if e.Phase == deploy.PhaseActivate {
+		s, err := deploy.Run(ctx, inv.Machines, deploy.Options{Flake: f.dir, Reporter: report.Func(func(e report.Event) {
+			if e.Phase == report.PhaseActivate {
 				cancel()
 			}
 		})})
@@ -255,7 +256,7 @@ func TestInterruptedDeployReleasesTheLock(t *testing.T) {
 		}
 		done <- s
 	}()
-	var s *deploy.Summary
+	var s *report.Summary
 	select {
 	case s = <-done:
 	case <-time.After(30 * time.Second):
@@ -274,7 +275,7 @@ func TestInterruptedDeployReleasesTheLock(t *testing.T) {
 	f.machines[0].ActivateScript = ""
 	f.write()
 	if s := f.deploy(deploy.Options{}); !s.OK {
-		t.Errorf("deploy after the interrupted one: %+v", s.Results)
+		t.Errorf("deploy after the interrupted one: %+v", s.Machines)
 	}
 }
 
@@ -320,7 +321,7 @@ func TestHostKeysAreVerified(t *testing.T) {
 			f.write()
 			s := f.deploy(deploy.Options{})
 			r := result(t, s, "k1")
-			if r.Outcome != deploy.Unreachable || !strings.Contains(r.Error, "Host key verification failed") {
+			if r.Outcome != report.Unreachable || !strings.Contains(r.Error, "Host key verification failed") {
 				t.Errorf("k1: %+v", r)
 			}
 			if h.HasStorePath(r.Path) || h.Logins() != 0 {

@@ -8,220 +8,144 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nixherd/nixherd/internal/apply"
+	"github.com/nixherd/nixherd/internal/fanout"
 	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/nix"
+	"github.com/nixherd/nixherd/internal/plan"
+	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/remote"
+	"github.com/nixherd/nixherd/internal/report"
 	"github.com/nixherd/nixherd/internal/target"
 )
 
-// onHost deploys the machines of one host (closures[i] for i in idx) one
-// after another: a nix-darwin or NixOS system and its users' home-manager
-// configurations, or machines given the same target. They share the
-// connection and the deploy lock: two activations on one host must not run
-// at once, and the run's own lock must not refuse its second machine.
-// Systems go first, so a home activates on the system it was built for.
-func (d *run) onHost(ctx context.Context, closures []Closure, idx []int, results []Result) {
+// onHost deploys the machines of one host one after another: a nix-darwin
+// or NixOS system and its users' home-manager configurations, or machines
+// given the same target. They share the connection and the deploy locks:
+// two activations on one host must not run at once, and the run's own lock
+// must not refuse its second machine. Systems go first, so a home
+// activates on the system it was built for.
+func (d *run) onHost(ctx context.Context, h *fanout.Host, results []report.Result) {
 	homeLast := func(i int) int {
-		if closures[i].Platform == hosts.Home {
+		if d.plan.Closures[i].Platform == platform.Home {
 			return 1
 		}
 		return 0
 	}
-	order := slices.Clone(idx)
+	order := slices.Clone(h.Machines)
 	slices.SortStableFunc(order, func(a, b int) int { return homeLast(a) - homeLast(b) })
-	conn := &hostConn{locks: map[bool]*HostLock{}}
-	defer conn.release()
+	locks := &apply.Locks{}
+	defer locks.Release()
 	for _, i := range order {
-		results[i] = d.host(ctx, closures[i], conn)
+		results[i] = d.machine(ctx, d.plan.Closures[i], h, locks)
 	}
 }
 
-// hostConn is what the machines of one run on one host share: the
-// connection, opened by the first machine that needs it, and the deploy
-// locks taken for them, held until the host's last machine is done.
-type hostConn struct {
-	runner remote.Runner
-	err    error // why the connection could not be opened
-	dialed bool
-	// locks holds the system-wide lock (true) and the deploy user's own
-	// (false), each taken when a machine first needs it.
-	locks map[bool]*HostLock
-}
-
-// connect returns the host's runner, dialing it for the first machine only;
-// messages name machine m.
-func (h *hostConn) connect(ctx context.Context, d *run, m hosts.Machine) (remote.Runner, error) {
-	if !h.dialed {
-		h.dialed = true
-		h.runner, h.err = d.connect(ctx, m)
-	}
-	if h.err != nil {
-		return nil, h.err
-	}
-	if s, ok := h.runner.(*remote.SSH); ok {
-		return s.As(m.Name), nil
-	}
-	return h.runner, nil
-}
-
-// lock takes the deploy lock a machine needs unless the run holds it
-// already. For a deploy user that is root, the user's lock is the
-// system-wide one.
-func (h *hostConn) lock(ctx context.Context, r remote.Runner, root bool) error {
-	root = root || r.IsRoot()
-	if h.locks[root] != nil {
-		return nil
-	}
-	l, err := Lock(ctx, r, root)
-	if err != nil {
-		return err
-	}
-	h.locks[root] = l
-	return nil
-}
-
-func (h *hostConn) release() {
-	for _, l := range h.locks {
-		l.Release()
-	}
-}
-
-// host deploys one machine: connect → lock → copy (or build there) → guard →
-// activate → record. It never returns an error: everything ends up in the
-// Result, so one bad host does not stop the others.
-func (d *run) host(ctx context.Context, c Closure, conn *hostConn) (res Result) {
+// machine deploys one machine: connect → lock → copy (or build there) →
+// apply. It never returns an error: everything ends up in the Result, so
+// one bad machine does not stop the others.
+func (d *run) machine(ctx context.Context, c plan.Closure, h *fanout.Host, locks *apply.Locks) (res report.Result) {
 	m := c.Machine
 	start := time.Now()
-	res = Result{Machine: m.Name, Target: m.Target, Platform: c.Platform, Path: c.OutPath}
-	report := func(p Phase, detail string) { d.report(m.Name, p, detail) }
+	res = report.Result{Machine: m.Name, Target: m.Target, Platform: string(c.Platform), Path: c.OutPath}
+	progress := report.To(d.o.Reporter, m.Name)
 	defer func() {
 		res.Seconds = time.Since(start).Seconds()
 		if res.Err != nil {
 			res.Error = res.Err.Error()
-			d.o.Reporter.Event(Event{Host: m.Name, Phase: PhaseFailed, Detail: string(res.Outcome), Err: res.Err, Time: time.Now()})
+			d.o.Reporter.Event(report.Event{Machine: m.Name, Phase: report.PhaseFailed, Detail: string(res.Outcome), Err: res.Err, Time: time.Now()})
 		} else {
-			report(PhaseDone, string(res.Outcome))
+			progress(report.PhaseDone, string(res.Outcome))
 		}
 	}()
-	fail := func(o Outcome, err error) Result {
+	fail := func(o report.Outcome, err error) report.Result {
 		res.Outcome, res.Err = o, err
 		return res
 	}
 	if c.Err != nil {
-		return fail(Failed, c.Err)
+		return fail(report.Failed, c.Err)
 	}
 	if err := homeUserMatches(m, c.Platform); err != nil {
-		return fail(Failed, err)
+		return fail(report.Failed, err)
 	}
-	onTarget := d.buildOn(m) == hosts.BuildTarget
-	if d.o.Action == target.Build && !onTarget {
-		res.Outcome = Built
+	onTarget := c.BuildOn == hosts.BuildTarget
+	if d.plan.Action == target.Build && !onTarget {
+		res.Outcome = report.Built
 		return res
 	}
 
-	report(PhaseConnect, m.Target)
-	r, err := conn.connect(ctx, d, m)
+	progress(report.PhaseConnect, m.Target)
+	r, err := h.Connect(ctx, m)
 	if err != nil {
-		if isUnreachable(err) {
-			return fail(Unreachable, err)
+		var ce *remote.ConnectError
+		if errors.As(err, &ce) {
+			return fail(report.Unreachable, err)
 		}
-		return fail(Failed, err)
+		return fail(report.Failed, err)
 	}
 	exec, _ := target.For(c.Platform)
 	root := target.NeedsRoot(exec)
 
 	if !d.o.DryRun {
-		report(PhaseLock, "")
-		if err := conn.lock(ctx, r, root); err != nil {
-			if errors.Is(err, ErrLocked) {
-				return fail(Refused, err)
+		progress(report.PhaseLock, "")
+		if err := locks.Hold(ctx, r, root, nil); err != nil {
+			if errors.Is(err, apply.ErrLocked) {
+				return fail(report.Refused, err)
 			}
-			return fail(Failed, fmt.Errorf("%s: %w", m.Name, err))
+			return fail(report.Failed, fmt.Errorf("%s: %w", m.Name, err))
 		}
 	}
 
 	if onTarget {
-		if err := d.buildOnTarget(ctx, r, c, root, &res, report); err != nil {
-			return fail(Failed, err)
-		}
-	} else if err := d.copyClosure(ctx, r, c, root, &res, report); err != nil {
-		return fail(Failed, err)
+		err = d.buildOnTarget(ctx, r, c, root, &res, progress)
+	} else {
+		err = d.copyClosure(ctx, r, c, root, &res, progress)
+	}
+	if err != nil {
+		return fail(report.Failed, err)
 	}
 	if d.o.DryRun {
-		res.Outcome = WouldCopy
+		res.Outcome = report.WouldCopy
 		return res
 	}
-	if d.o.Action == target.Build {
-		res.Outcome = Built
+	if d.plan.Action == target.Build {
+		res.Outcome = report.Built
 		return res
 	}
-
-	report(PhaseGuard, "")
-	if err := exec.Guard(ctx, r, c.OutPath); err != nil {
-		return fail(Failed, fmt.Errorf("%s: %w", m.Name, err))
-	}
-	profile, err := exec.Profile(ctx, r)
-	if err != nil {
-		return fail(Failed, err)
-	}
-	prev, err := target.Current(ctx, r, profile)
-	if err != nil {
-		return fail(Failed, err)
-	}
-	res.PreviousGeneration = prev.Number
-	h := &Host{Machine: m, Runner: r, Executor: exec, Path: c.OutPath, Action: d.o.Action, Profile: profile, Previous: prev, Report: report}
-	if err := d.o.Activation.Activate(ctx, h); err != nil {
-		res.Generation = prev.Number
-		if cur, e := target.Current(ctx, r, profile); e == nil {
-			res.Generation = cur.Number
-		}
-		var rb *RollbackError
-		if errors.As(err, &rb) {
-			return fail(rb.Outcome, err)
-		}
-		return fail(Failed, err)
-	}
-	cur, err := target.Current(ctx, r, profile)
-	if err != nil {
-		return fail(Failed, err)
-	}
-	res.Generation = cur.Number
-	if d.o.Action.SetsProfile() && cur.Path != c.OutPath {
-		return fail(Failed, fmt.Errorf("%s: after activation %s points at %s, not the new %s", m.Name, profile, cur.Path, c.OutPath))
-	}
-	res.Outcome = outcomeOf(d.o.Action)
+	apply.Apply(ctx, apply.Request{Machine: m, Runner: r, Executor: exec, Path: c.OutPath, Action: d.plan.Action,
+		Locks: locks, Strategy: d.o.Strategy, Report: progress}, &res)
 	return res
 }
 
 // copyClosure sends the host the paths of a locally built closure that it
 // lacks, after letting it substitute from the --cache store.
-func (d *run) copyClosure(ctx context.Context, r remote.Runner, c Closure, root bool, res *Result, report func(Phase, string)) error {
+func (d *run) copyClosure(ctx context.Context, r remote.Runner, c plan.Closure, root bool, res *report.Result, progress func(report.Phase, string)) error {
 	if r.Store() == "" {
-		report(PhaseCopy, "local store: nothing to copy")
+		progress(report.PhaseCopy, "local store: nothing to copy")
 		return nil
 	}
 	if d.o.Cache != "" && !d.o.DryRun {
-		report(PhaseRealise, "substituting from "+d.o.CacheSubstituter)
+		progress(report.PhaseRealise, "substituting from "+d.o.CacheSubstituter)
 		if err := d.substitute(ctx, r, c.OutPath, root); err != nil {
 			return err
 		}
 	}
-	missing, err := missingPaths(ctx, r, closureOf(d.closure, c.OutPath))
+	missing, err := missingPaths(ctx, r, closureOf(d.plan.Paths, c.OutPath))
 	if err != nil {
 		return err
 	}
-	res.CopiedPaths, res.CopiedBytes = len(missing), totalSize(missing)
+	res.Copied = &report.Copied{Paths: len(missing), Bytes: totalSize(missing)}
 	if d.o.DryRun {
 		res.WouldCopy = pathsOf(missing)
 	}
-	report(PhaseCopy, copyDetail(missing, d.o.DryRun))
+	progress(report.PhaseCopy, copyDetail(missing, d.o.DryRun))
 	if len(missing) == 0 || d.o.DryRun {
 		return nil
 	}
-	err = d.o.Nix.Copy(ctx, r.Store(), []string{c.OutPath}, nix.CopyOptions{
+	err = d.plan.Nix.Copy(ctx, r.Store(), []string{c.OutPath}, nix.CopyOptions{
 		SSHOpts:                 r.NixSSHOpts(),
 		SubstituteOnDestination: d.o.SubstituteOnDestination,
-		Progress:                copyProgress(missing, report),
+		Progress:                copyProgress(missing, progress),
 	})
 	if err != nil {
 		return explainCopy(r.Name(), fmt.Errorf("%s: copying the closure: %w", r.Name(), err))
@@ -231,7 +155,7 @@ func (d *run) copyClosure(ctx context.Context, r remote.Runner, c Closure, root 
 
 // copyProgress reports which path is being copied, at most a few times a
 // second so that plain-line logs of large closures stay readable.
-func copyProgress(missing []nix.PathInfo, report func(Phase, string)) func(string) {
+func copyProgress(missing []nix.PathInfo, progress func(report.Phase, string)) func(string) {
 	var last time.Time
 	n := 0
 	return func(path string) {
@@ -244,7 +168,7 @@ func copyProgress(missing []nix.PathInfo, report func(Phase, string)) func(strin
 		if _, rest, ok := strings.Cut(name, "-"); ok {
 			name = rest
 		}
-		report(PhaseCopy, fmt.Sprintf("copying %d/%d: %s", min(n, len(missing)), len(missing), name))
+		progress(report.PhaseCopy, fmt.Sprintf("copying %d/%d: %s", min(n, len(missing)), len(missing), name))
 	}
 }
 
@@ -256,13 +180,13 @@ func copyDetail(missing []nix.PathInfo, dry bool) string {
 	if len(missing) == 0 {
 		return "nothing to copy"
 	}
-	return fmt.Sprintf("%s %d paths (%s)", verb, len(missing), HumanBytes(totalSize(missing)))
+	return fmt.Sprintf("%s %d paths (%s)", verb, len(missing), report.HumanBytes(totalSize(missing)))
 }
 
 // buildOnTarget copies the derivation closure and realises it on the host,
 // so only .drv files and sources cross the network.
-func (d *run) buildOnTarget(ctx context.Context, r remote.Runner, c Closure, root bool, res *Result, report func(Phase, string)) error {
-	drvClosure, err := d.o.Nix.DerivationClosure(ctx, []string{c.DrvPath})
+func (d *run) buildOnTarget(ctx context.Context, r remote.Runner, c plan.Closure, root bool, res *report.Result, progress func(report.Phase, string)) error {
+	drvClosure, err := d.plan.Nix.DerivationClosure(ctx, []string{c.DrvPath})
 	if err != nil {
 		return fmt.Errorf("reading the derivation closure: %w", err)
 	}
@@ -270,21 +194,21 @@ func (d *run) buildOnTarget(ctx context.Context, r remote.Runner, c Closure, roo
 	if err != nil {
 		return err
 	}
-	res.CopiedPaths, res.CopiedBytes = len(missing), totalSize(missing)
+	res.Copied = &report.Copied{Paths: len(missing), Bytes: totalSize(missing)}
 	if d.o.DryRun {
 		res.WouldCopy = pathsOf(missing)
 	}
-	report(PhaseCopy, copyDetail(missing, d.o.DryRun)+" of derivations")
+	progress(report.PhaseCopy, copyDetail(missing, d.o.DryRun)+" of derivations")
 	if d.o.DryRun {
 		return nil
 	}
 	if len(missing) > 0 {
-		err = d.o.Nix.CopyDerivations(ctx, r.Store(), []string{c.DrvPath}, r.NixSSHOpts())
+		err = d.plan.Nix.CopyDerivations(ctx, r.Store(), []string{c.DrvPath}, r.NixSSHOpts())
 		if err != nil {
 			return explainCopy(r.Name(), fmt.Errorf("%s: copying the derivations: %w", r.Name(), err))
 		}
 	}
-	report(PhaseRealise, "building on the host")
+	progress(report.PhaseRealise, "building on the host")
 	cmd := remote.Cmd("nix-store", "--realise", c.DrvPath)
 	cmd.Root = root
 	out, err := r.Run(ctx, cmd)
@@ -372,8 +296,8 @@ func totalSize(ps []nix.PathInfo) int64 {
 // homeUserMatches refuses to activate a home-manager configuration named
 // "user@host" over a connection as another user: it would land in the
 // wrong home.
-func homeUserMatches(m hosts.Machine, platform string) error {
-	if platform != hosts.Home || m.Local() || m.Address.User == "" {
+func homeUserMatches(m hosts.Machine, p platform.Platform) error {
+	if p != platform.Home || m.Local() || m.Address.User == "" {
 		return nil
 	}
 	if u, _, ok := strings.Cut(m.Configuration, "@"); ok && u != m.Address.User {

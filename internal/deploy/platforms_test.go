@@ -13,7 +13,9 @@ import (
 
 	"github.com/nixherd/nixherd/internal/deploy"
 	"github.com/nixherd/nixherd/internal/hosts"
+	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/remote"
+	"github.com/nixherd/nixherd/internal/report"
 	"github.com/nixherd/nixherd/internal/target"
 	"github.com/nixherd/nixherd/internal/testenv"
 	"github.com/nixherd/nixherd/internal/testhost"
@@ -25,16 +27,16 @@ import (
 // test host, in one run.
 func TestDeployDarwinAndHomeManager(t *testing.T) {
 	c := testhost.Start(t, testhost.Options{Names: []string{"mac", "hm"}})
-	mac := testhost.FixtureMachine{Name: "mac", Platform: testhost.Darwin, Generation: "1", ActivateUser: true}
-	home := testhost.FixtureMachine{Name: "root@hm", Platform: testhost.Home, Generation: "1"}
+	mac := testhost.FixtureMachine{Name: "mac", Platform: platform.Darwin, Generation: "1", ActivateUser: true}
+	home := testhost.FixtureMachine{Name: "root@hm", Platform: platform.Home, Generation: "1"}
 	f := newFleet(t, c, mac, home)
 
 	s := f.deploy(deploy.Options{})
 	if !s.OK {
-		t.Fatalf("summary: %+v", s.Results)
+		t.Fatalf("summary: %+v", s.Machines)
 	}
 	rm, rh := result(t, s, "mac"), result(t, s, "hm")
-	if rm.Platform != "darwin" || rm.Outcome != deploy.Switched || rm.Generation != 1 {
+	if rm.Platform != "darwin" || rm.Outcome != report.Switched || rm.Generation != 1 {
 		t.Errorf("mac: %+v", rm)
 	}
 	m := c.Host("mac")
@@ -49,7 +51,7 @@ func TestDeployDarwinAndHomeManager(t *testing.T) {
 		t.Errorf("mac activations = %v, want activate-user then activate", actions)
 	}
 
-	if rh.Platform != "home" || rh.Outcome != deploy.Switched || rh.Generation != 1 {
+	if rh.Platform != "home" || rh.Outcome != report.Switched || rh.Generation != 1 {
 		t.Errorf("hm: %+v", rh)
 	}
 	h := c.Host("hm")
@@ -65,7 +67,7 @@ func TestDeployDarwinAndHomeManager(t *testing.T) {
 
 	t.Run("darwin has no boot action", func(t *testing.T) {
 		s := f.deploy(deploy.Options{Action: target.Boot}, "mac")
-		if r := result(t, s, "mac"); r.Outcome != deploy.Failed || !strings.Contains(r.Error, "nix-darwin has no boot action") {
+		if r := result(t, s, "mac"); r.Outcome != report.Failed || !strings.Contains(r.Error, "nix-darwin has no boot action") {
 			t.Errorf("mac boot: %+v", r)
 		}
 	})
@@ -75,7 +77,7 @@ func TestDeployDarwinAndHomeManager(t *testing.T) {
 		defer func() { delete(f.extra, "mac"); f.write() }()
 		f.write()
 		s := f.deploy(deploy.Options{}, "mac")
-		if r := result(t, s, "mac"); r.Outcome != deploy.Failed || !strings.Contains(r.Error, `the flake has no "mac" in nixosConfigurations (deploy.nix `) {
+		if r := result(t, s, "mac"); r.Outcome != report.Failed || !strings.Contains(r.Error, `the flake has no "mac" in nixosConfigurations (deploy.nix `) {
 			t.Errorf("mac as nixos: %+v", r)
 		}
 	})
@@ -109,8 +111,8 @@ func TestDeploySystemAndHomeToOneHost(t *testing.T) {
 	h := c.Host("mac")
 	// Each activation takes a second, so without one lock for the host the
 	// second machine would find the first one's lock taken.
-	sys := testhost.FixtureMachine{Name: "mac", Platform: testhost.Darwin, Generation: "1", ActivateScript: "sleep 1"}
-	home := testhost.FixtureMachine{Name: "root@mac", Platform: testhost.Home, Generation: "1", ActivateScript: "sleep 1"}
+	sys := testhost.FixtureMachine{Name: "mac", Platform: platform.Darwin, Generation: "1", ActivateScript: "sleep 1"}
+	home := testhost.FixtureMachine{Name: "root@mac", Platform: platform.Home, Generation: "1", ActivateScript: "sleep 1"}
 	dir := t.TempDir()
 	deployNix := fmt.Sprintf(`{
   defaults.sshOptions = [ "-F" %q ];
@@ -128,20 +130,20 @@ func TestDeploySystemAndHomeToOneHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	var locks []string
-	s, err := deploy.Run(context.Background(), inv.Machines, deploy.Options{Flake: dir, Reporter: deploy.ReporterFunc(func(e deploy.Event) {
-		t.Logf("%s %s %s %v", e.Host, e.Phase, e.Detail, e.Err)
-		if e.Phase == deploy.PhaseLock {
-			locks = append(locks, e.Host)
+	s, err := deploy.Run(context.Background(), inv.Machines, deploy.Options{Flake: dir, Reporter: report.Func(func(e report.Event) {
+		t.Logf("%s %s %s %v", e.Machine, e.Phase, e.Detail, e.Err)
+		if e.Phase == report.PhaseLock {
+			locks = append(locks, e.Machine)
 		}
 	})})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !s.OK {
-		t.Fatalf("summary: %+v", s.Results)
+		t.Fatalf("summary: %+v", s.Machines)
 	}
 	rs, rh := result(t, s, "mac"), result(t, s, "mac-home")
-	if rs.Outcome != deploy.Switched || rh.Outcome != deploy.Switched {
+	if rs.Outcome != report.Switched || rh.Outcome != report.Switched {
 		t.Errorf("outcomes: mac %+v, mac-home %+v", rs, rh)
 	}
 	if h.Profile(target.SystemProfile) != rs.Path || h.HomeGeneration("root") != rh.Path {
@@ -172,8 +174,8 @@ func TestDeploySystemAndHomeToOneHostAsUser(t *testing.T) {
 	testenv.NeedTool(t, "sudo")
 	c := testhost.Start(t, testhost.Options{Names: []string{"umac"}, DeployUser: "deploy", TrustedDeployUser: true})
 	h := c.Host("umac")
-	sys := testhost.FixtureMachine{Name: "umac", Platform: testhost.Darwin, Generation: "1"}
-	home := testhost.FixtureMachine{Name: "deploy@umac", Platform: testhost.Home, Generation: "1"}
+	sys := testhost.FixtureMachine{Name: "umac", Platform: platform.Darwin, Generation: "1"}
+	home := testhost.FixtureMachine{Name: "deploy@umac", Platform: platform.Home, Generation: "1"}
 	dir := t.TempDir()
 	deployNix := fmt.Sprintf(`{
   defaults.sshOptions = [ "-F" %q ];
@@ -191,9 +193,9 @@ func TestDeploySystemAndHomeToOneHostAsUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	held := ""
-	s, err := deploy.Run(context.Background(), inv.Machines, deploy.Options{Flake: dir, Reporter: deploy.ReporterFunc(func(e deploy.Event) {
-		t.Logf("%s %s %s %v", e.Host, e.Phase, e.Detail, e.Err)
-		if e.Host == "umac-home" && e.Phase == deploy.PhaseActivate {
+	s, err := deploy.Run(context.Background(), inv.Machines, deploy.Options{Flake: dir, Reporter: report.Func(func(e report.Event) {
+		t.Logf("%s %s %s %v", e.Machine, e.Phase, e.Detail, e.Err)
+		if e.Machine == "umac-home" && e.Phase == report.PhaseActivate {
 			out, err := h.Run(context.Background(), `u=$(id -u deploy); for l in /run/nixherd/deploy.lock /tmp/nixherd-$u/deploy.lock; do [ -d "$l" ] && echo "$l"; done; true`)
 			if err != nil {
 				t.Error(err)
@@ -205,7 +207,7 @@ func TestDeploySystemAndHomeToOneHostAsUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !s.OK {
-		t.Fatalf("summary: %+v", s.Results)
+		t.Fatalf("summary: %+v", s.Machines)
 	}
 	if rs, rh := result(t, s, "umac"), result(t, s, "umac-home"); h.Profile(target.SystemProfile) != rs.Path || h.HomeGeneration("deploy") != rh.Path {
 		t.Errorf("system profile %s (want %s), home generation %s (want %s)", h.Profile(target.SystemProfile), rs.Path, h.HomeGeneration("deploy"), rh.Path)
@@ -257,11 +259,11 @@ func TestDeployThroughABinaryCache(t *testing.T) {
 		CachePublicKey:   pub,
 	})
 	if !s.OK {
-		t.Fatalf("summary: %+v", s.Results)
+		t.Fatalf("summary: %+v", s.Machines)
 	}
 	for _, n := range []string{"c1", "c2"} {
 		r := result(t, s, n)
-		if r.Outcome != deploy.Switched || r.CopiedPaths != 0 {
+		if r.Outcome != report.Switched || r.Copied.Paths != 0 {
 			t.Errorf("%s: %+v (everything should come from the cache)", n, r)
 		}
 		if !c.Host(n).HasStorePath(r.Path + "/payload/blob") {
@@ -276,7 +278,7 @@ func TestDeployThroughABinaryCache(t *testing.T) {
 	t.Run("an untrusted cache is refused", func(t *testing.T) {
 		f.setGeneration("2", "c1")
 		s := f.deploy(deploy.Options{Cache: "file://" + cacheDir + "?secret-key=" + secret, CacheSubstituter: "http://" + ln.Addr().String()}, "c1")
-		if r := result(t, s, "c1"); r.Outcome != deploy.Failed || !strings.Contains(r.Error, "substituting from") {
+		if r := result(t, s, "c1"); r.Outcome != report.Failed || !strings.Contains(r.Error, "substituting from") {
 			t.Errorf("c1 without the cache key: %+v", r)
 		}
 	})
@@ -289,7 +291,7 @@ func TestBuildOnTarget(t *testing.T) {
 	f.setGeneration("built-there", "b1")
 	s := f.deploy(deploy.Options{BuildOn: "target"})
 	r := result(t, s, "b1")
-	if !s.OK || r.Outcome != deploy.Switched {
+	if !s.OK || r.Outcome != report.Switched {
 		t.Fatalf("b1: %+v", r)
 	}
 	h := c.Host("b1")
@@ -297,8 +299,8 @@ func TestBuildOnTarget(t *testing.T) {
 		t.Errorf("b1: profile %s, want %s with its closure", h.Profile(target.SystemProfile), r.Path)
 	}
 	// What crossed the wire were .drv files and sources, not outputs.
-	if r.CopiedPaths == 0 || r.CopiedBytes > 64<<10 {
-		t.Errorf("b1 copied %d paths, %d bytes", r.CopiedPaths, r.CopiedBytes)
+	if r.Copied.Paths == 0 || r.Copied.Bytes > 64<<10 {
+		t.Errorf("b1 copied %d paths, %d bytes", r.Copied.Paths, r.Copied.Bytes)
 	}
 	drvs, _ := filepath.Glob(h.Path("/nix/store/*-nixos-system-b1-fixture.drv"))
 	if len(drvs) == 0 {
@@ -312,11 +314,11 @@ func TestDryRunChangesNothing(t *testing.T) {
 	f := newFleet(t, c, nixos("d1", "1"))
 	s := f.deploy(deploy.Options{DryRun: true})
 	r := result(t, s, "d1")
-	if !s.OK || r.Outcome != deploy.WouldCopy || r.CopiedPaths == 0 || len(r.WouldCopy) != r.CopiedPaths || !slices.Contains(r.WouldCopy, r.Path) {
+	if !s.OK || r.Outcome != report.WouldCopy || r.Copied.Paths == 0 || len(r.WouldCopy) != r.Copied.Paths || !slices.Contains(r.WouldCopy, r.Path) {
 		t.Fatalf("d1: %+v", r)
 	}
 	var table strings.Builder
-	ui.WriteSummary(&table, ui.FromDeploySummary(s))
+	ui.WriteSummary(&table, s)
 	if !strings.Contains(table.String(), "d1 would receive:\n  /nix/store/") {
 		t.Errorf("the table does not list what d1 would receive:\n%s", table.String())
 	}
@@ -339,13 +341,13 @@ func TestDeployToANonStandardPort(t *testing.T) {
 	c := testhost.Start(t, testhost.Options{Names: []string{"p1"}, Port: 2222})
 	f := newFleet(t, c, nixos("p1", "1"))
 	s := f.deploy(deploy.Options{BuildOn: "target"})
-	if r := result(t, s, "p1"); !s.OK || r.Outcome != deploy.Switched || !strings.HasSuffix(r.Target, ":2222") {
+	if r := result(t, s, "p1"); !s.OK || r.Outcome != report.Switched || !strings.HasSuffix(r.Target, ":2222") {
 		t.Fatalf("build on target via port 2222: %+v", r)
 	}
 	f.setGeneration("2", "p1")
 	s = f.deploy(deploy.Options{})
 	r := result(t, s, "p1")
-	if !s.OK || r.Outcome != deploy.Switched || r.CopiedPaths == 0 || c.Host("p1").Profile(target.SystemProfile) != r.Path {
+	if !s.OK || r.Outcome != report.Switched || r.Copied.Paths == 0 || c.Host("p1").Profile(target.SystemProfile) != r.Path {
 		t.Fatalf("copy via port 2222: %+v", r)
 	}
 }

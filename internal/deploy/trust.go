@@ -17,7 +17,7 @@ func (e *UntrustedError) Error() string {
 	return e.Host + ": the host's Nix refused the closure because it lacks a signature by a key the host trusts.\n" +
 		"Deploy as root (target root@…), add the deploy user to nix.settings.trusted-users on the host, " +
 		"or sign the closure with a key listed in the host's nix.settings.trusted-public-keys " +
-		"(nix store sign, or --cache 'STORE?secret-key=FILE').\n" + e.Err.Error()
+		"(nix store sign, or a cache store URL with ?secret-key=FILE).\n" + e.Err.Error()
 }
 
 func (e *UntrustedError) Unwrap() error { return e.Err }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/remote"
 	"github.com/nixherd/nixherd/internal/testenv"
 	"github.com/nixherd/nixherd/internal/testhost"
@@ -57,7 +58,7 @@ func newFleet(t *testing.T, opts testhost.Options) *fleet {
 	c := testhost.Start(t, opts)
 	f := &fleet{t: t, c: c, dir: t.TempDir(), machines: map[string]*testhost.FixtureMachine{}, checks: map[string]string{}}
 	for _, h := range c.Hosts {
-		f.machines[h.Name] = &testhost.FixtureMachine{Name: h.Name, Platform: testhost.NixOS, Generation: "a"}
+		f.machines[h.Name] = &testhost.FixtureMachine{Name: h.Name, Platform: platform.NixOS, Generation: "a"}
 	}
 	f.write()
 	return f
@@ -523,7 +524,7 @@ func TestKilledDeployerLeavesHostToRollBack(t *testing.T) {
 func TestDarwinFailedActivationRollsBack(t *testing.T) {
 	f := newFleet(t, testhost.Options{N: 1})
 	h := f.c.Hosts[0]
-	f.machines[h.Name].Platform = testhost.Darwin
+	f.machines[h.Name].Platform = platform.Darwin
 	f.write()
 	r := f.deploy(h.Name)
 	if r.code != 0 {

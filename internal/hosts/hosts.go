@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/remote"
 )
 
@@ -26,13 +27,6 @@ const FileName = "deploy.nix"
 const (
 	BuildLocal  = "local"
 	BuildTarget = "target"
-)
-
-// Platforms a machine can be deployed as; "" means "find it in the flake".
-const (
-	NixOS  = "nixos"
-	Darwin = "darwin"
-	Home   = "home"
 )
 
 // Pos is a place in deploy.nix.
@@ -87,8 +81,9 @@ type Machine struct {
 	// BuildOn is BuildLocal or BuildTarget.
 	BuildOn    string   `json:"buildOn"`
 	SSHOptions []string `json:"sshOptions,omitempty"`
-	// Platform is NixOS, Darwin, Home or "" (look in the flake).
-	Platform string `json:"platform,omitempty"`
+	// Platform is "" when deploy.nix does not say: the flake output that
+	// has the configuration tells.
+	Platform platform.Platform `json:"platform,omitempty"`
 	// Configuration is the name under nixosConfigurations,
 	// darwinConfigurations or homeConfigurations; defaults to Name.
 	Configuration string        `json:"configuration"`

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/testenv"
 )
 
@@ -36,7 +37,7 @@ func TestLoadAppliesDefaults(t *testing.T) {
 		t.Fatalf("names = %v", got)
 	}
 	a, b := inv.Machines[0], inv.Machines[1]
-	if !a.Local() || a.BuildOn != BuildLocal || a.Configuration != "dylan@a" || a.Platform != Home {
+	if !a.Local() || a.BuildOn != BuildLocal || a.Configuration != "dylan@a" || a.Platform != platform.Home {
 		t.Errorf("a = %+v", a)
 	}
 	if b.Address.User != "root" || b.Address.Host != "10.0.0.2" || b.Address.Port != 2222 {
@@ -85,7 +86,7 @@ func TestExampleFleetDeployFile(t *testing.T) {
 	if err != nil || len(sel) != 2 || sel[0].Name != "devnix" || sel[1].Name != "ephem" {
 		t.Fatalf("@vm = %v, %v", sel, err)
 	}
-	if m, _ := inv.Machine("devmac"); m.Platform != Darwin || m.Address.User != "dylan" {
+	if m, _ := inv.Machine("devmac"); m.Platform != platform.Darwin || m.Address.User != "dylan" {
 		t.Errorf("devmac = %+v", m)
 	}
 }

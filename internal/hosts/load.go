@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/remote"
 )
 
@@ -272,7 +273,9 @@ func (d decoder) fields(m *Machine, what string, fields map[string]json.RawMessa
 		case "buildOn":
 			err = d.enum(&m.BuildOn, raw, p, what+".buildOn", BuildLocal, BuildTarget)
 		case "platform":
-			err = d.enum(&m.Platform, raw, p, what+".platform", NixOS, Darwin, Home)
+			var s string
+			err = d.enum(&s, raw, p, what+".platform", string(platform.NixOS), string(platform.Darwin), string(platform.Home))
+			m.Platform = platform.Platform(s)
 		case "configuration":
 			err = d.str(&m.Configuration, raw, p, what+".configuration")
 		case "healthChecks":

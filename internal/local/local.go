@@ -12,15 +12,8 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-)
 
-// Platform is what kind of configuration a machine is built from.
-type Platform string
-
-const (
-	NixOS  Platform = "nixos"  // nixosConfigurations.NAME
-	Darwin Platform = "darwin" // darwinConfigurations.NAME
-	Home   Platform = "home"   // homeConfigurations.NAME (standalone home-manager)
+	"github.com/nixherd/nixherd/internal/platform"
 )
 
 // Configurations are the machine names a fleet flake defines, per platform.
@@ -35,16 +28,16 @@ type Configurations struct {
 // Machine is a configuration of the fleet.
 type Machine struct {
 	Name     string
-	Platform Platform
+	Platform platform.Platform
 }
 
 // Lookup returns the platform of a named configuration. A name defined for
 // more than one platform is taken for this machine's own OS first (a NixOS
 // configuration on Linux, a darwin one on a Mac), then home-manager.
 func (c Configurations) Lookup(name, goos string) (Machine, bool) {
-	order := []Platform{NixOS, Darwin, Home}
+	order := []platform.Platform{platform.NixOS, platform.Darwin, platform.Home}
 	if goos == "darwin" {
-		order = []Platform{Darwin, NixOS, Home}
+		order = []platform.Platform{platform.Darwin, platform.NixOS, platform.Home}
 	}
 	for _, p := range order {
 		if slices.Contains(c.names(p), name) {
@@ -54,11 +47,11 @@ func (c Configurations) Lookup(name, goos string) (Machine, bool) {
 	return Machine{}, false
 }
 
-func (c Configurations) names(p Platform) []string {
+func (c Configurations) names(p platform.Platform) []string {
 	switch p {
-	case NixOS:
+	case platform.NixOS:
 		return c.NixOS
-	case Darwin:
+	case platform.Darwin:
 		return c.Darwin
 	}
 	return c.Home
@@ -90,9 +83,9 @@ func Resolve(c Configurations, id Identity, explicit string) (Machine, error) {
 		}
 		return Machine{}, fmt.Errorf("the flake defines no machine %q (machines: %s)", explicit, list(c.All()))
 	}
-	system := NixOS
+	system := platform.NixOS
 	if id.GOOS == "darwin" {
-		system = Darwin
+		system = platform.Darwin
 	}
 	if id.Hostname != "" && slices.Contains(c.names(system), id.Hostname) {
 		return Machine{id.Hostname, system}, nil
@@ -100,7 +93,7 @@ func Resolve(c Configurations, id Identity, explicit string) (Machine, error) {
 	if id.User != "" {
 		for _, name := range []string{id.User + "@" + id.Hostname, id.User} {
 			if slices.Contains(c.Home, name) {
-				return Machine{name, Home}, nil
+				return Machine{name, platform.Home}, nil
 			}
 		}
 	}

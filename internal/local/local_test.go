@@ -2,13 +2,14 @@ package local
 
 import (
 	"context"
-	"os"
-
 	"errors"
-	"github.com/nixherd/nixherd/internal/remote"
+	"os"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/nixherd/nixherd/internal/platform"
+	"github.com/nixherd/nixherd/internal/remote"
 )
 
 var fleet = Configurations{
@@ -26,14 +27,14 @@ func TestResolve(t *testing.T) {
 		want     Machine
 		err      string
 	}{
-		{name: "nixos by hostname", conf: fleet, id: Identity{"devnix", "dylan", "linux"}, want: Machine{"devnix", NixOS}},
-		{name: "darwin by LocalHostName", conf: fleet, id: Identity{"devmac", "dylan", "darwin"}, want: Machine{"devmac", Darwin}},
+		{name: "nixos by hostname", conf: fleet, id: Identity{"devnix", "dylan", "linux"}, want: Machine{"devnix", platform.NixOS}},
+		{name: "darwin by LocalHostName", conf: fleet, id: Identity{"devmac", "dylan", "darwin"}, want: Machine{"devmac", platform.Darwin}},
 		{name: "a darwin name on linux is not this host", conf: fleet, id: Identity{"devmac", "x", "linux"}, err: `no machine of the flake matches this host "devmac"`},
-		{name: "home user@host", conf: fleet, id: Identity{"build", "dylan", "linux"}, want: Machine{"dylan@build", Home}},
-		{name: "home user", conf: fleet, id: Identity{"anything", "ci", "linux"}, want: Machine{"ci", Home}},
-		{name: "explicit wins", conf: fleet, id: Identity{"devnix", "dylan", "linux"}, explicit: "ephem", want: Machine{"ephem", NixOS}},
+		{name: "home user@host", conf: fleet, id: Identity{"build", "dylan", "linux"}, want: Machine{"dylan@build", platform.Home}},
+		{name: "home user", conf: fleet, id: Identity{"anything", "ci", "linux"}, want: Machine{"ci", platform.Home}},
+		{name: "explicit wins", conf: fleet, id: Identity{"devnix", "dylan", "linux"}, explicit: "ephem", want: Machine{"ephem", platform.NixOS}},
 		{name: "explicit unknown", conf: fleet, id: Identity{"devnix", "dylan", "linux"}, explicit: "nope", err: `the flake defines no machine "nope" (machines: ci, devmac, devnix, dylan@build, ephem)`},
-		{name: "deploy.nix local", conf: withLocal("ephem"), id: Identity{"laptop", "me", "linux"}, want: Machine{"ephem", NixOS}},
+		{name: "deploy.nix local", conf: withLocal("ephem"), id: Identity{"laptop", "me", "linux"}, want: Machine{"ephem", platform.NixOS}},
 		{name: "two local", conf: withLocal("ephem", "devnix"), id: Identity{"laptop", "me", "linux"}, err: "several machines are deployed to \"local\" (ephem, devnix)"},
 		{name: "nothing matches", conf: fleet, id: Identity{"laptop", "me", "linux"}, err: "pass --machine NAME"},
 	} {

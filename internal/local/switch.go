@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"time"
 
-	"github.com/nixherd/nixherd/internal/deploy"
+	"github.com/nixherd/nixherd/internal/apply"
 	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/nix"
+	"github.com/nixherd/nixherd/internal/plan"
+	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/remote"
+	"github.com/nixherd/nixherd/internal/report"
 	"github.com/nixherd/nixherd/internal/target"
 )
 
@@ -45,37 +47,36 @@ type SwitchOptions struct {
 	Action  target.Action
 	Nix     *nix.Nix
 	Runner  remote.Runner
-	// Reporter receives the progress (host = the machine's name).
-	Reporter deploy.Reporter
+	// Reporter receives the progress (machine = the machine's name).
+	Reporter report.Reporter
 }
 
 // SwitchResult is where a local rebuild left the machine.
 type SwitchResult struct {
 	Machine    string
-	Platform   string
+	Platform   platform.Platform
 	Path       string // the built configuration
 	Generation int    // the profile's generation afterwards (0 for build)
 	Previous   int
 }
 
 // Switch builds the machine's configuration and, unless the action is
-// build, activates it on this machine with the platform's contract: the
-// same evaluation, build, guard and activation a deploy runs, without the
-// copy (the closure is already in this machine's store).
+// build, applies it to this machine (internal/apply: lock, guard, profile,
+// activation, verification): the same evaluation, build and apply a deploy
+// runs, without the copy (the closure is already in this machine's store).
 func Switch(ctx context.Context, o SwitchOptions) (SwitchResult, error) {
 	m := o.Machine
 	if m.Configuration == "" {
 		m.Configuration = m.Name
 	}
-	report := func(p deploy.Phase, detail string) {
-		if o.Reporter != nil {
-			o.Reporter.Event(deploy.Event{Host: m.Name, Phase: p, Detail: detail, Time: time.Now()})
-		}
+	if o.Reporter == nil {
+		o.Reporter = report.Discard
 	}
+	progress := report.To(o.Reporter, m.Name)
 	res := SwitchResult{Machine: m.Name}
 
-	report(deploy.PhaseEval, m.Configuration)
-	closures, err := deploy.Evaluate(ctx, o.Nix, o.Flake, []hosts.Machine{m})
+	progress(report.PhaseEval, m.Configuration)
+	closures, err := plan.Evaluate(ctx, o.Nix, o.Flake, []hosts.Machine{m})
 	if err != nil {
 		return res, err
 	}
@@ -92,8 +93,8 @@ func Switch(ctx context.Context, o SwitchOptions) (SwitchResult, error) {
 		return res, err
 	}
 
-	report(deploy.PhaseBuild, exec.Attr(m.Configuration))
-	if err := deploy.BuildLocally(ctx, o.Nix, closures); err != nil {
+	progress(report.PhaseBuild, exec.Attr(m.Configuration))
+	if err := plan.Build(ctx, o.Nix, closures); err != nil {
 		return res, err
 	}
 	if o.Action == target.Build {
@@ -102,40 +103,13 @@ func Switch(ctx context.Context, o SwitchOptions) (SwitchResult, error) {
 
 	// The host's deploy lock: a deploy or rollback from elsewhere must not
 	// change the profile under this switch, nor this switch under them.
-	report(deploy.PhaseLock, "")
-	lock, err := deploy.Lock(ctx, o.Runner, target.NeedsRoot(exec))
-	if err != nil {
-		return res, err
-	}
-	defer lock.Release()
-
-	report(deploy.PhaseGuard, c.OutPath)
-	if err := exec.Guard(ctx, o.Runner, c.OutPath); err != nil {
-		return res, err
-	}
-	profile, err := exec.Profile(ctx, o.Runner)
-	if err != nil {
-		return res, err
-	}
-	prev, err := target.Current(ctx, o.Runner, profile)
-	if err != nil {
-		return res, err
-	}
-	res.Previous = prev.Number
-	h := &deploy.Host{Machine: m, Runner: o.Runner, Executor: exec, Path: c.OutPath, Action: o.Action,
-		Profile: profile, Previous: prev, Report: report}
-	if err := (deploy.Direct{}).Activate(ctx, h); err != nil {
-		return res, err
-	}
-	cur, err := target.Current(ctx, o.Runner, profile)
-	if err != nil {
-		return res, err
-	}
-	res.Generation = cur.Number
-	if o.Action.SetsProfile() && cur.Path != c.OutPath {
-		return res, fmt.Errorf("after activation %s points at %s, not the new %s", profile, cur.Path, c.OutPath)
-	}
-	return res, nil
+	locks := &apply.Locks{}
+	defer locks.Release()
+	var out report.Result
+	apply.Apply(ctx, apply.Request{Machine: m, Runner: o.Runner, Executor: exec, Path: c.OutPath, Action: o.Action,
+		Locks: locks, Report: progress}, &out)
+	res.Previous, res.Generation = out.PreviousGeneration, out.Generation
+	return res, out.Err
 }
 
 // nixString writes s as a Nix string literal.

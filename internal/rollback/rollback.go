@@ -7,12 +7,17 @@ package rollback
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
-	"github.com/nixherd/nixherd/internal/deploy"
+	"github.com/nixherd/nixherd/internal/apply"
+	"github.com/nixherd/nixherd/internal/fanout"
+	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/remote"
+	"github.com/nixherd/nixherd/internal/report"
 	"github.com/nixherd/nixherd/internal/target"
 )
 
@@ -25,6 +30,9 @@ type Plan struct {
 }
 
 func (p Plan) String() string {
+	if p.From.Number == p.To.Number {
+		return fmt.Sprintf("%s: already on generation %d (%s)", p.Machine, p.To.Number, p.To.Path)
+	}
 	return fmt.Sprintf("%s: generation %d (%s) → %d (%s, %s)", p.Machine, p.From.Number, p.From.Path,
 		p.To.Number, p.To.Path, p.To.Date.Format("2006-01-02 15:04"))
 }
@@ -76,46 +84,180 @@ func numbers(gens []target.Generation) string {
 	return strings.Join(s, ", ")
 }
 
-// Prepare lists the machine's generations and resolves the rollback target.
-func Prepare(ctx context.Context, r remote.Runner, exec target.Executor, machine string, to int) (Plan, error) {
-	profile, err := exec.Profile(ctx, r)
-	if err != nil {
-		return Plan{}, err
-	}
-	gens, err := target.Generations(ctx, r, profile)
-	if err != nil {
-		return Plan{}, err
-	}
-	p := Plan{Machine: machine, Profile: profile}
-	p.From, p.To, err = Choose(gens, to)
-	return p, err
+// Rollback is one rollback of many machines: Plan resolves every machine's
+// target generation (one connection per host), Apply carries the plans out
+// over the same connections.
+type Rollback struct {
+	machines []hosts.Machine
+	to       int
+	fleet    *fanout.Fleet
+	steps    []*step
 }
 
-// Apply carries out a plan under the host's deploy lock: it checks the old
-// configuration is still a system of the platform's kind, points the profile
-// at the chosen generation, verifies the profile now resolves to the planned
-// store path, and activates it with the platform's contract (switch).
-func Apply(ctx context.Context, r remote.Runner, exec target.Executor, p Plan, report func(deploy.Phase, string)) error {
-	root := target.NeedsRoot(exec)
-	report(deploy.PhaseLock, "")
-	lock, err := deploy.Lock(ctx, r, root)
-	if err != nil {
-		return err
-	}
-	defer lock.Release()
+// step is one machine's rollback as it goes.
+type step struct {
+	machine hosts.Machine
+	exec    target.Executor
+	plan    Plan
+	planned bool
+	res     report.Result
+}
 
-	report(deploy.PhaseGuard, p.To.Path)
-	if err := exec.Guard(ctx, r, p.To.Path); err != nil {
-		return err
-	}
-	report(deploy.PhaseProfile, fmt.Sprintf("generation %d", p.To.Number))
-	cur, err := target.SwitchGeneration(ctx, r, p.Profile, p.To.Number, root)
+// New prepares the rollback of machines (their platforms known) to
+// generation to (0: the one before the current).
+func New(machines []hosts.Machine, to int, o fanout.Options) (*Rollback, error) {
+	fleet, err := fanout.New(machines, o)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if cur.Path != p.To.Path {
-		return fmt.Errorf("after switching to generation %d the profile points at %s, not the planned %s; nothing was activated", p.To.Number, cur.Path, p.To.Path)
+	rb := &Rollback{machines: machines, to: to, fleet: fleet, steps: make([]*step, len(machines))}
+	for i, m := range machines {
+		rb.steps[i] = &step{machine: m, res: report.Result{Machine: m.Name, Platform: string(m.Platform)}}
 	}
-	report(deploy.PhaseActivate, p.To.Path)
-	return exec.Activate(ctx, r, p.To.Path, target.Switch)
+	return rb, nil
+}
+
+// Close ends the connections.
+func (rb *Rollback) Close() error { return rb.fleet.Close() }
+
+// Plan resolves each machine's target generation to its store path on the
+// machine itself. It returns the plans of the machines it could resolve;
+// the others have failed and say why in the summary.
+func (rb *Rollback) Plan(ctx context.Context) []Plan {
+	notStarted := rb.fleet.Each(ctx, func(ctx context.Context, h *fanout.Host) {
+		for _, i := range h.Machines {
+			rb.steps[i].prepare(ctx, h, rb.to)
+		}
+	})
+	rb.notStarted(notStarted)
+	var plans []Plan
+	for _, s := range rb.steps {
+		if s.planned {
+			plans = append(plans, s.plan)
+		}
+	}
+	return plans
+}
+
+func (s *step) prepare(ctx context.Context, h *fanout.Host, to int) {
+	m := s.machine
+	fail := func(o report.Outcome, err error) {
+		s.res.Outcome, s.res.Err, s.res.Error = o, err, err.Error()
+	}
+	exec, err := target.For(m.Platform)
+	if err != nil {
+		fail(report.Failed, fmt.Errorf("%s: the flake has no configuration %q in nixosConfigurations, darwinConfigurations or homeConfigurations", m.Name, m.Configuration))
+		return
+	}
+	s.exec = exec
+	r, err := h.Connect(ctx, m)
+	if err != nil {
+		var ce *remote.ConnectError
+		if errors.As(err, &ce) {
+			fail(report.Unreachable, err)
+		} else {
+			fail(report.Failed, err)
+		}
+		return
+	}
+	profile, err := exec.Profile(ctx, r)
+	if err == nil {
+		var gens []target.Generation
+		if gens, err = target.Generations(ctx, r, profile); err == nil {
+			s.plan = Plan{Machine: m.Name, Profile: profile}
+			s.plan.From, s.plan.To, err = Choose(gens, to)
+		}
+	}
+	if err != nil {
+		fail(report.Failed, fmt.Errorf("%s: %w", m.Name, err))
+		return
+	}
+	s.planned = true
+	s.res.Path, s.res.Generation, s.res.PreviousGeneration = s.plan.To.Path, s.plan.To.Number, s.plan.From.Number
+	s.res.Outcome = s.plan.outcome(true)
+}
+
+// outcome is what the plan does (or, dry, would do) to the machine.
+func (p Plan) outcome(dry bool) report.Outcome {
+	switch {
+	case p.From.Number == p.To.Number:
+		return report.AlreadyThere
+	case p.To.Number > p.From.Number && dry:
+		return report.WouldGoForward
+	case p.To.Number > p.From.Number:
+		return report.WentForward
+	case dry:
+		return report.WouldGoBack
+	}
+	return report.WentBack
+}
+
+// Apply carries out every plan under its host's deploy lock: the old
+// configuration is checked to still be a system of the platform's kind,
+// the profile is pointed at the chosen generation and checked to resolve
+// to the planned store path, and that is activated with the platform's
+// contract (switch). A machine already on its target is left alone.
+func (rb *Rollback) Apply(ctx context.Context, r report.Reporter) {
+	notStarted := rb.fleet.Each(ctx, func(ctx context.Context, h *fanout.Host) {
+		locks := &apply.Locks{}
+		defer locks.Release()
+		for _, i := range h.Machines {
+			rb.steps[i].apply(ctx, h, locks, r)
+		}
+	})
+	rb.notStarted(notStarted)
+}
+
+func (s *step) apply(ctx context.Context, h *fanout.Host, locks *apply.Locks, rep report.Reporter) {
+	m := s.machine
+	progress := report.To(rep, m.Name)
+	if !s.planned {
+		if s.res.Err != nil {
+			rep.Event(report.Event{Machine: m.Name, Phase: report.PhaseFailed, Err: s.res.Err, Time: time.Now()})
+		}
+		return
+	}
+	start := time.Now()
+	defer func() { s.res.Seconds = time.Since(start).Seconds() }()
+	if s.plan.From.Number == s.plan.To.Number {
+		s.res.Generation = s.plan.To.Number
+		progress(report.PhaseDone, fmt.Sprintf("already on generation %d", s.plan.To.Number))
+		return
+	}
+	r, err := h.Connect(ctx, m)
+	if err != nil {
+		s.res.Outcome, s.res.Err, s.res.Error = report.Unreachable, err, err.Error()
+		rep.Event(report.Event{Machine: m.Name, Phase: report.PhaseFailed, Err: err, Time: time.Now()})
+		return
+	}
+	apply.Apply(ctx, apply.Request{Machine: m, Runner: r, Executor: s.exec, Path: s.plan.To.Path, Action: target.Switch,
+		Generation: s.plan.To.Number, Locks: locks, Report: progress}, &s.res)
+	if s.res.Err != nil {
+		// Where a failed machine ended is not known for sure: status tells.
+		s.res.Path = ""
+		rep.Event(report.Event{Machine: m.Name, Phase: report.PhaseFailed, Err: s.res.Err, Time: time.Now()})
+		return
+	}
+	s.res.Outcome = s.plan.outcome(false)
+	progress(report.PhaseDone, fmt.Sprintf("generation %d", s.plan.To.Number))
+}
+
+// notStarted marks the machines of hosts an interrupt kept from starting.
+func (rb *Rollback) notStarted(hs []*fanout.Host) {
+	for _, h := range hs {
+		for _, i := range h.Machines {
+			s := rb.steps[i]
+			s.planned = false
+			s.res.Outcome, s.res.Error = report.NotStarted, "interrupted before its turn: nothing was done"
+		}
+	}
+}
+
+// Summary is every machine's outcome.
+func (rb *Rollback) Summary(seconds float64) *report.Summary {
+	results := make([]report.Result, len(rb.steps))
+	for i, s := range rb.steps {
+		results[i] = s.res
+	}
+	return report.NewSummary(results, seconds)
 }

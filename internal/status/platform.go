@@ -28,7 +28,7 @@ func Platforms(ctx context.Context, n *nix.Nix, flake string, machines []hosts.M
 			confs = &c
 		}
 		if found, ok := confs.Lookup(m.Configuration, "linux"); ok {
-			out[i].Platform = string(found.Platform)
+			out[i].Platform = found.Platform
 		}
 	}
 	return out, nil

@@ -9,12 +9,13 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 
-	"github.com/nixherd/nixherd/internal/deploy"
+	"github.com/nixherd/nixherd/internal/fanout"
 	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/local"
 	"github.com/nixherd/nixherd/internal/nix"
+	"github.com/nixherd/nixherd/internal/plan"
+	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/remote"
 	"github.com/nixherd/nixherd/internal/target"
 )
@@ -63,51 +64,49 @@ type Options struct {
 	Parallel int
 }
 
+// Reach is how status, generations and rollback reach machines: in
+// parallel, one connection per host, and this machine through a runner
+// whose sudo may ask for the password.
+func Reach(sshOptions []string, parallel int) fanout.Options {
+	return fanout.Options{Parallel: parallel, SSHOptions: sshOptions, Local: local.Runner{}}
+}
+
 // Query evaluates the desired configuration of every machine at once and
 // reads each host's state in parallel. Per-machine problems (an unreachable
 // host, a configuration missing from the flake) are in the result; the
 // error is for failures that concern the whole fleet.
 func Query(ctx context.Context, machines []hosts.Machine, o Options) ([]Machine, error) {
-	closures, err := deploy.Evaluate(ctx, o.Nix, o.Flake, machines)
+	closures, err := plan.Evaluate(ctx, o.Nix, o.Flake, machines)
 	if err != nil {
 		return nil, err
 	}
-	pool, err := remote.NewPool()
-	if err != nil {
-		return nil, err
-	}
-	defer pool.Close()
 	if o.Parallel <= 0 {
 		o.Parallel = 16
 	}
-	ms := make([]hosts.Machine, len(closures))
-	for i, c := range closures {
-		ms[i] = c.Machine
+	fleet, err := fanout.New(machines, Reach(o.SSHOptions, o.Parallel))
+	if err != nil {
+		return nil, err
 	}
-	groups := hosts.ByTarget(ms)
+	defer fleet.Close()
 	out := make([]Machine, len(closures))
-	sem := make(chan struct{}, o.Parallel)
-	var wg sync.WaitGroup
-	for _, idx := range groups {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			r, err := Connect(ctx, pool, closures[idx[0]].Machine, o.SSHOptions)
-			for _, i := range idx {
-				out[i] = query(ctx, r, err, closures[i])
-			}
-		}()
+	notStarted := fleet.Each(ctx, func(ctx context.Context, h *fanout.Host) {
+		for _, i := range h.Machines {
+			r, err := h.Connect(ctx, closures[i].Machine)
+			out[i] = query(ctx, r, err, closures[i])
+		}
+	})
+	for _, h := range notStarted {
+		for _, i := range h.Machines {
+			out[i] = query(ctx, nil, fmt.Errorf("%s: not read: %w", closures[i].Machine.Name, ctx.Err()), closures[i])
+		}
 	}
-	wg.Wait()
 	return out, nil
 }
 
 // query reads one machine's state over r (or records why r could not be
 // opened).
-func query(ctx context.Context, r remote.Runner, connErr error, c deploy.Closure) Machine {
-	m := Machine{Name: c.Machine.Name, Target: c.Machine.Target, Platform: c.Platform, Desired: c.OutPath}
+func query(ctx context.Context, r remote.Runner, connErr error, c plan.Closure) Machine {
+	m := Machine{Name: c.Machine.Name, Target: c.Machine.Target, Platform: string(c.Platform), Desired: c.OutPath}
 	if connErr != nil {
 		m.Error = connErr.Error()
 		return m
@@ -135,17 +134,6 @@ func query(ctx context.Context, r remote.Runner, connErr error, c deploy.Closure
 	return m
 }
 
-// Connect opens the runner of a machine: this machine for a "local" target
-// (where sudo may ask for a password), else a master SSH connection from
-// pool. An unreachable host's error says so.
-func Connect(ctx context.Context, pool *remote.Pool, m hosts.Machine, sshOptions []string) (remote.Runner, error) {
-	if m.Local() {
-		return local.Runner{}, nil
-	}
-	opts := remote.MergeOptions(sshOptions, m.SSHOptions)
-	return pool.Dial(ctx, m.Name, m.Address, opts)
-}
-
 // Running returns the profile's current generation (with its date) and the
 // configuration active on the host now.
 func Running(ctx context.Context, r remote.Runner, exec target.Executor) (target.Generation, string, error) {
@@ -164,7 +152,7 @@ func Running(ctx context.Context, r remote.Runner, exec target.Executor) (target
 		}
 	}
 	running := cur.Path
-	if exec.Platform() == "nixos" {
+	if exec.Platform() == platform.NixOS {
 		out, err := r.Run(ctx, remote.Sh(`if [ -e /run/current-system ]; then readlink -f /run/current-system; fi`))
 		if err != nil {
 			return cur, "", fmt.Errorf("reading /run/current-system: %w", err)

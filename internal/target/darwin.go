@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/remote"
 )
 
@@ -14,7 +15,7 @@ import (
 // as the deploying user when the configuration still has a live one).
 type Darwin struct{}
 
-func (Darwin) Platform() string { return "darwin" }
+func (Darwin) Platform() platform.Platform { return platform.Darwin }
 
 func (Darwin) Attr(configuration string) string {
 	return "darwinConfigurations." + quoteAttr(configuration) + ".system"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/remote"
 )
 
@@ -13,7 +14,7 @@ import (
 // as that user (never as root).
 type Home struct{}
 
-func (Home) Platform() string { return "home" }
+func (Home) Platform() platform.Platform { return platform.Home }
 
 func (Home) Attr(configuration string) string {
 	return "homeConfigurations." + quoteAttr(configuration) + ".activationPackage"

@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/remote"
 )
 
 // NixOS deploys nixosConfigurations with switch-to-configuration.
 type NixOS struct{}
 
-func (NixOS) Platform() string { return "nixos" }
+func (NixOS) Platform() platform.Platform { return platform.NixOS }
 
 func (NixOS) Attr(configuration string) string {
 	return "nixosConfigurations." + quoteAttr(configuration) + ".config.system.build.toplevel"

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/remote"
 )
 
@@ -57,8 +58,7 @@ const SystemProfile = "/nix/var/nix/profiles/system"
 
 // Executor deploys one platform's configurations.
 type Executor interface {
-	// Platform is "nixos", "darwin" or "home".
-	Platform() string
+	Platform() platform.Platform
 	// Attr is the flake output attribute of configuration's closure.
 	Attr(configuration string) string
 	// Supports returns an error when the platform has no such action.
@@ -75,21 +75,21 @@ type Executor interface {
 }
 
 // For returns the executor of a platform.
-func For(platform string) (Executor, error) {
-	switch platform {
-	case "nixos":
+func For(p platform.Platform) (Executor, error) {
+	switch p {
+	case platform.NixOS:
 		return NixOS{}, nil
-	case "darwin":
+	case platform.Darwin:
 		return Darwin{}, nil
-	case "home":
+	case platform.Home:
 		return Home{}, nil
 	}
-	return nil, fmt.Errorf("unknown platform %q (nixos, darwin or home)", platform)
+	return nil, fmt.Errorf("unknown platform %q (nixos, darwin or home)", string(p))
 }
 
 // NeedsRoot reports whether the executor's profile belongs to root (system
 // profiles do; a home-manager profile belongs to its user).
-func NeedsRoot(e Executor) bool { return e.Platform() != "home" }
+func NeedsRoot(e Executor) bool { return e.Platform().System() }
 
 // quoteAttr quotes a configuration name for use in an attribute path.
 func quoteAttr(name string) string {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/nixherd/nixherd/internal/deploy"
 	"github.com/nixherd/nixherd/internal/hosts"
+	"github.com/nixherd/nixherd/internal/platform"
+	"github.com/nixherd/nixherd/internal/report"
 	"github.com/nixherd/nixherd/internal/target"
 	"github.com/nixherd/nixherd/internal/testhost"
 )
@@ -53,7 +55,7 @@ func (f *fleet) write(ms ...testhost.FixtureMachine) {
 
 // deploy runs nixherd's deploy pipeline on the selected machines (all when
 // none) and returns the results by machine.
-func (f *fleet) deploy(ctx context.Context, action target.Action, selectors ...string) (*deploy.Summary, map[string]deploy.Result) {
+func (f *fleet) deploy(ctx context.Context, action target.Action, selectors ...string) (*report.Summary, map[string]report.Result) {
 	f.t.Helper()
 	inv, err := hosts.Load(ctx, filepath.Join(f.dir, "deploy.nix"))
 	if err != nil {
@@ -67,8 +69,8 @@ func (f *fleet) deploy(ctx context.Context, action target.Action, selectors ...s
 	if err != nil {
 		f.t.Fatalf("deploy: %v", err)
 	}
-	byName := map[string]deploy.Result{}
-	for _, r := range sum.Results {
+	byName := map[string]report.Result{}
+	for _, r := range sum.Machines {
 		byName[r.Machine] = r
 	}
 	return sum, byName
@@ -79,12 +81,12 @@ func (f *fleet) deploy(ctx context.Context, action target.Action, selectors ...s
 // and activate.
 func TestDeployDarwinAndHome(t *testing.T) {
 	c := testhost.Start(t, testhost.Options{Names: []string{"mac", "laptop"}})
-	mac := testhost.FixtureMachine{Name: "mac", Platform: testhost.Darwin, Generation: "1", ActivateUser: true}
-	home := testhost.FixtureMachine{Name: "root@laptop", Platform: testhost.Home, Generation: "1"}
+	mac := testhost.FixtureMachine{Name: "mac", Platform: platform.Darwin, Generation: "1", ActivateUser: true}
+	home := testhost.FixtureMachine{Name: "root@laptop", Platform: platform.Home, Generation: "1"}
 	f := newFleet(t, c, mac, home)
 	sum, res := f.deploy(context.Background(), target.Switch)
 	if !sum.OK {
-		t.Fatalf("deploy: %+v", sum.Results)
+		t.Fatalf("deploy: %+v", sum.Machines)
 	}
 	m := c.Host("mac")
 	if p := res["mac"].Path; m.CurrentSystem() != p || m.Profile(systemProfile) != p {

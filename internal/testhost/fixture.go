@@ -10,15 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// Platform is the kind of machine a fixture machine imitates.
-type Platform string
-
-const (
-	NixOS  Platform = "nixos"  // nixosConfigurations.NAME.config.system.build.toplevel
-	Darwin Platform = "darwin" // darwinConfigurations.NAME.system
-	Home   Platform = "home"   // homeConfigurations."USER@HOST".activationPackage
+	"github.com/nixherd/nixherd/internal/platform"
 )
 
 // FixtureMachine is one machine of the fixture fleet. Its toplevel is a real
@@ -26,8 +19,9 @@ const (
 type FixtureMachine struct {
 	// Name is the attribute name: the host name for nixos and darwin,
 	// "user@host" for home.
-	Name     string
-	Platform Platform
+	Name string
+	// Platform is the kind of machine it imitates.
+	Platform platform.Platform
 	// Generation is free text that ends up in the toplevel (and in
 	// nixos-version as "fixture-GENERATION"): change it to get a new
 	// generation.
@@ -85,8 +79,8 @@ func WriteFixture(dir string, opts FixtureOptions) error {
 			return fmt.Errorf("fixture machine name %q", m.Name)
 		}
 		switch m.Platform {
-		case NixOS, Darwin:
-		case Home:
+		case platform.NixOS, platform.Darwin:
+		case platform.Home:
 			if !strings.Contains(m.Name, "@") {
 				return fmt.Errorf("home-manager fixture %q: name it user@host", m.Name)
 			}
@@ -149,9 +143,9 @@ func CurrentSystem() string {
 // the contracts nixos-rebuild, darwin-rebuild and home-manager use.
 func (m FixtureMachine) Attr() string {
 	switch m.Platform {
-	case Darwin:
+	case platform.Darwin:
 		return fmt.Sprintf("darwinConfigurations.%s.system", nixString(m.Name))
-	case Home:
+	case platform.Home:
 		return fmt.Sprintf("homeConfigurations.%s.activationPackage", nixString(m.Name))
 	default:
 		return fmt.Sprintf("nixosConfigurations.%s.config.system.build.toplevel", nixString(m.Name))

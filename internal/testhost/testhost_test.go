@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/testenv"
 	"github.com/nixherd/nixherd/internal/testhost"
 )
@@ -123,7 +124,7 @@ func TestHostsHaveOwnStoresAndActivation(t *testing.T) {
 		t.Errorf("ssh_config does not verify host keys:\n%s", cfg)
 	}
 
-	m := testhost.FixtureMachine{Name: "devnix", Platform: testhost.NixOS, Generation: "g1", PayloadBytes: 4096}
+	m := testhost.FixtureMachine{Name: "devnix", Platform: platform.NixOS, Generation: "g1", PayloadBytes: 4096}
 	dir := fixture(t, m)
 	top := build(t, dir, m)[0]
 	devnix := c.Host("devnix")
@@ -212,10 +213,10 @@ func TestWrongHostKeyIsRefused(t *testing.T) {
 func TestFixtureActivationContracts(t *testing.T) {
 	c := testhost.Start(t, testhost.Options{N: 1})
 	h := c.Hosts[0]
-	good := testhost.FixtureMachine{Name: "devnix", Platform: testhost.NixOS, Generation: "good"}
-	unitFails := testhost.FixtureMachine{Name: "devnix", Platform: testhost.NixOS, Generation: "unit", ActivateExit: 4}
-	scriptFails := testhost.FixtureMachine{Name: "devnix", Platform: testhost.NixOS, Generation: "script", ActivateScript: "echo hook ran > /run/hook; exit 3"}
-	closesSSH := testhost.FixtureMachine{Name: "devnix", Platform: testhost.NixOS, Generation: "nossh", SSHDown: true}
+	good := testhost.FixtureMachine{Name: "devnix", Platform: platform.NixOS, Generation: "good"}
+	unitFails := testhost.FixtureMachine{Name: "devnix", Platform: platform.NixOS, Generation: "unit", ActivateExit: 4}
+	scriptFails := testhost.FixtureMachine{Name: "devnix", Platform: platform.NixOS, Generation: "script", ActivateScript: "echo hook ran > /run/hook; exit 3"}
+	closesSSH := testhost.FixtureMachine{Name: "devnix", Platform: platform.NixOS, Generation: "nossh", SSHDown: true}
 	var paths []string
 	for _, m := range []testhost.FixtureMachine{good, unitFails, scriptFails, closesSSH} {
 		paths = append(paths, build(t, fixture(t, m), m)[0])
@@ -299,8 +300,8 @@ func waitSSH(h *testhost.Host, up bool, timeout time.Duration) error {
 func TestFixtureDarwinAndHome(t *testing.T) {
 	c := testhost.Start(t, testhost.Options{N: 1})
 	h := c.Hosts[0]
-	mac := testhost.FixtureMachine{Name: "devmac", Platform: testhost.Darwin, Generation: "1", ActivateUser: true}
-	home := testhost.FixtureMachine{Name: "me@ephem", Platform: testhost.Home, Generation: "1"}
+	mac := testhost.FixtureMachine{Name: "devmac", Platform: platform.Darwin, Generation: "1", ActivateUser: true}
+	home := testhost.FixtureMachine{Name: "me@ephem", Platform: platform.Home, Generation: "1"}
 	paths := build(t, fixture(t, mac, home), mac, home)
 	for _, p := range paths {
 		copyTo(t, c, h, p)
@@ -510,7 +511,7 @@ func TestConcurrentClustersGetDistinctAddresses(t *testing.T) {
 func TestDeployUser(t *testing.T) {
 	testhost.Need(t)
 	testenv.NeedTool(t, "sudo")
-	m := testhost.FixtureMachine{Name: "devnix", Platform: testhost.NixOS, Generation: "user"}
+	m := testhost.FixtureMachine{Name: "devnix", Platform: platform.NixOS, Generation: "user"}
 	top := build(t, fixture(t, m), m)[0]
 	ctx := context.Background()
 	asUser := func(h *testhost.Host, script string) (string, error) {
@@ -613,7 +614,7 @@ func TestHomeActivationAsDeployUser(t *testing.T) {
 	testenv.NeedTool(t, "sudo")
 	c := testhost.Start(t, testhost.Options{N: 1, DeployUser: "deploy", TrustedDeployUser: true})
 	h := c.Hosts[0]
-	m := testhost.FixtureMachine{Name: "deploy@" + h.Name, Platform: testhost.Home, Generation: "1"}
+	m := testhost.FixtureMachine{Name: "deploy@" + h.Name, Platform: platform.Home, Generation: "1"}
 	top := build(t, fixture(t, m), m)[0]
 	copyTo(t, c, h, top)
 	out, err := h.SSHAs(context.Background(), "deploy", "nix-env -p $HOME/hm-profile --set "+top+" && "+top+"/activate").CombinedOutput()

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/nixherd/nixherd/internal/report"
 )
 
 // Frame rate cap of the live view: fast enough to feel live, slow enough
@@ -76,28 +78,29 @@ func (l *Live) add(host string) *row {
 	return r
 }
 
-// Event updates the host's row; the next frame shows it.
-func (l *Live) Event(e Event) {
+// Event updates the machine's row; the next frame shows it.
+func (l *Live) Event(ev report.Event) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	t := e.Time
+	t := ev.Time
 	if t.IsZero() {
 		t = l.now()
 	}
-	r := l.add(e.Host)
-	if run, ok := l.byHost[""]; ok && e.Host != "" && !run.done {
+	e := show(ev)
+	r := l.add(e.machine)
+	if run, ok := l.byHost[""]; ok && e.machine != "" && !run.done {
 		// Hosts start once the run-wide stages are over.
 		run.done, run.end = true, t
 	}
 	if r.start.IsZero() {
 		r.start = t
 	}
-	if r.phase != e.Phase || e.Detail != "" {
-		r.detail = e.Detail
+	if r.phase != e.phase || e.detail != "" {
+		r.detail = e.detail
 	}
-	r.phase = e.Phase
-	r.done, r.failed = e.Done, e.Failed
-	if e.Done {
+	r.phase = e.phase
+	r.done, r.failed = e.done, e.failed
+	if e.done {
 		r.end = t
 	}
 }

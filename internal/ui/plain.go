@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nixherd/nixherd/internal/report"
 )
 
 // Plain writes one timestamped line each time a host changes phase. Detail
@@ -27,30 +29,31 @@ func NewPlain(w io.Writer, hosts ...string) *Plain {
 	return p
 }
 
-// Event writes a line when e starts a new phase for its host or ends it.
-func (p *Plain) Event(e Event) {
+// Event writes a line when e starts a new phase for its machine or ends it.
+func (p *Plain) Event(ev report.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	key := e.Phase
-	if e.Done {
-		key = "\x00done " + e.Phase
+	e := show(ev)
+	key := e.phase
+	if e.done {
+		key = "\x00done " + e.phase
 	}
-	if prev, seen := p.last[e.Host]; seen && prev == key {
+	if prev, seen := p.last[e.machine]; seen && prev == key {
 		return
 	}
-	p.last[e.Host] = key
-	host := e.Host
+	p.last[e.machine] = key
+	host := e.machine
 	if host == "" {
 		host = RunLabel
 	}
 	p.width = max(p.width, len(host))
-	t := e.Time
+	t := ev.Time
 	if t.IsZero() {
 		t = time.Now()
 	}
-	line := fmt.Sprintf("%s %-*s %s", t.UTC().Format(time.RFC3339), p.width, host, e.Phase)
-	if e.Detail != "" {
-		line += ": " + oneLine(e.Detail)
+	line := fmt.Sprintf("%s %-*s %s", t.UTC().Format(time.RFC3339), p.width, host, e.phase)
+	if e.detail != "" {
+		line += ": " + oneLine(e.detail)
 	}
 	fmt.Fprintln(p.w, strings.TrimRight(line, " "))
 }

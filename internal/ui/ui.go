@@ -3,8 +3,8 @@
 // lines everywhere else (CI logs, pipes, files), and a summary table (or
 // JSON) at the end.
 //
-// The deploy pipeline and the local commands report Events; they never know
-// which view is listening. A view is chosen once, from whether the output is
+// The commands report events (internal/report); they never know which view
+// is listening. A view is chosen once, from whether the output is
 // a terminal, so a command's output can be piped or logged without control
 // characters leaking into it.
 package ui
@@ -12,32 +12,20 @@ package ui
 import (
 	"io"
 	"os"
-	"time"
 
+	"github.com/nixherd/nixherd/internal/report"
 	"golang.org/x/term"
 )
 
 // RunLabel names the row of events that concern the whole run rather than
-// one host (Host ""): evaluating and building every selected machine.
+// one machine (Machine ""): evaluating and building every selected machine.
 const RunLabel = "*"
 
-// Event is one step of the work on one host: the host entered Phase
-// ("eval", "build", "copy", "activate", ...), with an optional Detail
-// (what is being copied, the store path being activated, an error).
-type Event struct {
-	Host   string // "" for the whole run
-	Phase  string
-	Detail string
-	Time   time.Time
-	// Done marks the host's last event; Failed says it ended badly.
-	Done   bool
-	Failed bool
-}
-
-// View receives events and draws them. Close flushes the view; call it
-// before printing anything else (such as the summary) to the same output.
+// View receives the events of the work (report.Event) and draws them.
+// Close flushes the view; call it before printing anything else (such as
+// the summary) to the same output.
 type View interface {
-	Event(Event)
+	report.Reporter
 	Close()
 }
 

@@ -1,18 +1,18 @@
 package ui
 
 import (
-	"errors"
-	"strconv"
-	"sync"
-	"unicode/utf8"
-
 	"bytes"
 	"encoding/json"
-	"github.com/nixherd/nixherd/internal/deploy"
+	"errors"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"github.com/nixherd/nixherd/internal/report"
 )
 
 var t0 = time.Date(2026, 11, 26, 1, 2, 3, 0, time.UTC)
@@ -78,11 +78,11 @@ func TestLiveRedrawsRowsInPlace(t *testing.T) {
 	c := &clock{t0}
 	l := newLive(&buf, func() int { return 80 }, c.now, "devmac", "devnix", "ephem")
 
-	l.Event(Event{Host: "devnix", Phase: "copy", Detail: "12 paths", Time: c.t})
+	l.Event(report.Event{Machine: "devnix", Phase: "copy", Detail: "12 paths", Time: c.t})
 	c.advance(2500 * time.Millisecond)
 	l.Draw()
-	l.Event(Event{Host: "devnix", Phase: "activate", Time: c.t})
-	l.Event(Event{Host: "ephem", Phase: "build", Time: c.t})
+	l.Event(report.Event{Machine: "devnix", Phase: "activate", Time: c.t})
+	l.Event(report.Event{Machine: "ephem", Phase: "build", Time: c.t})
 	c.advance(time.Second)
 	l.Draw()
 
@@ -102,9 +102,9 @@ func TestLiveWritesNothingWhenFrameUnchanged(t *testing.T) {
 	var buf bytes.Buffer
 	c := &clock{t0}
 	l := newLive(&buf, func() int { return 80 }, c.now)
-	l.Event(Event{Host: "a", Phase: "switch", Time: c.t})
+	l.Event(report.Event{Machine: "a", Phase: "switch", Time: c.t})
 	c.advance(time.Second)
-	l.Event(Event{Host: "a", Phase: "switch", Done: true, Time: c.t})
+	l.Event(report.Event{Machine: "a", Phase: report.PhaseDone, Detail: "switched", Time: c.t})
 	l.Draw()
 	n := buf.Len()
 	c.advance(time.Minute)
@@ -113,7 +113,7 @@ func TestLiveWritesNothingWhenFrameUnchanged(t *testing.T) {
 	if buf.Len() != n {
 		t.Fatalf("redraw of an unchanged frame wrote %q", buf.String()[n:])
 	}
-	if got := screen(buf.String())[0]; got != "✓ a     switch      1.0s" {
+	if got := screen(buf.String())[0]; got != "✓ a     done        1.0s  switched" {
 		t.Fatalf("finished row = %q", got)
 	}
 }
@@ -123,7 +123,7 @@ func TestLiveCutsLinesToTerminalWidth(t *testing.T) {
 	width := 40
 	c := &clock{t0}
 	l := newLive(&buf, func() int { return width }, c.now)
-	l.Event(Event{Host: "devnix", Phase: "copy", Detail: strings.Repeat("/nix/store/x ", 20), Time: c.t})
+	l.Event(report.Event{Machine: "devnix", Phase: "copy", Detail: strings.Repeat("/nix/store/x ", 20), Time: c.t})
 	l.Draw()
 	for _, line := range screen(buf.String()) {
 		if n := len([]rune(line)); n > width-1 {
@@ -160,8 +160,8 @@ func TestLiveFailedHostShowsError(t *testing.T) {
 	var buf bytes.Buffer
 	c := &clock{t0}
 	l := newLive(&buf, func() int { return 80 }, c.now)
-	l.Event(Event{Host: "ephem", Phase: "activate", Time: c.t})
-	l.Event(Event{Host: "ephem", Phase: "failed", Detail: "switch-to-configuration\nexited 4", Done: true, Failed: true, Time: c.t})
+	l.Event(report.Event{Machine: "ephem", Phase: "activate", Time: c.t})
+	l.Event(report.Event{Machine: "ephem", Phase: report.PhaseFailed, Err: errors.New("switch-to-configuration\nexited 4"), Time: c.t})
 	l.Close()
 	got := screen(buf.String())[0]
 	if got != "✗ ephem  failed      0.0s  switch-to-configuration | exited 4" {
@@ -175,15 +175,15 @@ func TestLiveFailedHostShowsError(t *testing.T) {
 func TestPlainOneLinePerPhaseChange(t *testing.T) {
 	var buf bytes.Buffer
 	p := NewPlain(&buf, "devmac", "ephem")
-	p.Event(Event{Host: "ephem", Phase: "copy", Detail: "3 paths", Time: t0})
-	p.Event(Event{Host: "ephem", Phase: "copy", Detail: "2 paths left", Time: t0.Add(time.Second)})
-	p.Event(Event{Host: "devmac", Phase: "activate", Time: t0.Add(2 * time.Second)})
-	p.Event(Event{Host: "ephem", Phase: "activate", Time: t0.Add(3 * time.Second)})
-	p.Event(Event{Host: "ephem", Phase: "activate", Detail: "generation 4", Done: true, Time: t0.Add(4 * time.Second)})
+	p.Event(report.Event{Machine: "ephem", Phase: "copy", Detail: "3 paths", Time: t0})
+	p.Event(report.Event{Machine: "ephem", Phase: "copy", Detail: "2 paths left", Time: t0.Add(time.Second)})
+	p.Event(report.Event{Machine: "devmac", Phase: "activate", Time: t0.Add(2 * time.Second)})
+	p.Event(report.Event{Machine: "ephem", Phase: "activate", Time: t0.Add(3 * time.Second)})
+	p.Event(report.Event{Machine: "ephem", Phase: report.PhaseDone, Detail: "switched", Time: t0.Add(4 * time.Second)})
 	want := `2026-11-26T01:02:03Z ephem  copy: 3 paths
 2026-11-26T01:02:05Z devmac activate
 2026-11-26T01:02:06Z ephem  activate
-2026-11-26T01:02:07Z ephem  activate: generation 4
+2026-11-26T01:02:07Z ephem  done: switched
 `
 	if buf.String() != want {
 		t.Fatalf("plain output:\n%s\nwant:\n%s", buf.String(), want)
@@ -199,16 +199,16 @@ func TestNewPicksPlainForNonTerminal(t *testing.T) {
 	}
 }
 
-func sampleResults() []Result {
-	return []Result{
-		{Host: "devnix", Outcome: "switched", Generation: 7, StorePath: "/nix/store/aaaa-nixos-system-devnix", Duration: 12300 * time.Millisecond, OK: true},
-		{Host: "ephem", Outcome: "unreachable", Duration: 3 * time.Second, Error: "ssh: connect to host 127.0.0.3 port 22: Connection refused"},
-	}
+func sampleSummary() *report.Summary {
+	return report.NewSummary([]report.Result{
+		{Machine: "devnix", Outcome: report.Switched, Generation: 7, Path: "/nix/store/aaaa-nixos-system-devnix", Seconds: 12.3},
+		{Machine: "ephem", Outcome: report.Unreachable, Seconds: 3, Error: "ssh: connect to host 127.0.0.3 port 22: Connection refused"},
+	}, 15.3)
 }
 
 func TestSummaryTable(t *testing.T) {
 	var buf bytes.Buffer
-	if err := WriteSummary(&buf, sampleResults()); err != nil {
+	if err := WriteSummary(&buf, sampleSummary()); err != nil {
 		t.Fatal(err)
 	}
 	want := `MACHINE  OUTCOME      GENERATION  STORE PATH                           DURATION  ERROR
@@ -222,17 +222,17 @@ ephem    unreachable  -           -                                    3.0s     
 	}
 }
 
-// TestDeploySummaryTable: a deploy's summary goes through the same table,
-// with the columns only a deploy has (target, what was copied), the paths a
-// dry run would send, an error's first line, and the failed machines.
+// TestDeploySummaryTable: a deploy's summary has the columns only a deploy
+// has (target, what was copied), the paths a dry run would send, an error's
+// first line, and the failed machines.
 func TestDeploySummaryTable(t *testing.T) {
-	s := &deploy.Summary{Results: []deploy.Result{
-		{Machine: "devnix", Target: "root@127.0.0.2", Outcome: deploy.Switched, Generation: 3, Path: "/nix/store/aaaa-nixos-system-devnix", CopiedPaths: 2, CopiedBytes: 3 << 20, Seconds: 4.25},
-		{Machine: "devmac", Target: "local", Outcome: deploy.WouldCopy, Path: "/nix/store/bbbb-darwin-system-devmac", CopiedPaths: 1, CopiedBytes: 10, WouldCopy: []string{"/nix/store/bbbb-darwin-system-devmac"}, Seconds: 1},
-		{Machine: "ephem", Target: "root@127.0.0.3", Outcome: deploy.Failed, Path: "/nix/store/cccc-nixos-system-ephem", Error: "ephem: activation failed\nlog line 1\nlog line 2", Seconds: 2},
-	}}
+	s := report.NewSummary([]report.Result{
+		{Machine: "devnix", Target: "root@127.0.0.2", Outcome: report.Switched, Generation: 3, Path: "/nix/store/aaaa-nixos-system-devnix", Copied: &report.Copied{Paths: 2, Bytes: 3 << 20}, Seconds: 4.25},
+		{Machine: "devmac", Target: "local", Outcome: report.WouldCopy, Path: "/nix/store/bbbb-darwin-system-devmac", Copied: &report.Copied{Paths: 1, Bytes: 10}, WouldCopy: []string{"/nix/store/bbbb-darwin-system-devmac"}, Seconds: 1},
+		{Machine: "ephem", Target: "root@127.0.0.3", Outcome: report.Failed, Path: "/nix/store/cccc-nixos-system-ephem", Copied: &report.Copied{}, Error: "ephem: activation failed\nlog line 1\nlog line 2", Seconds: 2},
+	}, 5)
 	var buf bytes.Buffer
-	if err := WriteSummary(&buf, FromDeploySummary(s)); err != nil {
+	if err := WriteSummary(&buf, s); err != nil {
 		t.Fatal(err)
 	}
 	want := `MACHINE  TARGET          OUTCOME   GENERATION  COPIED       STORE PATH                            DURATION  ERROR
@@ -248,14 +248,26 @@ devmac would receive:
 	}
 }
 
+// A dry run's copy column says what would be copied, not what was.
+func TestDryRunSummarySaysToCopy(t *testing.T) {
+	s := report.NewSummary([]report.Result{
+		{Machine: "devnix", Target: "root@127.0.0.2", Outcome: report.WouldCopy, Path: "/nix/store/aaaa-nixos-system-devnix", Copied: &report.Copied{Paths: 2, Bytes: 3 << 20}, Seconds: 1},
+	}, 1)
+	var buf bytes.Buffer
+	WriteSummary(&buf, s)
+	if !strings.HasPrefix(buf.String(), "MACHINE  TARGET          OUTCOME  GENERATION  TO COPY ") {
+		t.Fatalf("dry-run table:\n%s", buf.String())
+	}
+}
+
 func TestSummaryJSON(t *testing.T) {
 	var buf bytes.Buffer
-	if err := WriteSummaryJSON(&buf, sampleResults()); err != nil {
+	if err := WriteJSON(&buf, sampleSummary()); err != nil {
 		t.Fatal(err)
 	}
 	var s struct {
-		OK    bool
-		Hosts []map[string]any
+		OK       bool
+		Machines []map[string]any
 	}
 	if err := json.Unmarshal(buf.Bytes(), &s); err != nil {
 		t.Fatalf("%v\n%s", err, buf.String())
@@ -263,17 +275,17 @@ func TestSummaryJSON(t *testing.T) {
 	if s.OK {
 		t.Error(`"ok" is true although ephem is unreachable`)
 	}
-	h := s.Hosts[0]
-	if h["host"] != "devnix" || h["generation"] != 7.0 || h["storePath"] != "/nix/store/aaaa-nixos-system-devnix" || h["durationSeconds"] != 12.3 || h["ok"] != true {
-		t.Errorf("first host = %v", h)
+	m := s.Machines[0]
+	if m["machine"] != "devnix" || m["generation"] != 7.0 || m["path"] != "/nix/store/aaaa-nixos-system-devnix" || m["seconds"] != 12.3 || m["outcome"] != "switched" {
+		t.Errorf("first machine = %v", m)
 	}
-	if _, has := h["error"]; has {
-		t.Errorf("successful host has an error field: %v", h)
+	if _, has := m["error"]; has {
+		t.Errorf("successful machine has an error field: %v", m)
 	}
 
 	buf.Reset()
-	WriteSummaryJSON(&buf, nil)
-	if strings.TrimSpace(buf.String()) != "{\n  \"ok\": true,\n  \"hosts\": []\n}" {
+	WriteJSON(&buf, report.NewSummary(nil, 0))
+	if strings.TrimSpace(buf.String()) != "{\n  \"machines\": [],\n  \"seconds\": 0,\n  \"ok\": true\n}" {
 		t.Errorf("empty summary = %s", buf.String())
 	}
 }
@@ -281,7 +293,7 @@ func TestSummaryJSON(t *testing.T) {
 func TestLiveCloseDrawsFinalFrame(t *testing.T) {
 	var buf bytes.Buffer
 	l := NewLive(&buf, func() int { return 80 }, "a")
-	l.Event(Event{Host: "a", Phase: "activate", Detail: "generation 3", Done: true})
+	l.Event(report.Event{Machine: "a", Phase: report.PhaseDone, Detail: "generation 3"})
 	l.Close()
 	if got := screen(buf.String())[0]; !strings.HasPrefix(got, "✓ a") || !strings.HasSuffix(got, "generation 3") {
 		t.Fatalf("final row = %q", got)
@@ -292,11 +304,11 @@ func TestDeployEventsDriveTheView(t *testing.T) {
 	var buf bytes.Buffer
 	c := &clock{t0}
 	l := newLive(&buf, func() int { return 100 }, c.now, "devnix", "ephem")
-	r := Reporter(l)
-	r.Event(deploy.Event{Phase: deploy.PhaseEval, Detail: "2 machines", Time: c.t})
+	r := report.Reporter(l)
+	r.Event(report.Event{Phase: report.PhaseEval, Detail: "2 machines", Time: c.t})
 	c.advance(2 * time.Second)
-	r.Event(deploy.Event{Host: "devnix", Phase: deploy.PhaseCopy, Detail: "3 paths (1.2 MiB)", Time: c.t})
-	r.Event(deploy.Event{Host: "ephem", Phase: deploy.PhaseFailed, Err: errors.New("ephem: cannot connect: Connection refused"), Time: c.t})
+	r.Event(report.Event{Machine: "devnix", Phase: report.PhaseCopy, Detail: "3 paths (1.2 MiB)", Time: c.t})
+	r.Event(report.Event{Machine: "ephem", Phase: report.PhaseFailed, Err: errors.New("ephem: cannot connect: Connection refused"), Time: c.t})
 	c.advance(time.Second)
 	l.Draw()
 	want := []string{
@@ -310,7 +322,7 @@ func TestDeployEventsDriveTheView(t *testing.T) {
 	}
 
 	var plain bytes.Buffer
-	Reporter(NewPlain(&plain)).Event(deploy.Event{Phase: deploy.PhaseBuild, Detail: "2 closures", Time: t0})
+	NewPlain(&plain).Event(report.Event{Phase: report.PhaseBuild, Detail: "2 closures", Time: t0})
 	if plain.String() != "2026-11-26T01:02:03Z * build: 2 closures\n" {
 		t.Fatalf("plain run-wide line = %q", plain.String())
 	}
@@ -336,7 +348,7 @@ func TestLiveCapsTheFrameRate(t *testing.T) {
 	l := NewLive(&w, func() int { return 80 }, "a")
 	start := time.Now()
 	for i := 0; time.Since(start) < 500*time.Millisecond; i++ {
-		l.Event(Event{Host: "a", Phase: "copy", Detail: strconv.Itoa(i)})
+		l.Event(report.Event{Machine: "a", Phase: "copy", Detail: strconv.Itoa(i)})
 	}
 	l.Close()
 	w.mu.Lock()
@@ -353,16 +365,16 @@ func TestLiveCapsTheFrameRate(t *testing.T) {
 func TestFailedOutcomeIsNotRepeated(t *testing.T) {
 	err := errors.New("activation exited 4")
 	cases := map[string]string{
-		string(deploy.Failed): "activation exited 4",
+		string(report.Failed): "activation exited 4",
 		"ROLLED BACK":         "ROLLED BACK: activation exited 4",
 	}
 	for outcome, want := range cases {
-		ev := FromDeploy(deploy.Event{Host: "devnix", Phase: deploy.PhaseFailed, Detail: outcome, Err: err, Time: t0})
-		if ev.Detail != want {
-			t.Errorf("outcome %q: detail = %q, want %q", outcome, ev.Detail, want)
+		ev := show(report.Event{Machine: "devnix", Phase: report.PhaseFailed, Detail: outcome, Err: err, Time: t0})
+		if ev.detail != want {
+			t.Errorf("outcome %q: detail = %q, want %q", outcome, ev.detail, want)
 		}
 		var plain bytes.Buffer
-		Reporter(NewPlain(&plain)).Event(deploy.Event{Host: "devnix", Phase: deploy.PhaseFailed, Detail: outcome, Err: err, Time: t0})
+		NewPlain(&plain).Event(report.Event{Machine: "devnix", Phase: report.PhaseFailed, Detail: outcome, Err: err, Time: t0})
 		if strings.Contains(plain.String(), "failed: failed") {
 			t.Errorf("plain line repeats the outcome: %q", plain.String())
 		}

@@ -29,6 +29,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/testhost"
 )
 
@@ -126,7 +127,7 @@ func (b *bench) writeFleet(gen string) error {
 	var ms []testhost.FixtureMachine
 	var dms []testhost.DeployMachine
 	for _, name := range b.names {
-		ms = append(ms, testhost.FixtureMachine{Name: name, Platform: testhost.NixOS, Generation: gen, PayloadBytes: b.payload})
+		ms = append(ms, testhost.FixtureMachine{Name: name, Platform: platform.NixOS, Generation: gen, PayloadBytes: b.payload})
 		dms = append(dms, testhost.DeployMachine{Name: name, Host: name, Platform: "nixos"})
 	}
 	dn, err := b.c.DeployNix(dms...)

@@ -1,4 +1,4 @@
-package deploy
+package apply
 
 import (
 	"bufio"
@@ -9,9 +9,11 @@ import (
 	"os"
 	"os/user"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nixherd/nixherd/internal/remote"
+	"github.com/nixherd/nixherd/internal/report"
 )
 
 // lockScript takes the host's deploy lock and holds it until its stdin
@@ -128,4 +130,50 @@ func (l *HostLock) Release() error {
 	case <-time.After(30 * time.Second):
 		return fmt.Errorf("the host did not release its deploy lock within 30s")
 	}
+}
+
+// Locks are the deploy locks one run holds on one host: the system-wide
+// lock and the deploy user's own, each taken when a machine of the host
+// first needs it and held until Release, after the host's last machine.
+// Two activations on one host must not run at once, and a run must not
+// refuse its own second machine there.
+type Locks struct {
+	mu   sync.Mutex
+	held map[bool]*HostLock // by root
+}
+
+// Hold takes the lock a machine needs (root: the system-wide one) unless
+// the run holds it already; progress hears of it when it is taken. For a deploy user that is root, the user's lock
+// is the system-wide one.
+func (l *Locks) Hold(ctx context.Context, r remote.Runner, root bool, progress func(report.Phase, string)) error {
+	root = root || r.IsRoot()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held[root] != nil {
+		return nil
+	}
+	if progress != nil {
+		progress(report.PhaseLock, "")
+	}
+	hl, err := Lock(ctx, r, root)
+	if err != nil {
+		return err
+	}
+	if l.held == nil {
+		l.held = map[bool]*HostLock{}
+	}
+	l.held[root] = hl
+	return nil
+}
+
+// Release gives back every lock held.
+func (l *Locks) Release() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var errs []error
+	for root, hl := range l.held {
+		errs = append(errs, hl.Release())
+		delete(l.held, root)
+	}
+	return errors.Join(errs...)
 }

@@ -1,8 +1,10 @@
-package deploy
+package plan
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -10,16 +12,20 @@ import (
 
 	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/nix"
+	"github.com/nixherd/nixherd/internal/platform"
 )
 
 // Closure is what one machine is deployed with: the derivation the fleet
 // evaluates to and its output, the system (or home generation) itself.
 type Closure struct {
 	Machine  hosts.Machine
-	Platform string
+	Platform platform.Platform
 	DrvPath  string
 	OutPath  string
-	// Err is set when the machine has no configuration in the flake.
+	// BuildOn is where it is built: hosts.BuildLocal or hosts.BuildTarget.
+	BuildOn string
+	// Err is set when the machine cannot be deployed: it has no
+	// configuration in the flake, or it did not evaluate or build.
 	Err error
 }
 
@@ -28,15 +34,16 @@ func nixString(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "${", `\${`, "\n", `\n`).Replace(s) + `"`
 }
 
-// evalExpr builds the one expression that evaluates every selected machine:
-// for each, the platform (from deploy.nix, else the flake output that has the
+// evalExpr is the one expression that evaluates every selected machine: for
+// each, the platform (from deploy.nix, else the flake output that has the
 // configuration) and the derivation and output paths of its closure.
 // Evaluating drvPath writes the .drv files, so the build needs no second
-// evaluation.
-func evalExpr(flakeDir string, machines []hosts.Machine) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, `let
+// evaluation. The machines come from a JSON file (listFile): a fleet of
+// thousands would not fit on a command line.
+func evalExpr(flakeDir, listFile string) string {
+	return fmt.Sprintf(`let
   f = builtins.getFlake %s;
+  machines = builtins.fromJSON (builtins.readFile %s);
   outputs = { nixos = "nixosConfigurations"; darwin = "darwinConfigurations"; home = "homeConfigurations"; };
   closure = { nixos = c: c.config.system.build.toplevel; darwin = c: c.system; home = c: c.activationPackage; };
   has = p: name: f ? ${outputs.${p}} && builtins.hasAttr name f.${outputs.${p}};
@@ -50,13 +57,8 @@ func evalExpr(flakeDir string, machines []hosts.Machine) string {
       drv = closure.${p} f.${outputs.${p}}.${name};
     in if p == "" || !(has p name) then { error = platform; }
        else { platform = p; drv = drv.drvPath; out = drv.outPath; };  # no "outPath" key: toJSON would print just that string
-in {
-`, nixString(flakeDir))
-	for _, m := range machines {
-		fmt.Fprintf(&b, "  %s = pick %s %s;\n", nixString(m.Name), nixString(m.Configuration), nixString(m.Platform))
-	}
-	b.WriteString("}\n")
-	return b.String()
+in builtins.mapAttrs (_: m: pick m.configuration m.platform) machines
+`, nixString(flakeDir), nixString(listFile))
 }
 
 type evalResult struct {
@@ -81,12 +83,16 @@ func evaluate(ctx context.Context, n *nix.Nix, flakeDir string, machines []hosts
 	if err != nil {
 		return nil, 0, err
 	}
-	var res map[string]evalResult
-	err = n.EvalJSON(ctx, evalExpr(abs, machines), &res)
+	tmp, err := os.MkdirTemp("", "nixherd-eval-")
+	if err != nil {
+		return nil, 0, err
+	}
+	defer os.RemoveAll(tmp)
+	res, err := evalMachines(ctx, n, abs, filepath.Join(tmp, "all.json"), machines)
 	if err == nil {
 		out := make([]Closure, len(machines))
 		for i, m := range machines {
-			out[i] = closureOf1(m, res[m.Name])
+			out[i] = closureOf(m, res[m.Name])
 		}
 		return out, 1, nil
 	}
@@ -104,12 +110,12 @@ func evaluate(ctx context.Context, n *nix.Nix, flakeDir string, machines []hosts
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			var one map[string]evalResult
-			if err := n.EvalJSON(ctx, evalExpr(abs, []hosts.Machine{m}), &one); err != nil {
+			one, err := evalMachines(ctx, n, abs, filepath.Join(tmp, fmt.Sprintf("%d.json", i)), []hosts.Machine{m})
+			if err != nil {
 				out[i] = Closure{Machine: m, Err: fmt.Errorf("evaluating %s: %w", m.Name, err)}
 				return
 			}
-			out[i], evaluated[i] = closureOf1(m, one[m.Name]), true
+			out[i], evaluated[i] = closureOf(m, one[m.Name]), true
 		}()
 	}
 	wg.Wait()
@@ -121,33 +127,60 @@ func evaluate(ctx context.Context, n *nix.Nix, flakeDir string, machines []hosts
 	return nil, 1 + len(machines), whole
 }
 
-func closureOf1(m hosts.Machine, r evalResult) Closure {
-	c := Closure{Machine: m, Platform: r.Platform, DrvPath: r.DrvPath, OutPath: r.OutPath}
+// evalMachines writes the machines to listFile and evaluates them.
+func evalMachines(ctx context.Context, n *nix.Nix, flakeDir, listFile string, machines []hosts.Machine) (map[string]evalResult, error) {
+	type entry struct {
+		Configuration string `json:"configuration"`
+		Platform      string `json:"platform"`
+	}
+	list := make(map[string]entry, len(machines))
+	for _, m := range machines {
+		c := m.Configuration
+		if c == "" {
+			c = m.Name
+		}
+		list[m.Name] = entry{Configuration: c, Platform: string(m.Platform)}
+	}
+	data, err := json.Marshal(list)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(listFile, data, 0o600); err != nil {
+		return nil, err
+	}
+	var res map[string]evalResult
+	if err := n.EvalJSON(ctx, evalExpr(flakeDir, listFile), &res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func closureOf(m hosts.Machine, r evalResult) Closure {
+	c := Closure{Machine: m, Platform: platform.Platform(r.Platform), DrvPath: r.DrvPath, OutPath: r.OutPath}
 	if r.Error != nil {
-		c.Err = missingConfiguration(m, *r.Error)
+		c.Err = missingConfiguration(m, platform.Platform(*r.Error))
 	}
 	return c
 }
 
-func missingConfiguration(m hosts.Machine, platform string) error {
+func missingConfiguration(m hosts.Machine, p platform.Platform) error {
 	where := "nixosConfigurations, darwinConfigurations or homeConfigurations"
-	switch platform {
-	case hosts.NixOS:
-		where = "nixosConfigurations"
-	case hosts.Darwin:
-		where = "darwinConfigurations"
-	case hosts.Home:
-		where = "homeConfigurations"
+	if p != "" {
+		where = p.Output()
+	}
+	c := m.Configuration
+	if c == "" {
+		c = m.Name
 	}
 	if m.Pos.File == "" { // a machine not read from deploy.nix (switch without one)
-		return fmt.Errorf("the flake has no %q in %s", m.Configuration, where)
+		return fmt.Errorf("the flake has no %q in %s", c, where)
 	}
-	return fmt.Errorf("the flake has no %q in %s (deploy.nix %s)", m.Configuration, where, m.Pos)
+	return fmt.Errorf("the flake has no %q in %s (deploy.nix %s)", c, where, m.Pos)
 }
 
-// BuildLocally realises the closures of every evaluated machine with one
-// nix build of their derivations (no second evaluation).
-func BuildLocally(ctx context.Context, n *nix.Nix, closures []Closure) error {
+// Build realises the closures of every evaluated machine with one nix
+// build of their derivations (no second evaluation).
+func Build(ctx context.Context, n *nix.Nix, closures []Closure) error {
 	var drvs []string
 	seen := map[string]bool{}
 	for _, c := range closures {

@@ -1,0 +1,154 @@
+// Package fanout runs work on many hosts at once, the one way every command
+// that reaches the fleet does it (deploy, status, diff, rollback, gc, exec):
+// at most Parallel hosts at a time, in the order given, one connection per
+// host (machines that share a target, such as a Mac and its user's home,
+// share it), and nothing new started once the context is done.
+//
+// A host's connection is opened by the first machine that needs it and kept
+// for the whole run, so that a command making several passes over the fleet
+// (rollback plans, then applies) logs in once per host.
+package fanout
+
+import (
+	"context"
+	"sync"
+
+	"github.com/nixherd/nixherd/internal/hosts"
+	"github.com/nixherd/nixherd/internal/remote"
+)
+
+// DefaultParallel is how many hosts are worked on at once by default.
+const DefaultParallel = 10
+
+// Options say how to reach the hosts.
+type Options struct {
+	// Parallel bounds the hosts worked on at once (default DefaultParallel).
+	Parallel int
+	// SSHOptions are extra ssh arguments for every host; they take
+	// precedence over the machine's own from deploy.nix.
+	SSHOptions []string
+	// SudoPassword is given to sudo on hosts whose deploy user's sudo asks
+	// for one (through stdin, never argv).
+	SudoPassword []byte
+	// Local runs the commands of machines whose target is "local"
+	// (default remote.Local).
+	Local remote.Runner
+}
+
+// Fleet is the hosts of one run and their connections.
+type Fleet struct {
+	opts     Options
+	pool     *remote.Pool
+	machines []hosts.Machine
+	hosts    []*Host
+
+	mu    sync.Mutex
+	dials int
+}
+
+// Host is one host of the run: the machines deployed to its target.
+type Host struct {
+	fleet *Fleet
+	// Machines are the indexes of its machines in the slice given to New,
+	// in that slice's order.
+	Machines []int
+
+	once   sync.Once
+	runner remote.Runner
+	err    error
+}
+
+// New groups machines by host. Close the fleet to end its connections.
+func New(machines []hosts.Machine, o Options) (*Fleet, error) {
+	if o.Parallel <= 0 {
+		o.Parallel = DefaultParallel
+	}
+	if o.Local == nil {
+		o.Local = remote.Local{}
+	}
+	pool, err := remote.NewPool()
+	if err != nil {
+		return nil, err
+	}
+	pool.SetSudoPassword(o.SudoPassword)
+	f := &Fleet{opts: o, pool: pool, machines: machines}
+	for _, idx := range hosts.ByTarget(machines) {
+		f.hosts = append(f.hosts, &Host{fleet: f, Machines: idx})
+	}
+	return f, nil
+}
+
+// Hosts lists the hosts in the order their first machine was given.
+func (f *Fleet) Hosts() []*Host { return f.hosts }
+
+// Dials counts the SSH connections opened so far.
+func (f *Fleet) Dials() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.dials
+}
+
+// Close ends every connection.
+func (f *Fleet) Close() error { return f.pool.Close() }
+
+// Each runs do for every host, at most Parallel at once, hosts in order.
+// Once ctx is done it starts no new host: it returns the hosts it did not
+// start (do never saw them), whose machines were not touched.
+func (f *Fleet) Each(ctx context.Context, do func(ctx context.Context, h *Host)) (notStarted []*Host) {
+	next := make(chan *Host)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range min(f.opts.Parallel, len(f.hosts)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for h := range next {
+				if ctx.Err() != nil {
+					mu.Lock()
+					notStarted = append(notStarted, h)
+					mu.Unlock()
+					continue
+				}
+				do(ctx, h)
+			}
+		}()
+	}
+	for _, h := range f.hosts {
+		next <- h
+	}
+	close(next)
+	wg.Wait()
+	return notStarted
+}
+
+// Connect returns the host's runner, named after machine m for messages:
+// this machine for a "local" target, else the host's master SSH
+// connection, opened on first use (an unreachable host's error is a
+// *remote.ConnectError, returned to every machine of the host).
+func (h *Host) Connect(ctx context.Context, m hosts.Machine) (remote.Runner, error) {
+	f := h.fleet
+	if m.Local() {
+		return f.opts.Local, nil
+	}
+	h.once.Do(func() {
+		f.mu.Lock()
+		f.dials++
+		f.mu.Unlock()
+		opts := remote.MergeOptions(f.opts.SSHOptions, m.SSHOptions)
+		var s *remote.SSH
+		s, h.err = f.pool.Dial(ctx, m.Name, m.Address, opts)
+		if h.err == nil {
+			h.runner = s
+		}
+	})
+	if h.err != nil {
+		return nil, h.err
+	}
+	if s, ok := h.runner.(*remote.SSH); ok {
+		return s.As(m.Name), nil
+	}
+	return h.runner, nil
+}
+
+// Machine returns the host's i-th machine (an index of Machines).
+func (h *Host) Machine(i int) hosts.Machine { return h.fleet.machines[i] }
