@@ -92,31 +92,40 @@ func evalJSON(t *testing.T, expr string, v any) {
 }
 
 // The module system is not available without nixpkgs; these stubs stand in
-// for the two module arguments the service modules read: serviceFlakes (as
-// flake.nix passes them) and config.age.secrets.<name>.path (as agenix sets
-// it). Each module is applied to them and its imports collected one level
-// deep, which is all git-services.nix and mkService use.
+// for the module arguments the service modules read: serviceFlakes (as
+// flake.nix passes them), config.age.secrets.<name>.{path,file} (as agenix
+// and mkService set them) and lib.mkDefault. Each module is applied to them
+// and its imports collected one level deep, which is all git-services.nix
+// and mkService use.
 const servicesExpr = `
 let
   serviceFlakes = {
     llmproxy.nixosModules.default = "llm-proxy module";
     gitstats.nixosModules.default = "git-stats module";
   };
-  config.age.secrets = {
-    openai-api-key.path = "/run/agenix/openai-api-key";
+  config = {
+    age.secrets.openai-api-key = {
+      path = "/run/agenix/openai-api-key";
+      file = ./secrets/openai-api-key.age;
+    };
+    hardware.parallels.enable = true;
   };
+  lib.mkDefault = content: { _type = "override"; priority = 1000; inherit content; };
   gitServices = import ./programs/services/git-services.nix { inherit serviceFlakes config; };
   modules = map (m: m { inherit config; }) gitServices.imports;
   merged = builtins.foldl' (acc: m: acc // m.containers) { } modules;
   container = c: (removeAttrs c [ "config" ]) // { inner = c.config { }; };
+  nat = import ./programs/services/container-nat.nix { inherit config lib; };
 in
 {
   containers = builtins.mapAttrs (_: container) merged;
+  restartTriggers = builtins.foldl' (acc: m: acc // builtins.mapAttrs (_: u: u.restartTriggers) m.systemd.services) { } modules;
   assertions = builtins.concatMap (m: m.assertions) modules;
   secrets = builtins.concatMap (m: builtins.attrNames m.age.secrets) modules;
   secretFiles = builtins.concatMap (m: map (s: baseNameOf (toString s.file)) (builtins.attrValues m.age.secrets)) modules;
   imports = builtins.concatMap (m: map (p: baseNameOf (toString p)) m.imports) modules;
-  nat = (import ./programs/services/container-nat.nix { }).networking.nat;
+  nat = nat.networking.nat // { externalInterface = nat.networking.nat.externalInterface.content; };
+  unmanaged = nat.networking.networkmanager.unmanaged;
 }
 `
 
@@ -161,14 +170,16 @@ func TestMkServiceContainers(t *testing.T) {
 			Assertion bool   `json:"assertion"`
 			Message   string `json:"message"`
 		} `json:"assertions"`
-		Secrets     []string `json:"secrets"`
-		SecretFiles []string `json:"secretFiles"`
-		Imports     []string `json:"imports"`
-		Nat         struct {
+		RestartTriggers map[string][]string `json:"restartTriggers"`
+		Secrets         []string            `json:"secrets"`
+		SecretFiles     []string            `json:"secretFiles"`
+		Imports         []string            `json:"imports"`
+		Nat             struct {
 			Enable             bool     `json:"enable"`
 			InternalInterfaces []string `json:"internalInterfaces"`
 			ExternalInterface  string   `json:"externalInterface"`
 		} `json:"nat"`
+		Unmanaged []string `json:"unmanaged"`
 	}
 	evalJSON(t, servicesExpr, &got)
 
@@ -231,8 +242,105 @@ func TestMkServiceContainers(t *testing.T) {
 	if !reflect.DeepEqual(got.Imports, []string{"container-nat.nix", "container-nat.nix"}) {
 		t.Errorf("mkService imports %v, want container-nat.nix (by path, so NixOS includes it once)", got.Imports)
 	}
-	if !got.Nat.Enable || !reflect.DeepEqual(got.Nat.InternalInterfaces, []string{"ve-+"}) || got.Nat.ExternalInterface != "ens160" {
-		t.Errorf("networking.nat = %+v, want enabled, ve-+ to ens160", got.Nat)
+	if !got.Nat.Enable || !reflect.DeepEqual(got.Nat.InternalInterfaces, []string{"ve-+"}) || got.Nat.ExternalInterface != "enp0s5" {
+		t.Errorf("networking.nat = %+v, want enabled, ve-+ to enp0s5 (a Parallels guest)", got.Nat)
+	}
+	if !reflect.DeepEqual(got.Unmanaged, []string{"interface-name:ve-*"}) {
+		t.Errorf("networking.networkmanager.unmanaged = %q, want the container links", got.Unmanaged)
+	}
+	// A container restarts when one of its secrets changes: the trigger is
+	// the encrypted file as a store path, named by its content.
+	if len(got.RestartTriggers) != 2 || len(got.RestartTriggers["container@gitstats"]) != 0 {
+		t.Errorf("restart triggers %q, want one for llmproxy's secret and none for gitstats", got.RestartTriggers)
+	}
+	if tr := got.RestartTriggers["container@llmproxy"]; len(tr) != 1 || !strings.HasPrefix(tr[0], "/nix/store/") || !strings.HasSuffix(tr[0], "-openai-api-key.age") {
+		t.Errorf("container@llmproxy restart triggers = %q, want the store copy of openai-api-key.age", tr)
+	}
+}
+
+// restartTrigger evaluates the restart triggers of llmproxy's container
+// unit in the fleet at dir.
+func restartTrigger(t *testing.T, dir string) string {
+	t.Helper()
+	var got []string
+	evalJSON(t, `
+let
+  e = import `+mustAbs(t, "testdata/stub-flake-eval.nix")+` { fleet = `+dir+`; };
+in
+e.outputs.nixosConfigurations.devnix.config.systemd.services."container@llmproxy".restartTriggers
+`, &got)
+	if len(got) != 1 {
+		t.Fatalf("restart triggers %q, want one", got)
+	}
+	return got[0]
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+// The trigger follows the secret's content, not where the flake is: a
+// change elsewhere in the fleet (which moves a flake's store path) leaves
+// it alone, a re-encrypted secret changes it.
+func TestSecretRestartTriggerFollowsContent(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(fleetDir)); err != nil {
+		t.Fatal(err)
+	}
+	before := restartTrigger(t, dir)
+	if err := os.WriteFile(filepath.Join(dir, "README.md"), []byte("changed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if after := restartTrigger(t, dir); after != before {
+		t.Errorf("an unrelated change moved the trigger from %s to %s", before, after)
+	}
+	secret := filepath.Join(dir, "secrets", "openai-api-key.age")
+	data, err := os.ReadFile(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(secret, append(data, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if after := restartTrigger(t, dir); after == before {
+		t.Errorf("a changed secret left the trigger at %s", before)
+	}
+}
+
+// The NAT's external interface defaults per hypervisor and is the
+// machine's to override; evaluated through the stub module system, with
+// the NixOS defaults of the guest options.
+func TestContainerNatInterfacePerHypervisor(t *testing.T) {
+	expr := `
+let
+  e = import ../../testdata/stub-flake-eval.nix { fleet = ./.; };
+  nat = machine: (e.evalNixos [ ./programs/services/container-nat.nix machine ]).networking.nat.externalInterface;
+in
+{
+  parallels = nat { hardware.parallels.enable = true; };
+  vmware = nat { virtualisation.vmware.guest.enable = true; };
+  neither = nat { };
+  overridden = nat { hardware.parallels.enable = true; networking.nat.externalInterface = "eth0"; };
+}
+`
+	var got map[string]*string
+	evalJSON(t, expr, &got)
+	str := func(p *string) string {
+		if p == nil {
+			return "null"
+		}
+		return *p
+	}
+	want := map[string]string{"parallels": "enp0s5", "vmware": "ens160", "neither": "null", "overridden": "eth0"}
+	for k, w := range want {
+		if g := str(got[k]); g != w {
+			t.Errorf("%s: externalInterface = %s, want %s", k, g, w)
+		}
 	}
 }
 
@@ -259,6 +367,25 @@ func demoKey(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	return strings.TrimSpace(string(data))
+}
+
+// keys.nix declares every key once: the demo keys secrets.nix encrypts to,
+// and the deploy keys the machines authorize (TestFleetEvaluatesWithStubInputs
+// checks that they do).
+func TestKeysFile(t *testing.T) {
+	var got map[string]any
+	evalJSON(t, "import ./keys.nix", &got)
+	dylan := demoKey(t, "dylan")
+	want := map[string]any{
+		"dylan":  dylan,
+		"devmac": demoKey(t, "devmac"),
+		"devnix": demoKey(t, "devnix"),
+		"ephem":  demoKey(t, "ephem"),
+		"deploy": []any{dylan},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("keys.nix = %v, want %v", got, want)
+	}
 }
 
 func TestSecretsRules(t *testing.T) {
@@ -381,7 +508,7 @@ let
     inherit (c.system) stateVersion;
     experimentalFeatures = c.nix.settings.experimental-features;
     editor = c.environment.variables.EDITOR;
-    secrets = builtins.mapAttrs (n: s: { file = baseNameOf (toString s.file); owner = s.owner or "root"; }) c.age.secrets;
+    secrets = builtins.mapAttrs (n: s: { file = baseNameOf (toString s.file); owner = s.owner or "root"; } // builtins.intersectAttrs { mode = 0; group = 0; } s) c.age.secrets;
     home = home c;
     containers = builtins.mapAttrs (n: c: c.localAddress) (c.containers or { });
     assertionsHold = builtins.all (a: a.assertion) (c.assertions or [ ]);
@@ -398,6 +525,10 @@ let
     photoprism = c.services.photoprism.enable or false;
     serviceFlakes = names c._module.args.serviceFlakes;
     githubToken = c.nix.extraOptions;
+    deployKeys = { root = c.users.users.root.openssh.authorizedKeys.keys; dylan = c.users.users.dylan.openssh.authorizedKeys.keys; };
+    sshd = c.services.openssh.enable;
+    unmanaged = c.networking.networkmanager.unmanaged or [ ];
+    firewall = c.networking.firewall.allowedTCPPorts or [ ];
   };
   devmac = e.outputs.darwinConfigurations.devmac.config;
   devnix = e.outputs.nixosConfigurations.devnix.config;
@@ -408,6 +539,10 @@ in
   devmac = common devmac // {
     inherit (devmac.system) primaryUser;
     userHome = devmac.users.users.dylan.home;
+    userShellSet = devmac.users.users.dylan ? shell;
+    knownUsers = devmac.users.knownUsers or [ ];
+    deployKeys = devmac.users.users.dylan.openssh.authorizedKeys.keys;
+    remoteLogin = devmac.services.openssh.enable;
     homebrew = { inherit (devmac.homebrew) enable taps casks; cleanup = devmac.homebrew.onActivation.cleanup; };
     nixHomebrew = { inherit (devmac.nix-homebrew) enable user mutableTaps; taps = builtins.attrValues devmac.nix-homebrew.taps; };
   };
@@ -422,8 +557,9 @@ const factsWant = `{
   "outputs": {"darwin": ["devmac"], "nixos": ["devnix", "ephem"]},
   "inputs": {
     "nixpkgs": {"url": "github:NixOS/nixpkgs/nixos-25.05", "flake": true, "follows": {}},
+    "nixpkgs-darwin": {"url": "github:NixOS/nixpkgs/nixpkgs-25.05-darwin", "flake": true, "follows": {}},
     "home-manager": {"url": "github:nix-community/home-manager/release-25.05", "flake": true, "follows": {"nixpkgs": "nixpkgs"}},
-    "nix-darwin": {"url": "github:nix-darwin/nix-darwin/nix-darwin-25.05", "flake": true, "follows": {"nixpkgs": "nixpkgs"}},
+    "nix-darwin": {"url": "github:nix-darwin/nix-darwin/nix-darwin-25.05", "flake": true, "follows": {"nixpkgs": "nixpkgs-darwin"}},
     "agenix": {"url": "github:ryantm/agenix", "flake": true, "follows": {"nixpkgs": "nixpkgs", "darwin": "nix-darwin", "home-manager": "home-manager"}},
     "nix-homebrew": {"url": "github:zhaofengli/nix-homebrew", "flake": true, "follows": {}},
     "homebrew-core": {"url": "github:homebrew/homebrew-core", "flake": false, "follows": {}},
@@ -439,8 +575,9 @@ const factsWant = `{
       "neovim": {"defaultEditor": true, "coc": true, "plugins": ["vimPlugins.nvim-lspconfig", "vimPlugins.dracula-nvim", "vimPlugins.vim-oscyank", "vimPlugins.plenary-nvim", "vimPlugins.nvim-treesitter.withAllGrammars", "vimPlugins.codecompanion-nvim"]},
       "anthropicKeyFromSecret": true, "zsh": "viins", "tmux": "vi", "stateVersion": "25.05"},
     "containers": {}, "assertionsHold": true,
-    "primaryUser": "dylan", "userHome": "/Users/dylan",
-    "homebrew": {"enable": true, "taps": ["homebrew/homebrew-cask", "homebrew/homebrew-core"], "casks": ["parallels", "vmware-fusion"], "cleanup": "zap"},
+    "primaryUser": "dylan", "userHome": "/Users/dylan", "userShellSet": false, "knownUsers": [],
+    "deployKeys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBi1M2GvRuTeSba89jge4hHOUvghX6B3MV48gcXKek1S dylan@demo"], "remoteLogin": true,
+    "homebrew": {"enable": true, "taps": ["homebrew/homebrew-cask", "homebrew/homebrew-core"], "casks": ["parallels"], "cleanup": "zap"},
     "nixHomebrew": {"enable": true, "user": "dylan", "mutableTaps": false, "taps": ["/stub/homebrew-cask", "/stub/homebrew-core"]}
   },
   "devnix": {
@@ -448,7 +585,7 @@ const factsWant = `{
     "experimentalFeatures": ["nix-command", "flakes"], "editor": "nvim",
     "secrets": {
       "anthropic-api-key": {"file": "anthropic-api-key.age", "owner": "dylan"},
-      "github-token": {"file": "github-token.age", "owner": "root"},
+      "github-token": {"file": "github-token.age", "owner": "root", "mode": "0440", "group": "wheel"},
       "openai-api-key": {"file": "openai-api-key.age", "owner": "root"},
       "photoprism-admin-password": {"file": "photoprism-admin-password.age", "owner": "root"}
     },
@@ -459,10 +596,12 @@ const factsWant = `{
     "keyboard": {"layout": "ch", "variant": "de_mac", "console": "sg"},
     "gnome": true, "docker": true, "groups": ["wheel", "docker", "networkmanager"],
     "parallels": true, "vmware": false,
-    "nat": {"enable": true, "internalInterfaces": ["ve-+"], "externalInterface": "ens160"},
+    "nat": {"enable": true, "internalInterfaces": ["ve-+"], "externalInterface": "enp0s5"},
+    "unmanaged": ["interface-name:ve-*"], "firewall": [2342],
     "forgejo": "codeberg.org/forgejo/forgejo:11", "photoprism": true,
     "serviceFlakes": ["gitstats", "llmproxy"],
     "githubToken": "!include /run/agenix/github-token\n",
+    "sshd": true, "deployKeys": {"root": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBi1M2GvRuTeSba89jge4hHOUvghX6B3MV48gcXKek1S dylan@demo"], "dylan": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBi1M2GvRuTeSba89jge4hHOUvghX6B3MV48gcXKek1S dylan@demo"]},
     "llmproxy": ["multi-user.target"]
   },
   "ephem": {
@@ -470,7 +609,7 @@ const factsWant = `{
     "experimentalFeatures": ["nix-command", "flakes"], "editor": "nvim",
     "secrets": {
       "anthropic-api-key": {"file": "anthropic-api-key.age", "owner": "dylan"},
-      "github-token": {"file": "github-token.age", "owner": "root"}
+      "github-token": {"file": "github-token.age", "owner": "root", "mode": "0440", "group": "wheel"}
     },
     "home": {"programs": ["git", "neovim", "tmux", "zsh"], "git": "main",
       "neovim": {"defaultEditor": true, "coc": true, "plugins": ["vimPlugins.nvim-lspconfig", "vimPlugins.dracula-nvim", "vimPlugins.vim-oscyank", "vimPlugins.plenary-nvim", "vimPlugins.nvim-treesitter.withAllGrammars", "vimPlugins.codecompanion-nvim"]},
@@ -479,8 +618,10 @@ const factsWant = `{
     "keyboard": {"layout": "ch", "variant": "de_mac", "console": "sg"},
     "gnome": true, "docker": true, "groups": ["wheel", "docker", "networkmanager"],
     "parallels": false, "vmware": true, "nat": null, "forgejo": null, "photoprism": false,
+    "unmanaged": [], "firewall": [],
     "serviceFlakes": ["gitstats", "llmproxy"],
-    "githubToken": "!include /run/agenix/github-token\n"
+    "githubToken": "!include /run/agenix/github-token\n",
+    "sshd": true, "deployKeys": {"root": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBi1M2GvRuTeSba89jge4hHOUvghX6B3MV48gcXKek1S dylan@demo"], "dylan": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBi1M2GvRuTeSba89jge4hHOUvghX6B3MV48gcXKek1S dylan@demo"]}
   }
 }`
 

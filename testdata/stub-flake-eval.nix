@@ -14,8 +14,10 @@
 # The small module system: a module is a path, a function of the module
 # arguments, or an attribute set; `imports` are followed (a path once, as in
 # NixOS); the definitions are merged recursively, lists concatenated, equal
-# values accepted, and anything else is an error naming the option. The
-# arguments include `config`, the merged result itself, lazily.
+# values accepted, a lib.mkDefault definition loses to a plain one, and
+# anything else is an error naming the option. The arguments include
+# `config`, the merged result itself, lazily. NixOS systems start from the
+# defaults of the upstream options the fleet reads (nixosDefaults).
 #
 # extraInputs adds inputs the reference fleet does not have, for tests that
 # edit it first (nixherd service add).
@@ -51,9 +53,29 @@ let
       }
     );
 
+  # lib.mkDefault and the option defaults, as NixOS writes them: the lower
+  # priority number wins.
+  isOverride = v: builtins.isAttrs v && (v._type or null) == "override";
+  priority = v: if isOverride v then v.priority else 100;
+  withoutOverrides =
+    v:
+    if isOverride v then
+      withoutOverrides v.content
+    else if builtins.isAttrs v && !(v ? _type) then
+      builtins.mapAttrs (_: withoutOverrides) v
+    else
+      v;
+
   merge =
     path: a: b:
-    if builtins.isAttrs a && builtins.isAttrs b then
+    if isOverride a || isOverride b then
+      if priority a < priority b then
+        a
+      else if priority b < priority a then
+        b
+      else
+        merge path (withoutOverrides a) (withoutOverrides b)
+    else if builtins.isAttrs a && builtins.isAttrs b then
       a
       // b
       // builtins.listToAttrs (
@@ -81,7 +103,7 @@ let
         options = { };
       };
       args = name: known.${name} or merged._module.args.${name};
-      merged = builtins.foldl' (merge [ ]) { } (collect args modules);
+      merged = withoutOverrides (builtins.foldl' (merge [ ]) { } (collect args modules));
       # What the upstream modules would add that the fleet reads back.
       config = upstream merged;
     in
@@ -122,6 +144,19 @@ let
 
   lib = {
     getName = pkg: pkg.pname or pkg;
+    mkOverride = priority: content: {
+      _type = "override";
+      inherit priority content;
+    };
+    mkDefault = lib.mkOverride 1000;
+    mkOptionDefault = lib.mkOverride 1500;
+  };
+
+  # The defaults of the NixOS options the fleet reads without setting them
+  # on every machine.
+  nixosDefaults = {
+    hardware.parallels.enable = lib.mkOptionDefault false;
+    virtualisation.vmware.guest.enable = lib.mkOptionDefault false;
   };
 
   # The packages the fleet names, as strings.
@@ -146,7 +181,7 @@ let
   serviceFlake = dir: (import (fleet + "/service-flakes/${dir}/flake.nix")).outputs { self = { }; };
   inputs = {
     self = { };
-    nixpkgs.lib.nixosSystem = { modules, specialArgs ? { }, ... }: system modules specialArgs;
+    nixpkgs.lib.nixosSystem = { modules, specialArgs ? { }, ... }: system ([ nixosDefaults ] ++ modules) specialArgs;
     nix-darwin.lib.darwinSystem = { modules, specialArgs ? { }, ... }: system modules specialArgs;
     home-manager.nixosModules.home-manager = { };
     home-manager.darwinModules.home-manager = { };
@@ -167,4 +202,6 @@ in
   inherit outputs;
   # A container's config is a NixOS module of its own.
   evalContainer = container: (evalModules { modules = [ container.config ]; }).config;
+  # Any NixOS module, for tests of one module on its own.
+  evalNixos = modules: (evalModules { modules = [ nixosDefaults ] ++ modules; }).config;
 }

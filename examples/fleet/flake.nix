@@ -2,16 +2,23 @@
   description = "A fleet of Apple Silicon machines: one nix-darwin Mac and NixOS VMs, with home-manager and agenix";
 
   inputs = {
+    # The NixOS machines follow the NixOS release branch; the Mac follows the
+    # darwin branch, which nix-darwin's own flake and template use on macOS.
     nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.05";
+    nixpkgs-darwin.url = "github:NixOS/nixpkgs/nixpkgs-25.05-darwin";
 
+    # home-manager's modules build with the pkgs of the system they are part
+    # of (useGlobalPkgs); its own nixpkgs serves only its lib, so one copy does.
     home-manager = {
       url = "github:nix-community/home-manager/release-25.05";
       inputs.nixpkgs.follows = "nixpkgs";
     };
 
+    # darwinSystem builds from nix-darwin's nixpkgs input (nixpkgs.source):
+    # following nixpkgs-darwin is what puts the Mac on the darwin branch.
     nix-darwin = {
       url = "github:nix-darwin/nix-darwin/nix-darwin-25.05";
-      inputs.nixpkgs.follows = "nixpkgs";
+      inputs.nixpkgs.follows = "nixpkgs-darwin";
     };
 
     agenix = {
@@ -36,6 +43,12 @@
     # in its own NixOS container (programs/services/git-services.nix). A real
     # service usually lives in its own repository:
     #   my-service.url = "git+ssh://git@github.com/user/my-service.git";
+    # The two examples live in this repository, as relative `path:` inputs,
+    # which need Nix 2.26 or later: from 2.26 they are part of this flake.
+    # Older Nix locks them by content hash and keeps building the locked copy
+    # after they change, until their input is updated, and it cannot read a
+    # flake.lock that Nix 2.26 wrote for them. `nixherd check` warns when the
+    # local nix is older.
     llm-proxy.url = "path:./service-flakes/llm-proxy";
     git-stats.url = "path:./service-flakes/git-stats";
   };
@@ -94,7 +107,8 @@
         };
 
       # A nix-darwin machine: the shared configuration, home-manager, agenix,
-      # nix-homebrew, and the machine's own module.
+      # nix-homebrew, and the machine's own module, built from nixpkgs-darwin
+      # (nix-darwin's nixpkgs input follows it).
       darwinMachine =
         machine:
         nix-darwin.lib.darwinSystem {

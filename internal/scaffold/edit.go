@@ -65,13 +65,16 @@ func isComment(line string) bool { return strings.HasPrefix(strings.TrimSpace(li
 var (
 	listLiteral = regexp.MustCompile(`\[([^\[\]]*)\]`)
 	emptySet    = regexp.MustCompile(`(?m)^(\s*[\w.-]+ = )\{\n\s*\};`)
+	// inheritFrom is a one-line `inherit (source) a b c;`.
+	inheritFrom = regexp.MustCompile(`^(\s*inherit\s+\([^()]*\)\s+)([^;]*);\s*$`)
 )
 
 // dropMachine removes machine from a Nix file laid out like the reference
 // fleet's: its binding (`machine = ...;` on one line, or `machine = {`
-// through the `};` at the same indentation) and its name in one-line lists
-// (`[ devmac machine ]`). If the name is still used afterwards, the file is
-// laid out differently than expected and the error says where.
+// through the `};` at the same indentation), its name in one-line lists
+// (`[ devmac machine ]`) and in one-line inherits (`inherit (x) a machine;`).
+// If the name is still used afterwards, the file is laid out differently
+// than expected and the error says where.
 func dropMachine(text, machine string) (string, error) {
 	binding := regexp.MustCompile(`^(\s*)` + regexp.QuoteMeta(machine) + `\s*=`)
 	lines := strings.Split(text, "\n")
@@ -94,13 +97,14 @@ func dropMachine(text, machine string) (string, error) {
 			}
 			continue
 		}
-		out = append(out, listLiteral.ReplaceAllStringFunc(line, func(list string) string {
-			var kept []string
-			for _, item := range strings.Fields(list[1 : len(list)-1]) {
-				if item != machine {
-					kept = append(kept, item)
-				}
+		if m := inheritFrom.FindStringSubmatch(line); m != nil {
+			if names := without(strings.Fields(m[2]), machine); len(names) > 0 {
+				out = append(out, m[1]+strings.Join(names, " ")+";")
 			}
+			continue
+		}
+		out = append(out, listLiteral.ReplaceAllStringFunc(line, func(list string) string {
+			kept := without(strings.Fields(list[1:len(list)-1]), machine)
 			if len(kept) == 0 {
 				return "[ ]"
 			}
@@ -134,4 +138,15 @@ func bindingEnd(lines []string, start int, indent string) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("%d: cannot tell where the binding %q ends; remove it by hand", start+1, first)
+}
+
+// without returns the items other than item.
+func without(items []string, item string) []string {
+	var kept []string
+	for _, x := range items {
+		if x != item {
+			kept = append(kept, x)
+		}
+	}
+	return kept
 }

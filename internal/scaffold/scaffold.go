@@ -5,7 +5,8 @@
 //
 // The reference fleet is laid out so that these edits stay small, line-based
 // and checkable: every machine is one line in flake.nix's outputs, one
-// folder under machines/, and one key binding in secrets/secrets.nix. After
+// folder under machines/, one key binding in keys.nix and one name in the
+// lists of secrets/secrets.nix. After
 // an edit, a machine's name must not occur in the edited file any more;
 // when it still does, Render fails instead of writing a fleet that refers
 // to a machine it no longer has.
@@ -53,7 +54,7 @@ type File struct {
 
 // filesNamingMachines are the files whose machine bindings are dropped
 // with the machine. deploy.nix is edited only when the fleet has one.
-var filesNamingMachines = []string{"flake.nix", "secrets/secrets.nix", "deploy.nix"}
+var filesNamingMachines = []string{"flake.nix", "keys.nix", "secrets/secrets.nix", "deploy.nix"}
 
 // Render returns the files of fleet as init writes them, sorted by path.
 // It reads fleet only and changes nothing.

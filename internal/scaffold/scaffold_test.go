@@ -101,7 +101,8 @@ func TestUserIsSubstitutedOnlyAsAToken(t *testing.T) {
 		"flake.nix":                    {"users.alice = {"},
 		"machines/devmac/default.nix":  {`system.primaryUser = "alice";`, `home = "/Users/alice";`, "home-manager.users.alice = {"},
 		"machines/common/nixos-vm.nix": {"users.users.alice = {", `owner = "alice";`},
-		"secrets/secrets.nix":          {`alice = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBi1M2GvRuTeSba89jge4hHOUvghX6B3MV48gcXKek1S alice@demo";`, "users = [ alice ];"},
+		"keys.nix":                     {`alice = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBi1M2GvRuTeSba89jge4hHOUvghX6B3MV48gcXKek1S alice@demo";`, "deploy = [ alice ];"},
+		"secrets/secrets.nix":          {"inherit (import ../keys.nix) alice devmac devnix ephem;", "users = [ alice ];"},
 	} {
 		for _, s := range want {
 			if !bytes.Contains(got[p], []byte(s)) {
@@ -142,7 +143,7 @@ func TestMachinesSubset(t *testing.T) {
 				if strings.HasPrefix(p, "machines/"+m+"/") {
 					t.Errorf("keep %v: %s written", tt.keep, p)
 				}
-				if p == "flake.nix" || p == "secrets/secrets.nix" || p == "deploy.nix" {
+				if contains(filesNamingMachines, p) {
 					if n := tokenLine(string(data), m); n > 0 {
 						t.Errorf("keep %v: %s:%d still names %s", tt.keep, p, n, m)
 					}
@@ -153,7 +154,7 @@ func TestMachinesSubset(t *testing.T) {
 			if _, ok := got["machines/"+m+"/default.nix"]; !ok {
 				t.Errorf("keep %v: machines/%s missing", tt.keep, m)
 			}
-			if !bytes.Contains(got["flake.nix"], []byte(m+" = ")) || !bytes.Contains(got["secrets/secrets.nix"], []byte(m+" = ")) {
+			if !bytes.Contains(got["flake.nix"], []byte(m+" = ")) || !bytes.Contains(got["keys.nix"], []byte(m+" = ")) {
 				t.Errorf("keep %v: %s's flake output or host key missing", tt.keep, m)
 			}
 		}
@@ -212,8 +213,8 @@ func TestUnknownMachine(t *testing.T) {
 }
 
 func TestDropMachine(t *testing.T) {
-	in := "{\n  a = 1;\n  box = import ./box;\n  deploy = {\n    box = {\n      target = \"root@box\";\n    };\n    other = { };\n  };\n  all = [ a box other ];\n  # box is gone\n}\n"
-	want := "{\n  a = 1;\n  deploy = {\n    other = { };\n  };\n  all = [ a other ];\n  # box is gone\n}\n"
+	in := "let\n  inherit (import ./keys.nix) a box other;\n  inherit (x) box;\nin {\n  a = 1;\n  box = import ./box;\n  deploy = {\n    box = {\n      target = \"root@box\";\n    };\n    other = { };\n  };\n  all = [ a box other ];\n  # box is gone\n}\n"
+	want := "let\n  inherit (import ./keys.nix) a other;\nin {\n  a = 1;\n  deploy = {\n    other = { };\n  };\n  all = [ a other ];\n  # box is gone\n}\n"
 	// (a blank line on both sides of a dropped binding becomes one)
 	got, err := dropMachine(in, "box")
 	if err != nil || got != want {

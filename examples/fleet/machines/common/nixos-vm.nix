@@ -6,6 +6,9 @@
   pkgs,
   ...
 }:
+let
+  keys = import ../../keys.nix;
+in
 {
   nixpkgs.hostPlatform = "aarch64-linux";
 
@@ -39,18 +42,32 @@
       "networkmanager"
     ];
     shell = pkgs.zsh;
+    openssh.authorizedKeys.keys = keys.deploy;
   };
 
+  # nixherd deploys as root@ and dylan@ (deploy.nix): the deploy keys
+  # (keys.nix) may log in as both. sshd lets root in with a key only
+  # (PermitRootLogin's default, prohibit-password).
   services.openssh.enable = true;
+  users.users.root.openssh.authorizedKeys.keys = keys.deploy;
 
   # Secrets, decrypted at activation with this machine's SSH host key.
   age.secrets.anthropic-api-key = {
     file = ../../secrets/anthropic-api-key.age;
     owner = "dylan";
   };
-  age.secrets.github-token.file = ../../secrets/github-token.age;
-  # The decrypted file holds an `access-tokens = github.com=...` line; `!`
-  # lets Nix start before the secret exists (first boot, rekeys).
+  # The decrypted file holds an `access-tokens = github.com=...` line, which
+  # nix.conf includes. Every nix process reads nix.conf, and flake inputs are
+  # fetched by the one that evaluates: dylan's `nix` needs the token as much
+  # as root's `nixos-rebuild`. Nix skips an included file it cannot read
+  # without a word, so the secret is readable by the wheel group (dylan), not
+  # by root alone; other users' nix runs without the token.
+  age.secrets.github-token = {
+    file = ../../secrets/github-token.age;
+    mode = "0440";
+    group = "wheel";
+  };
+  # `!` lets Nix start before the secret exists (first boot, rekeys).
   nix.extraOptions = ''
     !include ${config.age.secrets.github-token.path}
   '';

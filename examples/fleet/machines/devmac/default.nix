@@ -2,10 +2,12 @@
 # Homebrew installed and pinned by nix-homebrew for what only ships as casks.
 {
   config,
-  pkgs,
   inputs,
   ...
 }:
+let
+  keys = import ../../keys.nix;
+in
 {
   nixpkgs.hostPlatform = "aarch64-darwin";
   networking.hostName = "devmac";
@@ -14,9 +16,21 @@
   system.primaryUser = "dylan";
   users.users.dylan = {
     home = "/Users/dylan";
-    shell = pkgs.zsh;
+    # No `shell` here: nix-darwin sets a user's shell only for users in
+    # users.knownUsers, which it then creates and deletes itself, and it
+    # says not to list the admin user there. dylan's login shell stays
+    # macOS's /bin/zsh (the default since Catalina), which reads the
+    # /etc/zshrc that programs.zsh below writes; home-manager's zsh
+    # configuration does the rest.
+    openssh.authorizedKeys.keys = keys.deploy;
   };
   programs.zsh.enable = true;
+
+  # Remote Login (Apple's sshd), which `nixherd deploy` reaches as dylan
+  # (deploy.nix), with the deploy keys of keys.nix. The first switch runs
+  # on the Mac itself (provision.sh); it turns Remote Login on, as System
+  # Settings > General > Sharing > Remote Login would.
+  services.openssh.enable = true;
 
   nix-homebrew = {
     enable = true;
@@ -34,11 +48,15 @@
     # Declare the same taps to nix-darwin, or `brew bundle` would untap them.
     taps = builtins.attrNames config.nix-homebrew.taps;
     brews = [ "mas" ];
-    # The hypervisors that run devnix and ephem.
-    casks = [
-      "parallels"
-      "vmware-fusion"
-    ];
+    # The hypervisors that run devnix and ephem. VMware Fusion is not here:
+    # Homebrew disabled its cask on 2025-04-25 (the download needs a Broadcom
+    # account), so `brew bundle` fails on it and stops the whole switch.
+    # Install Fusion by hand: sign in at support.broadcom.com, download
+    # VMware Fusion for macOS, open the .dmg and drag the app to
+    # /Applications. Homebrew does not manage an app installed that way, so
+    # the cleanup below leaves it alone (one installed earlier with
+    # `brew install --cask vmware-fusion` is uninstalled by it, though).
+    casks = [ "parallels" ];
     onActivation.cleanup = "zap";
   };
 

@@ -55,8 +55,19 @@ in
 
       vim.cmd.colorscheme("dracula")
 
-      -- Language servers (configurations from nvim-lspconfig).
-      vim.lsp.enable({ "nil_ls", "gopls", "lua_ls" })
+      -- Language servers, configured by nvim-lspconfig. Nvim 0.11 (what
+      -- nixos-25.05 ships) enables them with vim.lsp.enable, reading the lsp/
+      -- configurations nvim-lspconfig has since 2.0; older Nvim, or an older
+      -- nvim-lspconfig, needs lspconfig's own setup.
+      local servers = { "nil_ls", "gopls", "lua_ls" }
+      if vim.fn.has("nvim-0.11") == 1 and #vim.api.nvim_get_runtime_file("lsp/nil_ls.lua", false) > 0 then
+        vim.lsp.enable(servers)
+      else
+        local lspconfig = require("lspconfig")
+        for _, server in ipairs(servers) do
+          lspconfig[server].setup({})
+        end
+      end
 
       -- Over SSH there is no shared clipboard: send every yank to the
       -- terminal with OSC 52.

@@ -1,6 +1,11 @@
 # Forgejo, the git forge, as a Docker container (oci-containers) with its
 # data in /var/lib/forgejo on the host: web UI on port 3000, git over SSH on
 # port 2222.
+#
+# No networking.firewall.allowedTCPPorts: Docker publishes the ports with
+# its own iptables rules (DNAT before the host's INPUT chain, where the NixOS
+# firewall filters), so they are reachable whatever the firewall says. To
+# keep one private, publish it on loopback only ("127.0.0.1:3000:3000").
 { ... }:
 {
   virtualisation.docker.enable = true;
@@ -26,8 +31,4 @@
   };
 
   systemd.tmpfiles.rules = [ "d /var/lib/forgejo 0750 1000 1000 -" ];
-  networking.firewall.allowedTCPPorts = [
-    3000
-    2222
-  ];
 }

@@ -11,8 +11,9 @@
 #
 # Inside the container every secret is at /run/secrets/<name>, and its path
 # is in <NAME>_FILE (openai-api-key -> OPENAI_API_KEY_FILE); PORT holds the
-# port. The function uses only builtins so that it can be evaluated (and
-# tested) without nixpkgs.
+# port. The container starts at boot; a switch restarts it when its
+# definition changes or when one of its secrets does. The function uses only
+# builtins so that it can be evaluated (and tested) without nixpkgs.
 name: service: flake:
 { config, ... }:
 let
@@ -60,7 +61,8 @@ in
   });
 
   containers.${name} = {
-    # Start at boot, and (re)start on every switch.
+    # Start at boot. A switch restarts the container only when its definition
+    # changed (restartIfChanged, on by default); for its secrets, see below.
     autoStart = true;
 
     # hostAddress, localAddress and forwardPorts only take effect with a
@@ -75,9 +77,10 @@ in
       }
     ];
 
-    # ... and bind it read-only into the container. agenix swaps its files
-    # on every activation, so a changed secret is seen after the container
-    # restarts.
+    # ... and bind it read-only into the container. The bind mount holds the
+    # file agenix decrypted when the container started: agenix decrypts into
+    # a new folder at every activation and removes the previous one, so a
+    # running container never sees a rotated secret.
     bindMounts = forEachSecret (secret: {
       name = secretPath secret;
       value = {
@@ -101,4 +104,12 @@ in
         system.stateVersion = "25.05";
       };
   };
+
+  # So restart the container when one of its secrets changes. "${file}" is
+  # the encrypted file copied to the Nix store, named by its content (the
+  # same copy agenix decrypts): a re-encrypted secret changes the container
+  # unit's restart triggers, an unrelated change to the flake does not.
+  systemd.services."container@${name}".restartTriggers = map (
+    secret: "${config.age.secrets.${secret}.file}"
+  ) secrets;
 }
