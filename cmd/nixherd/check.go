@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/nixherd/nixherd/internal/check"
 	"github.com/nixherd/nixherd/internal/fleet"
+	"github.com/nixherd/nixherd/internal/nix"
 	"github.com/spf13/cobra"
 )
 
@@ -25,8 +27,9 @@ func init() {
 parses, imports exist, program modules never import machine configs, every
 machine sets system.stateVersion and has a system of its platform, flake.lock
 matches flake.nix, services have unique indices and ports, the secrets in
-secrets/secrets.nix and secrets/ agree and are encrypted to their keys, and
-deploy.nix deploys only machines the flake defines.
+secrets/secrets.nix and secrets/ agree and are encrypted to their keys,
+deploy.nix deploys only machines the flake defines, and the local nix is new
+enough for the fleet's relative path: inputs.
 
 Each finding prints as file:line:col: error|warning: message. Exit status:
 0 when there is no error (warnings do not fail unless --strict), 1 when there
@@ -44,7 +47,7 @@ Rules:
 				if len(args) > 0 {
 					report, err = checkPaths(args)
 				} else {
-					report, err = checkFleet(flakeDir)
+					report, err = checkFleet(flakeDir, localEnv(cmd.Context()))
 				}
 				if err != nil {
 					return exitCode(2, err)
@@ -81,14 +84,26 @@ func ruleList() string {
 	return b.String()
 }
 
+// localEnv answers check's questions about this machine: the version of
+// the nix on PATH, probed only when a rule asks.
+func localEnv(ctx context.Context) check.Env {
+	return check.Env{NixVersion: func() (nix.Version, bool) {
+		n, err := nix.Probe(ctx)
+		if err != nil {
+			return nix.Version{}, false
+		}
+		return n.Version, true
+	}}
+}
+
 // checkFleet checks the fleet in dir; finding paths are shown relative to
 // the current directory, so editors can open them.
-func checkFleet(dir string) (*check.Report, error) {
+func checkFleet(dir string, env check.Env) (*check.Report, error) {
 	f, err := fleet.Read(dir)
 	if err != nil {
 		return nil, err
 	}
-	report := check.Fleet(f)
+	report := check.Fleet(f, env)
 	for i := range report.Findings {
 		report.Findings[i].File = filepath.Join(dir, filepath.FromSlash(report.Findings[i].File))
 	}

@@ -15,28 +15,30 @@ type Rule struct {
 	ID string
 	// Doc says what the rule requires, for the README and --help.
 	Doc   string
-	check func(*fleet.Fleet) []Finding
+	check func(*fleet.Fleet, Env) []Finding
 }
 
 // Rules are every rule check applies, in the order they run.
 var Rules = []Rule{
-	{"syntax", "every .nix file parses and uses only variables in scope (what nix-instantiate --parse accepts)", checkSyntax},
-	{"import-missing", "every path in imports, import and callPackage exists", checkImportsExist},
-	{"program-imports-machine", "program modules never import a machine configuration, directly or through other files", checkProgramImports},
-	{"state-version", "every machine sets system.stateVersion (home.stateVersion for home-manager)", checkStateVersion},
-	{"system-platform", "darwin machines have a darwin system and NixOS machines a linux one", checkSystemPlatform},
-	{"flake-lock", "every input of flake.nix is in flake.lock, locked from the URL flake.nix names", checkLock},
-	{"service", "service indices and host ports are unique, 10 + index stays within 254, every service has its flake input", checkServices},
-	{"secrets", "secrets.nix and secrets/ agree, every secret file is age-encrypted to exactly its publicKeys, every publicKeys entry is an SSH or age public key", checkSecrets},
-	{"deploy", "every machine deploy.nix deploys is defined by the flake, with the same platform", checkDeploy},
-	{"static", "what nixherd could not read without evaluating (a warning)", checkNotes},
+	{"syntax", "every .nix file parses and uses only variables in scope (what nix-instantiate --parse accepts)", fleetOnly(checkSyntax)},
+	{"import-missing", "every path in imports, import and callPackage exists", fleetOnly(checkImportsExist)},
+	{"program-imports-machine", "program modules never import a machine configuration, directly or through other files", fleetOnly(checkProgramImports)},
+	{"state-version", "every machine sets system.stateVersion (home.stateVersion for home-manager)", fleetOnly(checkStateVersion)},
+	{"system-platform", "darwin machines have a darwin system and NixOS machines a linux one", fleetOnly(checkSystemPlatform)},
+	{"flake-lock", "every input of flake.nix is in flake.lock, locked from the URL flake.nix names", fleetOnly(checkLock)},
+	{"service", "service indices and host ports are unique, 10 + index stays within 254, every service has its flake input", fleetOnly(checkServices)},
+	{"secrets", "secrets.nix and secrets/ agree, every secret file is age-encrypted to exactly its publicKeys, every publicKeys entry is an SSH or age public key", fleetOnly(checkSecrets)},
+	{"deploy", "every machine deploy.nix deploys is defined by the flake, with the same platform", fleetOnly(checkDeploy)},
+	{"nix-version", "relative path: inputs need Nix 2.26 or later (a warning when the local nix is older)", checkLocalNix},
+	{"static", "what nixherd could not read without evaluating (a warning)", fleetOnly(checkNotes)},
 }
 
-// Fleet runs every rule on f. Finding files are relative to the fleet's root.
-func Fleet(f *fleet.Fleet) *Report {
+// Fleet runs every rule on f, those about the local machine with what env
+// knows of it. Finding files are relative to the fleet's root.
+func Fleet(f *fleet.Fleet, env Env) *Report {
 	r := &Report{}
 	for _, rule := range Rules {
-		for _, fd := range rule.check(f) {
+		for _, fd := range rule.check(f, env) {
 			if fd.Rule == "" {
 				fd.Rule = rule.ID
 			}
@@ -45,6 +47,11 @@ func Fleet(f *fleet.Fleet) *Report {
 	}
 	r.Sort()
 	return r
+}
+
+// fleetOnly makes a rule about the fleet alone, which needs no Env.
+func fleetOnly(rule func(*fleet.Fleet) []Finding) func(*fleet.Fleet, Env) []Finding {
+	return func(f *fleet.Fleet, _ Env) []Finding { return rule(f) }
 }
 
 func at(p fleet.Pos, sev Severity, msg string) Finding {

@@ -19,7 +19,7 @@ func TestGeneratedFleetIsClean(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := Fleet(f)
+	r := Fleet(f, Env{})
 	for _, fd := range r.Findings {
 		t.Errorf("unexpected finding: %s [%s]", fd, fd.Rule)
 	}
@@ -46,7 +46,7 @@ func BenchmarkGeneratedFleet(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if r := Fleet(f); len(r.Findings) > 0 {
+		if r := Fleet(f, Env{}); len(r.Findings) > 0 {
 			b.Fatal(r.Findings[0])
 		}
 	}
@@ -59,7 +59,7 @@ func TestReferenceFleetPasses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, fd := range Fleet(f).Findings {
+	for _, fd := range Fleet(f, Env{}).Findings {
 		if fd.Severity == Error || fd.Rule != "flake-lock" {
 			t.Errorf("%s [%s]", fd, fd.Rule)
 		}
