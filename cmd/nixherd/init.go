@@ -54,11 +54,7 @@ DIR (all of them or, if anything fails, none) and other files stay.`,
 				fmt.Fprintf(out, "wrote %d files to %s (machines: %s; user: %s)\n",
 					len(files), dir, strings.Join(kept, ", "), user)
 				fmt.Fprintln(out, "secrets/ holds example secrets encrypted to published demo keys:")
-				fmt.Fprintln(out, "replace the keys in secrets/secrets.nix with your own and re-encrypt before adding real secrets.")
-				if len(machines) > 0 && len(kept) < len(scaffold.Machines) {
-					fmt.Fprintln(out, "the example secrets are still encrypted to the left-out machines' demo keys:")
-					fmt.Fprintln(out, "'nixherd secrets check' reports them until 'nixherd secrets rekey' re-encrypts them.")
-				}
+				fmt.Fprintln(out, "replace the keys in keys.nix with your own and re-encrypt before adding real secrets.")
 				return nil
 			},
 		}

@@ -63,7 +63,7 @@ func Render(fleet fs.FS, opts Options) ([]File, error) {
 	if user == "" {
 		user = DefaultUser
 	}
-	dropped, err := droppedMachines(opts.Machines)
+	kept, dropped, err := splitMachines(opts.Machines)
 	if err != nil {
 		return nil, err
 	}
@@ -122,31 +122,42 @@ func Render(fleet fs.FS, opts Options) ([]File, error) {
 	}
 
 	files = dropUnusedCommon(files)
+	if len(dropped) > 0 && !keepReferenceSecrets {
+		if files, err = withSubsetSecrets(files, kept); err != nil {
+			return nil, err
+		}
+	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	return files, nil
 }
 
-// droppedMachines validates the machines asked for and returns the others.
-func droppedMachines(keep []string) ([]string, error) {
-	if len(keep) == 0 {
-		return nil, nil
-	}
+// keepReferenceSecrets, set by the test that writes subset-secrets, keeps
+// the reference fleet's secrets in a smaller fleet.
+var keepReferenceSecrets = false
+
+// splitMachines validates the machines asked for and returns those kept and
+// those dropped, each in the reference fleet's order.
+func splitMachines(keep []string) (kept, dropped []string, err error) {
 	known := make([]string, len(Machines))
 	for i, m := range Machines {
 		known[i] = m.Name
 	}
+	if len(keep) == 0 {
+		return known, nil, nil
+	}
 	for _, k := range keep {
 		if !contains(known, k) {
-			return nil, fmt.Errorf("unknown machine %q: the reference fleet has %s", k, strings.Join(known, ", "))
+			return nil, nil, fmt.Errorf("unknown machine %q: the reference fleet has %s", k, strings.Join(known, ", "))
 		}
 	}
-	var dropped []string
 	for _, m := range known {
-		if !contains(keep, m) {
+		if contains(keep, m) {
+			kept = append(kept, m)
+		} else {
 			dropped = append(dropped, m)
 		}
 	}
-	return dropped, nil
+	return kept, dropped, nil
 }
 
 // dropUnusedCommon removes machines/common when no machine left imports it.
