@@ -171,16 +171,10 @@ func checkWithNix(t *testing.T, files map[string][]byte, keep []string) {
 	t.Helper()
 	nixInstantiate := testenv.NeedTool(t, "nix-instantiate")
 	testenv.NixEnv(t)
-	dir := t.TempDir()
-	for p, data := range files {
-		full := filepath.Join(dir, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	dir := writeTree(t, files)
+	for p := range files {
 		if strings.HasSuffix(p, ".nix") {
+			full := filepath.Join(dir, filepath.FromSlash(p))
 			if out, err := exec.Command(nixInstantiate, "--parse", full).CombinedOutput(); err != nil {
 				t.Errorf("%s does not parse: %v\n%s", p, err, out)
 			}
