@@ -33,7 +33,7 @@ On Linux it refuses: NixOS and home-manager machines need no bootstrap.`,
 				}
 				args, err := local.BootstrapCommand(runtime.GOOS, flake, machine, os.Geteuid() == 0)
 				if err != nil {
-					return exitCode(2, err)
+					return exitCode(2, withMachineHint(err))
 				}
 				fmt.Fprintln(cmd.ErrOrStderr(), "+", remote.ShellJoin(args))
 				if dryRun {

@@ -7,9 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"text/tabwriter"
 
 	"github.com/nixherd/nixherd/internal/platform"
@@ -72,8 +70,7 @@ func runDemo(cmd *cobra.Command, keep, install bool) error {
 		os.Setenv("NIX_CONFIG", demoNixConfig)
 	}
 	// ^C and SIGTERM end the demo through the deferred cleanup below.
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx := cmd.Context()
 
 	step(out, "starting three test hosts")
 	names := make([]string, len(demoHosts))

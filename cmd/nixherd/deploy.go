@@ -2,9 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/nixherd/nixherd/internal/deploy"
 	"github.com/nixherd/nixherd/internal/fanout"
@@ -69,9 +66,8 @@ Exits 0 only when every selected host ended on its new configuration.`,
 				if parallel < 1 {
 					return exitCode(2, fmt.Errorf("--parallel must be at least 1"))
 				}
-				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-				defer stop()
-				machines, err := fl.selectMachines(ctx, hosts.Selection{Selectors: args, All: all, Verb: "deploy", OffersAll: true})
+				ctx := cmd.Context()
+				machines, err := fl.selectMachines(ctx, selection{hosts.Selection{Selectors: args, All: all}, "deploy", true})
 				if err != nil {
 					return exitCode(2, err)
 				}
@@ -85,22 +81,21 @@ Exits 0 only when every selected host ended on its new configuration.`,
 				if err != nil {
 					return exitCode(2, err)
 				}
+				reach := fanout.Options{Parallel: parallel, SSHOptions: extra, SudoPassword: sudoPassword}
 				view := safety.view(cmd.ErrOrStderr(), names)
 				summary, err := deploy.Run(ctx, machines, deploy.Options{
 					Flake:                   fl.flake,
 					Action:                  a,
 					BuildOn:                 buildOn,
-					Parallel:                parallel,
 					SubstituteOnDestination: subst,
 					Cache:                   cache,
 					CacheSubstituter:        cacheSubst,
 					CachePublicKey:          cacheKey,
 					DryRun:                  dryRun,
-					SSHOptions:              extra,
 					Reporter:                view,
 					Strategy:                safety.strategy(),
-					Approve:                 safety.approve(cmd.InOrStdin(), cmd.ErrOrStderr(), fanout.Options{SSHOptions: extra, SudoPassword: sudoPassword}),
-					SudoPassword:            sudoPassword,
+					Approve:                 safety.approve(cmd.InOrStdin(), cmd.ErrOrStderr(), reach),
+					Reach:                   reach,
 				})
 				view.Close()
 				if err != nil {

@@ -2,9 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/nixherd/nixherd/internal/deploy"
 	"github.com/nixherd/nixherd/internal/fanout"
@@ -39,9 +36,8 @@ Exits 1 when a machine could not be compared.`,
   nixherd diff @vm -F ~/.ssh/fleet_config
   nixherd diff --all`,
 			RunE: func(cmd *cobra.Command, args []string) error {
-				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-				defer stop()
-				machines, err := fl.selectMachines(ctx, hosts.Selection{Selectors: args, All: all, Verb: "diff", OffersAll: true})
+				ctx := cmd.Context()
+				machines, err := fl.selectMachines(ctx, selection{hosts.Selection{Selectors: args, All: all}, "diff", true})
 				if err != nil {
 					return exitCode(2, err)
 				}

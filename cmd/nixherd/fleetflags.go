@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/nix"
@@ -36,19 +39,39 @@ func (f *fleetFlags) sshOptions() []string {
 	return extra
 }
 
+// selection is the machines a command was asked to act on, and how to word
+// a selection that names none: what the command does to machines ("deploy",
+// "roll back") and whether it has --all.
+type selection struct {
+	hosts.Selection
+	verb      string
+	offersAll bool
+}
+
 // selectMachines reads deploy.nix and resolves the selection.
-func (f *fleetFlags) selectMachines(ctx context.Context, sel hosts.Selection) ([]hosts.Machine, error) {
+func (f *fleetFlags) selectMachines(ctx context.Context, sel selection) ([]hosts.Machine, error) {
 	inv, err := hosts.Load(ctx, filepath.Join(f.flake, hosts.FileName))
 	if err != nil {
 		return nil, err
 	}
-	return inv.SelectFor(sel)
+	ms, err := inv.SelectFor(sel.Selection)
+	switch {
+	case errors.Is(err, hosts.ErrNothingSelected):
+		msg := fmt.Sprintf("name the machines to %s (names, globs like dev*, tags like @vm)", sel.verb)
+		if sel.offersAll {
+			msg += " or pass --all"
+		}
+		return nil, errors.New(msg)
+	case errors.Is(err, hosts.ErrAllAndSelectors):
+		return nil, fmt.Errorf("--all and machine selectors %s cannot be combined", strings.Join(sel.Selectors, " "))
+	}
+	return ms, err
 }
 
 // selectWithPlatforms selects machines (a bad selection is exit 2) and
 // finds, for those whose deploy.nix entry does not say it, their platform in
 // the flake: generations and rollback need it before reaching a host.
-func (f *fleetFlags) selectWithPlatforms(ctx context.Context, sel hosts.Selection) ([]hosts.Machine, error) {
+func (f *fleetFlags) selectWithPlatforms(ctx context.Context, sel selection) ([]hosts.Machine, error) {
 	machines, err := f.selectMachines(ctx, sel)
 	if err != nil {
 		return nil, exitCode(2, err)

@@ -3,11 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/nixherd/nixherd/internal/fanout"
 	"github.com/nixherd/nixherd/internal/hosts"
@@ -35,12 +32,11 @@ Use the numbers with "nixherd rollback MACHINE --to N".`,
   nixherd generations devmac --json`,
 			Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-				defer stop()
+				ctx := cmd.Context()
 				if strings.ContainsAny(args[0], "*?[,@") {
 					return exitCode(2, fmt.Errorf("generations takes one machine name, not the selector %q", args[0]))
 				}
-				machines, err := fl.selectWithPlatforms(ctx, hosts.Selection{Selectors: args, Verb: "list the generations of"})
+				machines, err := fl.selectWithPlatforms(ctx, selection{hosts.Selection{Selectors: args}, "list the generations of", false})
 				if err != nil {
 					return err
 				}

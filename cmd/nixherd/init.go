@@ -2,10 +2,7 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/nixherd/nixherd"
 	"github.com/nixherd/nixherd/internal/scaffold"
@@ -38,8 +35,7 @@ DIR (all of them or, if anything fails, none) and other files stay.`,
 				dir := args[0]
 				opts := scaffold.Options{User: user, Machines: machines}
 				// SIGINT and SIGTERM stop the write, which then undoes itself.
-				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-				defer stop()
+				ctx := cmd.Context()
 				files, err := scaffold.Write(ctx, nixherd.ReferenceFleet, dir, opts, force)
 				if err != nil {
 					return exitCode(1, err)

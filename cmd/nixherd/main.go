@@ -7,9 +7,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 )
@@ -58,11 +61,20 @@ adds services to the fleet in one command.`,
 	return root
 }
 
-// run executes nixherd with args and returns the process exit code.
+// run executes nixherd with args and returns the process exit code. An
+// interrupt (Ctrl-C, SIGTERM, SIGHUP) cancels the command's context, once,
+// here: every command stops what it started and cleans up; a second
+// interrupt kills at once.
 func run(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	root := newRootCmd()
 	root.SetArgs(args)
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
 	}

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/nixherd/nixherd/internal/testenv"
-
 	"github.com/rogpeppe/go-internal/testscript"
 )
 

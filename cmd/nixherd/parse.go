@@ -4,9 +4,8 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/spf13/cobra"
-
 	"github.com/nixherd/nixherd/internal/nixlang"
+	"github.com/spf13/cobra"
 )
 
 func init() {

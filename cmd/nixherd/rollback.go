@@ -1,10 +1,8 @@
 package main
 
 import (
+	"errors"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/nixherd/nixherd/internal/hosts"
@@ -41,10 +39,9 @@ Exits 0 only when every selected machine ended on its target generation.`,
 				if to < 0 {
 					return exitCode(2, fmt.Errorf("--to %d: generations are numbered from 1", to))
 				}
-				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-				defer stop()
+				ctx := cmd.Context()
 				stderr := cmd.ErrOrStderr()
-				machines, err := fl.selectWithPlatforms(ctx, hosts.Selection{Selectors: args, All: all, Verb: "roll back", OffersAll: true})
+				machines, err := fl.selectWithPlatforms(ctx, selection{hosts.Selection{Selectors: args, All: all}, "roll back", true})
 				if err != nil {
 					return err
 				}
@@ -75,6 +72,11 @@ Exits 0 only when every selected machine ended on its target generation.`,
 					view.Close()
 				}
 				summary := rb.Summary(time.Since(start).Seconds())
+				for _, r := range summary.Machines {
+					if errors.Is(r.Err, rollback.ErrPick) {
+						fmt.Fprintf(stderr, "%s: pick the generation with --to N (nixherd generations %s lists them)\n", r.Machine, r.Machine)
+					}
+				}
 				if asJSON {
 					ui.WriteJSON(cmd.OutOrStdout(), summary)
 				} else {

@@ -4,10 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 
 	"github.com/nixherd/nixherd/internal/services"
@@ -143,8 +140,7 @@ run nixherd update NAME later.`,
 // lockInput locks a new input the way nixherd update NAME does. A failure
 // only warns: the edit is done and stays.
 func lockInput(cmd *cobra.Command, dir, input string) {
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx := cmd.Context()
 	errOut := cmd.ErrOrStderr()
 	_, err := update.Run(ctx, update.Options{
 		Dir:    dir,
@@ -250,8 +246,7 @@ which updates nothing else).`,
 			if noLock || ch.Input == "" {
 				return nil
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
+			ctx := cmd.Context()
 			ran, err := services.PruneLock(ctx, *dir, cmd.ErrOrStderr())
 			switch {
 			case err != nil:

@@ -1,10 +1,6 @@
 package main
 
 import (
-	"os"
-	"os/signal"
-	"syscall"
-
 	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/nix"
 	"github.com/nixherd/nixherd/internal/status"
@@ -43,9 +39,8 @@ and 1 when the flake could not be evaluated.`,
   nixherd status @vm --json
   nixherd status devnix -F ~/.ssh/fleet_config`,
 			RunE: func(cmd *cobra.Command, args []string) error {
-				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-				defer stop()
-				machines, err := fl.selectMachines(ctx, hosts.Selection{Selectors: args, All: len(args) == 0, Verb: "show"})
+				ctx := cmd.Context()
+				machines, err := fl.selectMachines(ctx, selection{hosts.Selection{Selectors: args, All: len(args) == 0}, "show", false})
 				if err != nil {
 					return exitCode(2, err)
 				}

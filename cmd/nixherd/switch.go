@@ -1,11 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 
 	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/local"
@@ -53,8 +52,7 @@ flake.nix), 1 when the build or the activation failed.`,
 				if _, err := os.Stat(filepath.Join(flake, "flake.nix")); err != nil {
 					return exitCode(2, fmt.Errorf("%s: no flake.nix here; pass --flake DIR", flake))
 				}
-				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-				defer stop()
+				ctx := cmd.Context()
 
 				var inv *hosts.Inventory
 				if _, err := os.Stat(filepath.Join(flake, hosts.FileName)); err == nil {
@@ -122,7 +120,7 @@ func localMachine(cmd *cobra.Command, n *nix.Nix, flake string, inv *hosts.Inven
 	}
 	found, err := local.Resolve(confs, local.This(cmd.Context()), explicit)
 	if err != nil {
-		return hosts.Machine{}, err
+		return hosts.Machine{}, withMachineHint(err)
 	}
 	if inv != nil {
 		for _, m := range inv.Machines {
@@ -146,4 +144,13 @@ func done(a target.Action) string {
 		return "dry-activated"
 	}
 	return string(a)
+}
+
+// withMachineHint tells how to name the machine when the flake does not say
+// which one this host is.
+func withMachineHint(err error) error {
+	if errors.Is(err, local.ErrWhichMachine) {
+		return fmt.Errorf("%w; pass --machine NAME", err)
+	}
+	return err
 }

@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/nixherd/nixherd/internal/fleet"
 	"github.com/nixherd/nixherd/internal/secrets"
@@ -41,8 +39,7 @@ never on disk, never in the output.`,
   nixherd update nixpkgs agenix  # only these two
   nixherd update --flake ~/fleet home-manager`,
 			RunE: func(cmd *cobra.Command, args []string) error {
-				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-				defer stop()
+				ctx := cmd.Context()
 				return runUpdate(ctx, cmd, flakeDir, args, identities, jsonOut)
 			},
 		}

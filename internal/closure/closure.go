@@ -115,7 +115,7 @@ func (Local) Run(ctx context.Context, command string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return stdout.Bytes(), fmt.Errorf("%s: %v: %s", command, err, strings.TrimSpace(stderr.String()))
+		return stdout.Bytes(), fmt.Errorf("%s: %w: %s", command, err, strings.TrimSpace(stderr.String()))
 	}
 	return stdout.Bytes(), nil
 }

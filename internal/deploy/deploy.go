@@ -21,9 +21,6 @@ type Options struct {
 	Action target.Action
 	// BuildOn overrides each machine's buildOn from deploy.nix when set.
 	BuildOn string
-	// Parallel bounds how many hosts are deployed at once (default
-	// fanout.DefaultParallel).
-	Parallel int
 	// SubstituteOnDestination lets hosts fetch paths from their own
 	// substituters instead of receiving them from the deployer.
 	SubstituteOnDestination bool
@@ -36,10 +33,11 @@ type Options struct {
 	CachePublicKey string
 	// DryRun builds and reports what each host is missing, changing nothing.
 	DryRun bool
-	// SSHOptions are extra ssh arguments for every host; they take
-	// precedence over the host's own from deploy.nix (see remote.MergeOptions).
-	SSHOptions []string
-	Reporter   report.Reporter
+	// Reach says how to reach the hosts: how many at once, extra ssh
+	// arguments (which take precedence over the machine's own from
+	// deploy.nix), the sudo password for hosts that ask for one.
+	Reach    fanout.Options
+	Reporter report.Reporter
 	// Strategy is the activation strategy (default apply.Direct).
 	Strategy apply.Strategy
 	// Nix is the local nix (default: probed).
@@ -48,9 +46,6 @@ type Options struct {
 	// contacted (deploy --ask shows their diff); an error stops the deploy
 	// with nothing changed.
 	Approve func(ctx context.Context, closures []plan.Closure) error
-	// SudoPassword is given to sudo on hosts where the deploy user's sudo
-	// asks for one (through stdin, never argv).
-	SudoPassword []byte
 }
 
 // Run plans the deploy of machines (already selected from deploy.nix) and
@@ -75,7 +70,7 @@ func Run(ctx context.Context, machines []hosts.Machine, o Options) (*report.Summ
 }
 
 // Apply applies a plan to its machines: for each host in parallel (up to
-// Options.Parallel), connect → lock → copy what the host lacks (or build
+// Options.Reach.Parallel), connect → lock → copy what the host lacks (or build
 // there) → apply.Apply for each of its machines, systems first. Options
 // that only concern planning are ignored.
 func Apply(ctx context.Context, p *plan.Plan, o Options) (*report.Summary, error) {
@@ -93,7 +88,7 @@ func Apply(ctx context.Context, p *plan.Plan, o Options) (*report.Summary, error
 	for i, c := range p.Closures {
 		machines[i] = c.Machine
 	}
-	fleet, err := fanout.New(machines, fanout.Options{Parallel: o.Parallel, SSHOptions: o.SSHOptions, SudoPassword: o.SudoPassword})
+	fleet, err := fanout.New(machines, o.Reach)
 	if err != nil {
 		return nil, err
 	}

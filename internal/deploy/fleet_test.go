@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nixherd/nixherd/internal/deploy"
+	"github.com/nixherd/nixherd/internal/fanout"
 	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/report"
 	"github.com/nixherd/nixherd/internal/target"
@@ -34,7 +35,7 @@ func TestDeployToFiveHostsInParallel(t *testing.T) {
 	var mu sync.Mutex
 	copying := map[string][]string{}
 	lines := &report.Lines{W: testWriter{t}}
-	s := f.deploy(deploy.Options{Parallel: 10, Reporter: report.Func(func(e report.Event) {
+	s := f.deploy(deploy.Options{Reach: fanout.Options{Parallel: 10}, Reporter: report.Func(func(e report.Event) {
 		lines.Event(e)
 		if e.Phase == report.PhaseCopy {
 			mu.Lock()
@@ -75,7 +76,7 @@ func TestDeployToFiveHostsInParallel(t *testing.T) {
 		// --parallel 2: never more than two hosts between connect and done.
 		var mu sync.Mutex
 		active, most := 0, 0
-		s := f.deploy(deploy.Options{Parallel: 2, Reporter: report.Func(func(e report.Event) {
+		s := f.deploy(deploy.Options{Reach: fanout.Options{Parallel: 2}, Reporter: report.Func(func(e report.Event) {
 			mu.Lock()
 			defer mu.Unlock()
 			switch e.Phase {

@@ -33,6 +33,10 @@ type Options struct {
 	// Local runs the commands of machines whose target is "local"
 	// (default remote.Local).
 	Local remote.Runner
+	// Dial opens a host's connection for its first machine m (default: a
+	// master SSH connection with SSHOptions, then the machine's own). Tests
+	// pass simulated hosts here.
+	Dial func(ctx context.Context, m hosts.Machine) (remote.Runner, error)
 }
 
 // Fleet is the hosts of one run and their connections.
@@ -134,12 +138,7 @@ func (h *Host) Connect(ctx context.Context, m hosts.Machine) (remote.Runner, err
 		f.mu.Lock()
 		f.dials++
 		f.mu.Unlock()
-		opts := remote.MergeOptions(f.opts.SSHOptions, m.SSHOptions)
-		var s *remote.SSH
-		s, h.err = f.pool.Dial(ctx, m.Name, m.Address, opts)
-		if h.err == nil {
-			h.runner = s
-		}
+		h.runner, h.err = f.dial(ctx, m)
 	})
 	if h.err != nil {
 		return nil, h.err
@@ -148,6 +147,17 @@ func (h *Host) Connect(ctx context.Context, m hosts.Machine) (remote.Runner, err
 		return s.As(m.Name), nil
 	}
 	return h.runner, nil
+}
+
+func (f *Fleet) dial(ctx context.Context, m hosts.Machine) (remote.Runner, error) {
+	if f.opts.Dial != nil {
+		return f.opts.Dial(ctx, m)
+	}
+	s, err := f.pool.Dial(ctx, m.Name, m.Address, remote.MergeOptions(f.opts.SSHOptions, m.SSHOptions))
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // Machine returns the host's i-th machine (an index of Machines).

@@ -83,7 +83,7 @@ func parseRepoURL(kind, u string) (map[string]string, error) {
 	attrs := map[string]string{"type": kind}
 	q, err := url.ParseQuery(query)
 	if err != nil {
-		return nil, fmt.Errorf("bad query in %q: %v", u, err)
+		return nil, fmt.Errorf("bad query in %q: %w", u, err)
 	}
 	// Parameters nix understands become attributes; the others stay in the URL.
 	keep := url.Values{}
@@ -127,7 +127,7 @@ func addQuery(attrs map[string]string, query string) (map[string]string, error) 
 	}
 	q, err := url.ParseQuery(query)
 	if err != nil {
-		return nil, fmt.Errorf("bad query %q: %v", query, err)
+		return nil, fmt.Errorf("bad query %q: %w", query, err)
 	}
 	for k, vs := range q {
 		attrs[k] = vs[len(vs)-1]

@@ -86,7 +86,7 @@ func (c Check) Validate() error {
 		}
 	case TCP:
 		if _, _, err := net.SplitHostPort(c.Address); err != nil {
-			return fmt.Errorf("health check %q: address %q: %v", c.Name, c.Address, err)
+			return fmt.Errorf("health check %q: address %q: %w", c.Name, c.Address, err)
 		}
 	case Command:
 		if strings.TrimSpace(c.Command) == "" {
@@ -194,7 +194,7 @@ func attempt(ctx context.Context, c Check, runner Runner) error {
 		out, err := runner.Run(ctx, c.Command)
 		if err != nil {
 			if tail := lastLine(out); tail != "" {
-				return fmt.Errorf("%v: %s", err, tail)
+				return fmt.Errorf("%w: %s", err, tail)
 			}
 			return err
 		}

@@ -131,20 +131,23 @@ func (inv *Inventory) Names() []string {
 }
 
 // Selection is the machines a command was asked to act on: its selectors,
-// or --all.
+// or all of them.
 type Selection struct {
 	Selectors []string
 	All       bool
-	// Verb is what the command does to the machines ("deploy", "roll
-	// back") and OffersAll whether it has --all: they word the error when
-	// nothing is selected.
-	Verb      string
-	OffersAll bool
 }
 
-// Select resolves selectors for a deploy (SelectFor, worded for deploy).
+// Errors of a selection the caller words for its own interface.
+var (
+	// ErrNothingSelected is a selection with no selectors and not All.
+	ErrNothingSelected = errors.New("no machines selected")
+	// ErrAllAndSelectors is a selection of all machines and of some.
+	ErrAllAndSelectors = errors.New("all machines and machine selectors cannot be combined")
+)
+
+// Select resolves selectors (SelectFor).
 func (inv *Inventory) Select(selectors []string, all bool) ([]Machine, error) {
-	return inv.SelectFor(Selection{Selectors: selectors, All: all, Verb: "deploy", OffersAll: true})
+	return inv.SelectFor(Selection{Selectors: selectors, All: all})
 }
 
 // SelectFor resolves a selection to machines, in inventory order. Each
@@ -155,7 +158,7 @@ func (inv *Inventory) SelectFor(sel Selection) ([]Machine, error) {
 	selectors, all := sel.Selectors, sel.All
 	if all {
 		if len(selectors) > 0 {
-			return nil, fmt.Errorf("--all and machine selectors %s cannot be combined", strings.Join(selectors, " "))
+			return nil, fmt.Errorf("%w: %s", ErrAllAndSelectors, strings.Join(selectors, " "))
 		}
 		if len(inv.Machines) == 0 {
 			return nil, fmt.Errorf("%s declares no machines", inv.File)
@@ -171,11 +174,7 @@ func (inv *Inventory) SelectFor(sel Selection) ([]Machine, error) {
 		}
 	}
 	if len(terms) == 0 {
-		msg := fmt.Sprintf("name the machines to %s (names, globs like dev*, tags like @vm)", sel.Verb)
-		if sel.OffersAll {
-			msg += " or pass --all"
-		}
-		return nil, errors.New(msg)
+		return nil, ErrNothingSelected
 	}
 	chosen := map[string]bool{}
 	for _, t := range terms {
@@ -207,7 +206,7 @@ func (inv *Inventory) match(term string, chosen map[string]bool) (int, error) {
 			var err error
 			ok, err = filepath.Match(term, m.Name)
 			if err != nil {
-				return 0, fmt.Errorf("selector %q: %v", term, err)
+				return 0, fmt.Errorf("selector %q: %w", term, err)
 			}
 		default:
 			ok = m.Name == term

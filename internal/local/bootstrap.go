@@ -19,7 +19,7 @@ func BootstrapCommand(goos, dir, machine string, isRoot bool) ([]string, error) 
 		return nil, fmt.Errorf("%w (this is %s): use `nixherd switch` for NixOS and home-manager machines", ErrNotDarwin, goos)
 	}
 	if machine == "" {
-		return nil, errors.New("no machine to bootstrap: pass --machine NAME")
+		return nil, fmt.Errorf("%w: no machine to bootstrap", ErrWhichMachine)
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {

@@ -6,6 +6,7 @@ package local
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -111,11 +112,15 @@ func Resolve(c Configurations, id Identity, explicit string) (Machine, error) {
 		for i, m := range local {
 			names[i] = m.Name
 		}
-		return Machine{}, fmt.Errorf("several machines are deployed to \"local\" (%s); pass --machine", list(names))
+		return Machine{}, fmt.Errorf("%w: several machines are deployed to \"local\" (%s)", ErrWhichMachine, list(names))
 	}
-	return Machine{}, fmt.Errorf("no machine of the flake matches this host %q (machines: %s); pass --machine NAME",
-		id.Hostname, list(c.All()))
+	return Machine{}, fmt.Errorf("%w: no machine of the flake matches this host %q (machines: %s)",
+		ErrWhichMachine, id.Hostname, list(c.All()))
 }
+
+// ErrWhichMachine is returned (wrapped) when the flake does not say which
+// of its machines this host is: the caller asks for the name.
+var ErrWhichMachine = errors.New("which machine is this?")
 
 func list(names []string) string {
 	if len(names) == 0 {

@@ -36,7 +36,7 @@ func TestResolve(t *testing.T) {
 		{name: "explicit unknown", conf: fleet, id: Identity{"devnix", "dylan", "linux"}, explicit: "nope", err: `the flake defines no machine "nope" (machines: ci, devmac, devnix, dylan@build, ephem)`},
 		{name: "deploy.nix local", conf: withLocal("ephem"), id: Identity{"laptop", "me", "linux"}, want: Machine{"ephem", platform.NixOS}},
 		{name: "two local", conf: withLocal("ephem", "devnix"), id: Identity{"laptop", "me", "linux"}, err: "several machines are deployed to \"local\" (ephem, devnix)"},
-		{name: "nothing matches", conf: fleet, id: Identity{"laptop", "me", "linux"}, err: "pass --machine NAME"},
+		{name: "nothing matches", conf: fleet, id: Identity{"laptop", "me", "linux"}, err: "no machine of the flake matches this host"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Resolve(tc.conf, tc.id, tc.explicit)

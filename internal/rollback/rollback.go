@@ -37,6 +37,10 @@ func (p Plan) String() string {
 		p.To.Number, p.To.Path, p.To.Date.Format("2006-01-02 15:04"))
 }
 
+// ErrPick is returned (wrapped) when the generation to return to must be
+// named, because none is the obvious one.
+var ErrPick = errors.New("name the generation to return to")
+
 // Choose picks the generation to return to: generation n when n > 0, else
 // the newest generation older than the current one.
 func Choose(gens []target.Generation, n int) (from, to target.Generation, err error) {
@@ -59,7 +63,7 @@ func Choose(gens []target.Generation, n int) (from, to target.Generation, err er
 		}
 	} else {
 		if from.Number == 0 {
-			return from, to, fmt.Errorf("no generation of the profile is current: pick one with --to N (generations: %s)", numbers(gens))
+			return from, to, fmt.Errorf("%w: no generation of the profile is current (generations: %s)", ErrPick, numbers(gens))
 		}
 		for _, g := range gens {
 			if g.Number < from.Number && g.Number > to.Number {
@@ -67,7 +71,7 @@ func Choose(gens []target.Generation, n int) (from, to target.Generation, err er
 			}
 		}
 		if to.Number == 0 {
-			return from, to, fmt.Errorf("generation %d is the oldest: nothing to roll back to (use --to N to pick one)", from.Number)
+			return from, to, fmt.Errorf("%w: generation %d is the oldest, nothing is older to roll back to", ErrPick, from.Number)
 		}
 	}
 	if to.Path == "" {
