@@ -42,7 +42,7 @@ type Host struct {
 	// cancels its context there, say).
 	BeforeActivation func(path string)
 	// Log lists the commands run, one line each.
-	Log []string
+	Log   []string
 	locks int
 }
 
