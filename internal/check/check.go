@@ -7,6 +7,7 @@ package check
 
 import (
 	"github.com/nixherd/nixherd/internal/fleet"
+	"github.com/nixherd/nixherd/internal/nixlang"
 )
 
 // Rule is one invariant of a fleet.
@@ -34,10 +35,17 @@ var Rules = []Rule{
 }
 
 // Fleet runs every rule on f, those about the local machine with what env
-// knows of it. Finding files are relative to the fleet's root.
+// knows of it. Finding files are relative to the fleet's root. A file that
+// does not parse is reported alone: the other rules would see the fleet
+// without it, and their findings would be follow-on errors of the one
+// syntax error, listed before their cause.
 func Fleet(f *fleet.Fleet, env Env) *Report {
 	r := &Report{}
-	for _, rule := range Rules {
+	rules := Rules
+	if unparsed(f) {
+		rules = Rules[:1] // syntax
+	}
+	for _, rule := range rules {
 		for _, fd := range rule.check(f, env) {
 			if fd.Rule == "" {
 				fd.Rule = rule.ID
@@ -49,12 +57,24 @@ func Fleet(f *fleet.Fleet, env Env) *Report {
 	return r
 }
 
+// unparsed reports whether some file of f has a syntax error.
+func unparsed(f *fleet.Fleet) bool {
+	for _, file := range f.Files {
+		for _, p := range file.Problems {
+			if p.Kind == "syntax" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // fleetOnly makes a rule about the fleet alone, which needs no Env.
 func fleetOnly(rule func(*fleet.Fleet) []Finding) func(*fleet.Fleet, Env) []Finding {
 	return func(f *fleet.Fleet, _ Env) []Finding { return rule(f) }
 }
 
-func at(p fleet.Pos, sev Severity, msg string) Finding {
+func at(p nixlang.Position, sev Severity, msg string) Finding {
 	return Finding{File: p.File, Line: p.Line, Col: p.Col, Severity: sev, Message: msg}
 }
 

@@ -6,15 +6,16 @@ import (
 
 	"github.com/nixherd/nixherd/internal/flakelock"
 	"github.com/nixherd/nixherd/internal/fleet"
+	"github.com/nixherd/nixherd/internal/nixlang"
 )
 
 // checkLock compares flake.nix's inputs with flake.lock, the way nix would
 // on the next build, so that a forgotten `nix flake update` after editing an
 // input is found before a deploy builds something old.
 func checkLock(f *fleet.Fleet) []Finding {
-	flakeNix := fleet.Pos{File: "flake.nix"}
+	flakeNix := nixlang.Position{File: "flake.nix"}
 	if f.LockErr != nil {
-		return []Finding{at(fleet.Pos{File: "flake.lock"}, Error, f.LockErr.Error())}
+		return []Finding{at(nixlang.Position{File: "flake.lock"}, Error, f.LockErr.Error())}
 	}
 	if f.Lock == nil {
 		if len(f.Inputs) == 0 {
@@ -63,7 +64,7 @@ func checkLock(f *fleet.Fleet) []Finding {
 	}
 	for _, name := range f.Lock.RootInputs() {
 		if !declared[name] {
-			out = append(out, at(fleet.Pos{File: "flake.lock"}, Warning, fmt.Sprintf("flake.lock still locks input %s, which flake.nix no longer declares; run nixherd update", name)))
+			out = append(out, at(nixlang.Position{File: "flake.lock"}, Warning, fmt.Sprintf("flake.lock still locks input %s, which flake.nix no longer declares; run nixherd update", name)))
 		}
 	}
 	return out

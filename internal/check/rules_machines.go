@@ -1,10 +1,15 @@
 package check
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/nixherd/nixherd/internal/fleet"
+	"github.com/nixherd/nixherd/internal/hosts"
+	"github.com/nixherd/nixherd/internal/nixlang"
 )
 
 func checkStateVersion(f *fleet.Fleet) []Finding {
@@ -19,7 +24,7 @@ func checkStateVersion(f *fleet.Fleet) []Finding {
 		}
 		pos := m.Pos
 		if m.MainFile != "" {
-			pos = fleet.Pos{File: m.MainFile, Line: 1, Col: 1}
+			pos = nixlang.Position{File: m.MainFile, Line: 1, Col: 1}
 		}
 		out = append(out, at(pos, Error, fmt.Sprintf("machine %s does not set %s (none of its modules does)", m.Name, opt)))
 	}
@@ -42,18 +47,54 @@ func checkSystemPlatform(f *fleet.Fleet) []Finding {
 	return out
 }
 
-// checkDeploy compares deploy.nix with the flake: a deploy of a
-// configuration the flake does not define would fail only at deploy time.
+// checkDeploy reads deploy.nix with the reader deploy and machines use
+// (internal/hosts), so whatever check accepts they accept too, and
+// compares it with the flake: a deploy of a configuration the flake does
+// not define would fail only at deploy time. A syntax error is the syntax
+// rule's to report; a deploy.nix computed in a way the static reader
+// cannot follow is a warning (deploy evaluates it with nix).
 func checkDeploy(f *fleet.Fleet) []Finding {
+	root, err := filepath.Abs(f.Root)
+	if err != nil {
+		return nil
+	}
+	file := filepath.Join(root, hosts.FileName)
+	if _, err := os.Stat(file); err != nil {
+		return nil
+	}
+	if fl := f.Files[hosts.FileName]; fl != nil && len(fl.Problems) > 0 {
+		return nil
+	}
+	inv, err := hosts.Read(file)
+	relative := func(p nixlang.Position) nixlang.Position {
+		if rel, err := filepath.Rel(root, p.File); err == nil {
+			p.File = filepath.ToSlash(rel)
+		}
+		return p
+	}
+	var herr *hosts.Error
+	var unknown *fleet.UnknownError
+	switch {
+	case errors.As(err, &herr):
+		return []Finding{at(relative(herr.Pos), Error, herr.Msg)}
+	case errors.As(err, &unknown):
+		return []Finding{at(relative(unknown.Pos), Warning,
+			fmt.Sprintf("%s cannot be read without evaluating it, so check does not validate deploy.nix; deploy and machines evaluate it with nix (restricted to the fleet)", unknown.What))}
+	case err != nil:
+		return []Finding{{File: hosts.FileName, Severity: Error, Message: err.Error()}}
+	}
 	var out []Finding
-	for _, d := range f.Deployments {
+	for _, d := range inv.Machines {
 		m := f.Machine(d.Configuration)
+		if m == nil && f.MachinesUnknown {
+			continue // it may be among those check cannot list (a warning says so)
+		}
 		if m == nil {
-			out = append(out, at(d.Pos, Error, fmt.Sprintf("deploy.nix deploys %s, but flake.nix defines no configuration %s", d.Name, d.Configuration)))
+			out = append(out, at(relative(d.Pos), Error, fmt.Sprintf("deploy.nix deploys %s, but flake.nix defines no configuration %s", d.Name, d.Configuration)))
 			continue
 		}
-		if d.Platform != "" && d.Platform != string(m.Platform) {
-			out = append(out, at(d.PlatformPos, Error, fmt.Sprintf("deploy.nix says %s is %s, but flake.nix defines it in %sConfigurations", d.Name, d.Platform, m.Platform)))
+		if d.Platform != "" && string(d.Platform) != string(m.Platform) {
+			out = append(out, at(relative(d.FieldPos["platform"]), Error, fmt.Sprintf("deploy.nix says %s is %s, but flake.nix defines it in %sConfigurations", d.Name, d.Platform, m.Platform)))
 		}
 	}
 	return out

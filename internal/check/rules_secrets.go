@@ -9,12 +9,13 @@ import (
 	"strings"
 
 	"github.com/nixherd/nixherd/internal/fleet"
+	"github.com/nixherd/nixherd/internal/nixlang"
 	"github.com/nixherd/nixherd/internal/secrets"
 )
 
 // badKey is a publicKeys entry that is not a key, and the secrets using it.
 type badKey struct {
-	pos     fleet.Pos
+	pos     nixlang.Position
 	err     error
 	secrets []string
 }
@@ -27,7 +28,7 @@ func checkSecrets(f *fleet.Fleet) []Finding {
 	// A key bound once in a let and used by many secrets is reported once,
 	// at the key, naming the secrets it is meant for.
 	var badKeys []*badKey
-	byPos := map[fleet.Pos]*badKey{}
+	byPos := map[nixlang.Position]*badKey{}
 	for _, s := range f.Secrets {
 		listed[s.File] = true
 		if _, err := os.Stat(filepath.Join(f.Root, filepath.FromSlash(s.File))); err != nil {
@@ -57,7 +58,7 @@ func checkSecrets(f *fleet.Fleet) []Finding {
 		out = append(out, at(bk.pos, Error, fmt.Sprintf("publicKeys entry of %s is not an SSH or age public key: %v", strings.Join(bk.secrets, ", "), bk.err)))
 	}
 	for _, file := range f.SecretFiles {
-		whole := fleet.Pos{File: file}
+		whole := nixlang.Position{File: file}
 		if strings.HasSuffix(file, ".md") {
 			continue
 		}
@@ -76,12 +77,12 @@ func checkSecrets(f *fleet.Fleet) []Finding {
 // checkRecipients reads each secret's age header (no private key needed)
 // and reports a file not encrypted to exactly the keys secrets.nix lists:
 // someone listed cannot decrypt it, or someone removed still can.
-func checkRecipients(f *fleet.Fleet, bad map[fleet.Pos]*badKey) []Finding {
+func checkRecipients(f *fleet.Fleet, bad map[nixlang.Position]*badKey) []Finding {
 	if f.SecretsFile == "" {
 		return nil
 	}
 	rs := &secrets.Rules{Path: f.SecretsFile, Dir: filepath.Join(f.Root, filepath.FromSlash(path.Dir(f.SecretsFile)))}
-	pos := map[string]fleet.Pos{}
+	pos := map[string]nixlang.Position{}
 	for _, s := range f.Secrets {
 		if !s.KeysKnown {
 			continue
@@ -107,7 +108,7 @@ func checkRecipients(f *fleet.Fleet, bad map[fleet.Pos]*badKey) []Finding {
 	}
 	entries, err := rs.Audit()
 	if err != nil {
-		return []Finding{at(fleet.Pos{File: f.SecretsFile}, Error, err.Error())}
+		return []Finding{at(nixlang.Position{File: f.SecretsFile}, Error, err.Error())}
 	}
 	var out []Finding
 	for _, e := range entries {

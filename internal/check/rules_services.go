@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/nixherd/nixherd/internal/fleet"
+	"github.com/nixherd/nixherd/internal/nixlang"
 )
 
 // maxIndex keeps 192.168.100.(10 + index) a host address of the /24.
@@ -79,7 +80,7 @@ func hasSecret(f *fleet.Fleet, name string) bool {
 	return false
 }
 
-func posLess(a, b fleet.Pos) bool {
+func posLess(a, b nixlang.Position) bool {
 	if a.File != b.File {
 		return a.File < b.File
 	}

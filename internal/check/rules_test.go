@@ -7,10 +7,11 @@ import (
 
 	"github.com/nixherd/nixherd/internal/fleet"
 	"github.com/nixherd/nixherd/internal/nix"
+	"github.com/nixherd/nixherd/internal/nixlang"
 )
 
 func imp(from, to string, line int) *fleet.Import {
-	return &fleet.Import{From: from, To: to, Kind: fleet.ModuleImport, Exists: true, Pos: fleet.Pos{File: from, Line: line, Col: 1}}
+	return &fleet.Import{From: from, To: to, Kind: fleet.ModuleImport, Exists: true, Pos: nixlang.Position{File: from, Line: line, Col: 1}}
 }
 
 // TestProgramImportsMachineChains pins down where a chain is reported: at
@@ -65,7 +66,7 @@ func TestReportOutputAndExit(t *testing.T) {
 // each such input, newer or no nix none, and nix is not asked about a fleet
 // without them.
 func TestLocalNixAndRelativePathInputs(t *testing.T) {
-	pos := func(line int) fleet.Pos { return fleet.Pos{File: "flake.nix", Line: line, Col: 20} }
+	pos := func(line int) nixlang.Position { return nixlang.Position{File: "flake.nix", Line: line, Col: 20} }
 	f := &fleet.Fleet{Inputs: []*fleet.Input{
 		{Name: "nixpkgs", URL: "github:NixOS/nixpkgs/nixos-25.05", Attrs: map[string]string{"type": "github", "owner": "NixOS", "repo": "nixpkgs", "ref": "nixos-25.05"}, URLPos: pos(3)},
 		{Name: "svc", URL: "path:./service-flakes/svc", Attrs: map[string]string{"type": "path", "path": "./service-flakes/svc"}, URLPos: pos(4)},

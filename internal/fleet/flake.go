@@ -45,6 +45,7 @@ func (r *reader) readFlake() {
 	outputs := r.ev.force(t)
 	if outputs.kind != lambdaVal {
 		r.note(outputs.pos(), "outputs is not a function; machines cannot be read statically")
+		r.f.MachinesUnknown = true
 		return
 	}
 	// The outputs function's arguments are the inputs: leave them unknown,
@@ -53,6 +54,7 @@ func (r *reader) readFlake() {
 	body = flakePartsBody(r.ev, body)
 	if body.kind != attrsVal {
 		r.note(outputs.pos(), "the outputs of flake.nix are not a plain attribute set; machines cannot be read statically")
+		r.f.MachinesUnknown = true
 		return
 	}
 	for _, attr := range []string{"nixosConfigurations", "darwinConfigurations", "homeConfigurations"} {
@@ -63,10 +65,12 @@ func (r *reader) readFlake() {
 		set := r.ev.force(t)
 		if set.kind != attrsVal {
 			r.note(posOrKey(set, body.attrs.keys[attr]), "%s is computed (%s); its machines cannot be listed without evaluating", attr, describe(set))
+			r.f.MachinesUnknown = true
 			continue
 		}
 		if set.attrs.partial {
 			r.note(body.attrs.keys[attr], "%s has entries with computed names; only the others are listed", attr)
+			r.f.MachinesUnknown = true
 		}
 		for _, name := range set.attrs.names {
 			r.readMachine(name, platforms[attr], set.attrs.keys[name], r.ev.force(set.attrs.vals[name]))
@@ -92,7 +96,7 @@ func flakePartsBody(ev *evaluator, body *value) *value {
 	return body
 }
 
-func posOrKey(v *value, key Pos) Pos {
+func posOrKey(v *value, key nixlang.Position) nixlang.Position {
 	if v.node != nil {
 		return v.pos()
 	}
@@ -197,7 +201,7 @@ func (r *reader) readInputs(inputs *value) {
 
 // readMachine reads one configuration: the builder call's system and
 // modules.
-func (r *reader) readMachine(name string, platform Platform, key Pos, v *value) {
+func (r *reader) readMachine(name string, platform Platform, key nixlang.Position, v *value) {
 	m := &Machine{Name: name, Platform: platform, Pos: key}
 	r.f.Machines = append(r.f.Machines, m)
 	if v.kind != unknown || v.fn == nil || len(v.fn.sel) == 0 || !builders[v.fn.sel[len(v.fn.sel)-1]] || len(v.args) == 0 || v.args[0].kind != attrsVal {

@@ -12,20 +12,9 @@
 package fleet
 
 import (
-	"fmt"
-
 	"github.com/nixherd/nixherd/internal/flakelock"
+	"github.com/nixherd/nixherd/internal/nixlang"
 )
-
-// Pos is a place in a file of the fleet. File is relative to the fleet's
-// root, with forward slashes; Line and Col are 1-based.
-type Pos struct {
-	File string `json:"file"`
-	Line int    `json:"line"`
-	Col  int    `json:"col"`
-}
-
-func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col) }
 
 // Fleet is everything read from one fleet repository.
 type Fleet struct {
@@ -37,6 +26,10 @@ type Fleet struct {
 	Inputs []*Input
 	// Machines are the configurations the flake outputs.
 	Machines []*Machine
+	// MachinesUnknown is set when the flake computes some of its
+	// configurations in ways the static reader cannot follow: Machines
+	// then lists only those it could.
+	MachinesUnknown bool
 	// Imports are the module and file references between files.
 	Imports []*Import
 	// Services are the containerised services of the mkService pattern.
@@ -52,8 +45,6 @@ type Fleet struct {
 	SecretFiles []string
 	// SecretUses are the `age.secrets.NAME.file = PATH;` of the modules.
 	SecretUses []*SecretUse
-	// Deployments are the entries of deploy.nix.
-	Deployments []*Deployment
 	// Lock is flake.lock; nil when there is none (LockErr says why when it
 	// exists but cannot be read).
 	Lock    *flakelock.Lock
@@ -75,17 +66,17 @@ type Input struct {
 	// Flake is false for `flake = false` inputs.
 	Flake bool `json:"flake"`
 	// InputFollows are the nested `X.inputs.Y.follows = "Z"` redirections.
-	InputFollows []NestedFollows `json:"inputFollows,omitempty"`
-	Pos          Pos             `json:"pos"`
+	InputFollows []NestedFollows  `json:"inputFollows,omitempty"`
+	Pos          nixlang.Position `json:"pos"`
 	// URLPos is the position of the URL string (or of the name when there is none).
-	URLPos Pos `json:"-"`
+	URLPos nixlang.Position `json:"-"`
 }
 
 // NestedFollows is `X.inputs.Y.follows = "Z";`.
 type NestedFollows struct {
-	Input   string `json:"input"`
-	Follows string `json:"follows"`
-	Pos     Pos    `json:"pos"`
+	Input   string           `json:"input"`
+	Follows string           `json:"follows"`
+	Pos     nixlang.Position `json:"pos"`
 }
 
 // Platform is what kind of machine a configuration builds.
@@ -104,12 +95,12 @@ type Machine struct {
 	Platform Platform `json:"platform"`
 	// System is "aarch64-linux" and the like; empty when it is not
 	// statically known.
-	System    string `json:"system,omitempty"`
-	SystemPos Pos    `json:"-"`
+	System    string           `json:"system,omitempty"`
+	SystemPos nixlang.Position `json:"-"`
 	// Modules are the module files the flake lists for the machine.
 	Modules []string `json:"modules"`
 	// InlineModules are attribute sets written directly in the modules list.
-	InlineModules []Pos `json:"-"`
+	InlineModules []nixlang.Position `json:"-"`
 	// Files are all files the machine uses, through the import graph.
 	Files []string `json:"files"`
 	// StateVersion is system.stateVersion (home.stateVersion for a
@@ -118,7 +109,7 @@ type Machine struct {
 	StateVersion      string `json:"stateVersion,omitempty"`
 	StateVersionFound bool   `json:"-"`
 	// Pos is where the flake defines the machine.
-	Pos Pos `json:"pos"`
+	Pos nixlang.Position `json:"pos"`
 	// MainFile is the machine's own configuration file (machines/NAME/default.nix),
 	// the first module file when there is no such file; empty when none.
 	MainFile string `json:"-"`
@@ -144,8 +135,8 @@ type Import struct {
 	// to its default.nix); empty when it is outside the fleet.
 	To string `json:"to"`
 	// Exists is false when the path does not exist.
-	Exists bool `json:"exists"`
-	Pos    Pos  `json:"pos"`
+	Exists bool             `json:"exists"`
+	Pos    nixlang.Position `json:"pos"`
 }
 
 // Service is one entry of the mkService services attribute set.
@@ -159,16 +150,16 @@ type Service struct {
 	HasPort  bool `json:"-"`
 	HasIndex bool `json:"-"`
 	// Imported is true when an `mkService "NAME" …` call uses it.
-	Imported bool `json:"imported"`
-	Pos      Pos  `json:"pos"`
-	PortPos  Pos  `json:"-"`
-	IndexPos Pos  `json:"-"`
+	Imported bool             `json:"imported"`
+	Pos      nixlang.Position `json:"pos"`
+	PortPos  nixlang.Position `json:"-"`
+	IndexPos nixlang.Position `json:"-"`
 }
 
 // ServiceFlake is one `NAME = INPUT;` entry of serviceFlakes.
 type ServiceFlake struct {
 	Input string // the input it names; empty when not a plain input reference
-	Pos   Pos
+	Pos   nixlang.Position
 }
 
 // Secret is one entry of the agenix rules file.
@@ -181,20 +172,20 @@ type Secret struct {
 	// KeysKnown is false when publicKeys is not statically known.
 	KeysKnown bool `json:"-"`
 	// Armor is agenix's `armor = true;` (ASCII-armored file).
-	Armor bool `json:"armor,omitempty"`
-	Pos   Pos  `json:"pos"`
+	Armor bool             `json:"armor,omitempty"`
+	Pos   nixlang.Position `json:"pos"`
 }
 
 // PublicKey is one publicKeys entry and where it is written (the string
 // literal, which may be in a let binding).
 type PublicKey struct {
-	Key string `json:"key"`
-	Pos Pos    `json:"pos"`
+	Key string           `json:"key"`
+	Pos nixlang.Position `json:"pos"`
 }
 
 // Note is something the static reader could not see, for check to report.
 type Note struct {
-	Pos     Pos
+	Pos     nixlang.Position
 	Message string
 }
 
@@ -229,7 +220,7 @@ type File struct {
 
 // Problem is a syntax or scope error in a file.
 type Problem struct {
-	Pos Pos
+	Pos nixlang.Position
 	// Kind is "syntax", "undefined-variable" or "duplicate".
 	Kind    string
 	Message string
@@ -240,6 +231,6 @@ type Problem struct {
 type SecretUse struct {
 	Name string `json:"name"`
 	// File is the path relative to the fleet root.
-	File string `json:"file"`
-	Pos  Pos    `json:"pos"`
+	File string           `json:"file"`
+	Pos  nixlang.Position `json:"pos"`
 }

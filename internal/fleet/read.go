@@ -39,7 +39,6 @@ func Read(root string) (*Fleet, error) {
 	r.readServices(paths)
 	r.readSecrets()
 	r.readSecretUses(paths)
-	r.readDeploy()
 	r.machineFiles()
 	sort.SliceStable(f.Imports, func(i, j int) bool { return posLess(f.Imports[i].Pos, f.Imports[j].Pos) })
 	return f, nil
@@ -68,7 +67,7 @@ type reader struct {
 
 func (r *reader) tree(file string) nixlang.Expr { return r.trees[file] }
 
-func (r *reader) note(p Pos, format string, args ...any) {
+func (r *reader) note(p nixlang.Position, format string, args ...any) {
 	r.f.Notes = append(r.f.Notes, Note{Pos: p, Message: fmt.Sprintf(format, args...)})
 }
 
@@ -89,7 +88,7 @@ func (r *reader) parseAll(paths []string) {
 			for i := range next {
 				src, err := os.ReadFile(filepath.Join(r.f.Root, filepath.FromSlash(paths[i])))
 				if err != nil {
-					results[i].file = &File{Path: paths[i], Problems: []Problem{{Pos: Pos{File: paths[i]}, Kind: "syntax", Message: err.Error()}}}
+					results[i].file = &File{Path: paths[i], Problems: []Problem{{Pos: nixlang.Position{File: paths[i]}, Kind: "syntax", Message: err.Error()}}}
 					continue
 				}
 				file, tree := parse(paths[i], src)
@@ -145,9 +144,9 @@ func problems(name string, err error, kind string) []Problem {
 			if k == "" {
 				k = scopeKind(ne.Msg)
 			}
-			out = append(out, Problem{Pos: Pos{File: name, Line: ne.Line, Col: ne.Col}, Kind: k, Message: ne.Msg})
+			out = append(out, Problem{Pos: nixlang.Position{File: name, Line: ne.Line, Col: ne.Col}, Kind: k, Message: ne.Msg})
 		} else {
-			out = append(out, Problem{Pos: Pos{File: name}, Kind: kind, Message: e.Error()})
+			out = append(out, Problem{Pos: nixlang.Position{File: name}, Kind: kind, Message: e.Error()})
 		}
 	}
 	return out
@@ -164,7 +163,7 @@ func scopeKind(msg string) string {
 	return "syntax"
 }
 
-func posLess(a, b Pos) bool {
+func posLess(a, b nixlang.Position) bool {
 	if a.File != b.File {
 		return a.File < b.File
 	}
@@ -303,7 +302,7 @@ func (r *reader) addImport(file string, kind ImportKind, p *nixlang.PathLit) {
 	r.addImportPath(file, kind, written, posOf(file, p))
 }
 
-func (r *reader) addImportPath(file string, kind ImportKind, written string, pos Pos) *Import {
+func (r *reader) addImportPath(file string, kind ImportKind, written string, pos nixlang.Position) *Import {
 	if strings.HasPrefix(written, "<") {
 		return nil
 	}

@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"path"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -51,31 +52,31 @@ type value struct {
 	args []*value
 }
 
-func (v *value) pos() Pos { return posOf(v.file, v.node) }
+func (v *value) pos() nixlang.Position { return posOf(v.file, v.node) }
 
-func posOf(file string, n nixlang.Node) Pos {
+func posOf(file string, n nixlang.Node) nixlang.Position {
 	if n == nil {
-		return Pos{File: file}
+		return nixlang.Position{File: file}
 	}
 	p := n.Pos()
-	return Pos{File: file, Line: p.Line, Col: p.Col}
+	return nixlang.Position{File: file, Line: p.Line, Col: p.Col}
 }
 
 // attrSet keeps attribute order and where each attribute is named.
 type attrSet struct {
 	names []string
 	vals  map[string]*thunk
-	keys  map[string]Pos // position of the attribute's name
+	keys  map[string]nixlang.Position // position of the attribute's name
 	// partial is set when some attributes could not be known (dynamic
 	// names, an update with an unknown set).
 	partial bool
 }
 
 func newAttrSet() *attrSet {
-	return &attrSet{vals: map[string]*thunk{}, keys: map[string]Pos{}}
+	return &attrSet{vals: map[string]*thunk{}, keys: map[string]nixlang.Position{}}
 }
 
-func (a *attrSet) set(name string, t *thunk, p Pos) {
+func (a *attrSet) set(name string, t *thunk, p nixlang.Position) {
 	if _, ok := a.vals[name]; !ok {
 		a.names = append(a.names, name)
 		a.keys[name] = p
@@ -400,6 +401,21 @@ func (ev *evaluator) call(fn *value, args []*thunk, n nixlang.Node, file string)
 					}}, set.attrs.keys[name])
 				}
 				return &value{kind: attrsVal, attrs: out, node: n, file: file}
+			}
+		case "attrValues", "attrNames":
+			// builtins.attrValues set, in Nix's order: sorted by name.
+			if set := ev.force(args[0]); len(args) == 1 && set.kind == attrsVal && !set.attrs.partial {
+				names := append([]string(nil), set.attrs.names...)
+				sort.Strings(names)
+				list := &value{kind: listVal, node: n, file: file}
+				for _, name := range names {
+					if fn.sel[len(fn.sel)-1] == "attrNames" {
+						list.list = append(list.list, &value{kind: strVal, s: name, node: n, file: file})
+					} else {
+						list.list = append(list.list, ev.force(set.attrs.vals[name]))
+					}
+				}
+				return list
 			}
 		case "toString":
 			if a := ev.force(args[0]); len(args) == 1 && (a.kind == strVal || a.kind == intVal) {

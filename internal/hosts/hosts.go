@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/nixherd/nixherd/internal/nixlang"
 	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/remote"
 )
@@ -29,20 +30,6 @@ const (
 	BuildTarget = "target"
 )
 
-// Pos is a place in deploy.nix.
-type Pos struct {
-	File   string
-	Line   int
-	Column int
-}
-
-func (p Pos) String() string {
-	if p.File == "" {
-		return ""
-	}
-	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
-}
-
 // HealthCheck is one check to run after activation. Exactly one of HTTP, TCP
 // and Command is set. internal/health runs them; this package only reads them.
 type HealthCheck struct {
@@ -54,8 +41,8 @@ type HealthCheck struct {
 	// Command is a shell command run on the host that must exit 0.
 	Command string `json:"command,omitempty"`
 	// Timeout in seconds; 0 means the checker's default.
-	Timeout int `json:"timeout,omitempty"`
-	Pos     Pos `json:"-"`
+	Timeout int              `json:"timeout,omitempty"`
+	Pos     nixlang.Position `json:"-"`
 }
 
 // Kind is "http", "tcp" or "command".
@@ -88,7 +75,10 @@ type Machine struct {
 	// darwinConfigurations or homeConfigurations; defaults to Name.
 	Configuration string        `json:"configuration"`
 	HealthChecks  []HealthCheck `json:"healthChecks,omitempty"`
-	Pos           Pos           `json:"-"`
+	// Pos is where deploy.nix names the machine, FieldPos where it sets
+	// each of its attributes.
+	Pos      nixlang.Position            `json:"-"`
+	FieldPos map[string]nixlang.Position `json:"-"`
 }
 
 // Local reports whether the machine is the one nixherd runs on.

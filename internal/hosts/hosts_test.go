@@ -14,7 +14,6 @@ import (
 
 func load(t *testing.T, src string) (*Inventory, error) {
 	t.Helper()
-	testenv.NeedTool(t, "nix-instantiate")
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, FileName), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
@@ -58,7 +57,7 @@ func TestLoadErrorsPointAtTheAttribute(t *testing.T) {
 	for _, tc := range []struct{ name, src, want string }{
 		{"syntax", "{\n  machines = { a = { target = \"local\" }; };\n}", "deploy.nix:2:"},
 		{"missing target", "{\n  machines = {\n    a = { tags = [ ]; };\n  };\n}", "deploy.nix:3:5: machines.a: missing target"},
-		{"bad target", "{\n  machines.a.target = \"root@h:99999\";\n}", "deploy.nix:2:3: machines.a.target: \"root@h:99999\": port"},
+		{"bad target", "{\n  machines.a.target = \"root@h:99999\";\n}", "deploy.nix:2:14: machines.a.target: \"root@h:99999\": port"},
 		{"unknown field", "{\n  machines.a = {\n    target = \"local\";\n    tagz = [ ];\n  };\n}", `deploy.nix:4:5: machines.a: unknown attribute "tagz"`},
 		{"bad buildOn", "{ machines.a = { target = \"local\";\n buildOn = \"remote\"; }; }", `deploy.nix:2:2: machines.a.buildOn is "remote"`},
 		{"tags not strings", "{ machines.a = { target = \"local\";\n tags = [ 1 ]; }; }", "deploy.nix:2:2: machines.a.tags must be a list of strings"},
@@ -107,5 +106,52 @@ func TestMachineSSHOptionsOverrideTheDefaults(t *testing.T) {
 	}
 	if got := strings.Join(b.SSHOptions, " "); got != "-F fleet.conf -o User=deploy" {
 		t.Errorf("b: %s", got)
+	}
+}
+
+// TestDeployFileIsReadWithoutNix: plain data needs no evaluator at all.
+func TestDeployFileIsReadWithoutNix(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	inv, err := load(t, `let common = { tags = [ "vm" ]; }; in { machines.a = common // { target = "root@h"; }; }`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := inv.Machine("a"); m.Target != "root@h" || len(m.Tags) != 1 {
+		t.Fatalf("a = %+v", m)
+	}
+}
+
+// TestComputedDeployFileCannotReachOutsideTheFleet: what the static reader
+// cannot follow is evaluated by nix, restricted to the fleet's folder: no
+// file outside it, no network, no environment.
+func TestComputedDeployFileCannotReachOutsideTheFleet(t *testing.T) {
+	testenv.NixEnv(t)
+	secret := filepath.Join(t.TempDir(), "id_ed25519")
+	if err := os.WriteFile(secret, []byte("PRIVATE KEY MATERIAL"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("NIXHERD_TEST_SECRET", "PRIVATE ENV")
+	for name, expr := range map[string]string{
+		"readFile": `builtins.readFile ` + secret,
+		"getEnv":   `builtins.getEnv "NIXHERD_TEST_SECRET"`,
+		"fetchurl": `builtins.readFile (builtins.fetchurl "http://127.0.0.1:9/x")`,
+	} {
+		_, err := load(t, `{ machines.a = { target = "root@h"; tags = [ (`+expr+`) ]; }; }`)
+		if err != nil && strings.Contains(err.Error(), "PRIVATE") {
+			t.Errorf("%s: the error shows the secret: %v", name, err)
+		}
+		if name == "getEnv" {
+			continue // restricted mode reads it as "", which the tag check lets through
+		}
+		if err == nil || !strings.Contains(err.Error(), "restricted mode") {
+			t.Errorf("%s: error %v, want a refusal in restricted mode", name, err)
+		}
+	}
+	inv, err := load(t, `{ machines.a = { target = "root@h"; configuration = builtins.getEnv "NIXHERD_TEST_SECRET"; }; }`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := inv.Machine("a"); m.Configuration != "a" {
+		t.Errorf("getEnv read %q", m.Configuration)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +13,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/nixherd/nixherd/internal/fleet"
+	"github.com/nixherd/nixherd/internal/nixlang"
 	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/remote"
 )
@@ -54,20 +57,140 @@ type evaluated struct {
 }
 
 // Load reads and checks the deploy.nix at path (a file, or a fleet directory
-// holding one).
+// holding one). It is read as plain data by nixherd's static reader (Read),
+// which runs nothing and reads nothing outside the fleet; only a deploy.nix
+// computed in ways the static reader cannot follow is evaluated with nix.
 func Load(ctx context.Context, path string) (*Inventory, error) {
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		path = filepath.Join(path, FileName)
+	inv, err := Read(path)
+	var unknown *fleet.UnknownError
+	if errors.As(err, &unknown) {
+		return loadWithNix(ctx, path)
 	}
-	abs, err := filepath.Abs(path)
+	return inv, err
+}
+
+// Read reads and checks deploy.nix statically (fleet.ReadData): plain data,
+// let bindings, //, ++, imports of other fleet files. A part it cannot know
+// without evaluating is a *fleet.UnknownError (check reports it as a
+// warning; Load hands the file to nix).
+func Read(path string) (*Inventory, error) {
+	path, abs, err := locate(path)
 	if err != nil {
 		return nil, err
 	}
+	v, err := fleet.ReadData(filepath.Dir(abs), filepath.Base(abs))
+	if err != nil {
+		var perr *nixlang.Error
+		if errors.As(err, &perr) {
+			return nil, &Error{Pos: nixlang.Position{File: path, Line: perr.Pos.Line, Col: perr.Pos.Col}, Msg: perr.Msg}
+		}
+		return nil, err
+	}
+	return decode(path, abs, fromData(v, filepath.Dir(abs)))
+}
+
+// locate finds the deploy file: path, or FileName in the directory path.
+func locate(path string) (shown, abs string, err error) {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		path = filepath.Join(path, FileName)
+	}
+	abs, err = filepath.Abs(path)
+	if err != nil {
+		return "", "", err
+	}
 	if _, err := os.Stat(abs); err != nil {
-		return nil, fmt.Errorf("%s: no deploy file: declare where machines are deployed in %s (see README, \"deploy.nix\")", path, FileName)
+		return "", "", fmt.Errorf("%s: no deploy file: declare where machines are deployed in %s (see README, \"deploy.nix\")", path, FileName)
+	}
+	return path, abs, nil
+}
+
+// fromData lays out statically read data the way readExpr's evaluation
+// does: the value as JSON, and the positions of the attributes a schema
+// error may point at. Positions are absolute file names (decode shows the
+// deploy file as the caller named it).
+func fromData(v *nixlang.Value, root string) *evaluated {
+	if v.Kind != nixlang.AttrsValue {
+		return &evaluated{Type: dataType(v)}
+	}
+	pos := func(p nixlang.Position) *rawPos {
+		return &rawPos{File: filepath.Join(root, filepath.FromSlash(p.File)), Line: p.Line, Column: p.Col}
+	}
+	posOf := func(set *nixlang.Value) map[string]*rawPos {
+		if set == nil || set.Kind != nixlang.AttrsValue {
+			return nil
+		}
+		m := map[string]*rawPos{}
+		for _, a := range set.Attrs {
+			m[a.Name] = pos(a.Pos)
+		}
+		return m
+	}
+	checksOf := func(m *nixlang.Value) []map[string]*rawPos {
+		hc := m.Get("healthChecks")
+		if m.Kind != nixlang.AttrsValue || hc == nil || hc.Kind != nixlang.ListValue {
+			return nil
+		}
+		var out []map[string]*rawPos
+		for _, c := range hc.List {
+			out = append(out, posOf(c))
+		}
+		return out
+	}
+	ev := &evaluated{Value: map[string]json.RawMessage{}, Top: posOf(v), Defaults: posOf(v.Get("defaults"))}
+	for _, a := range v.Attrs {
+		b, _ := json.Marshal(a.Value.Interface())
+		ev.Value[a.Name] = b
+	}
+	if d := v.Get("defaults"); d != nil {
+		ev.DefaultChecks = checksOf(d)
+	}
+	if ms := v.Get("machines"); ms != nil && ms.Kind == nixlang.AttrsValue {
+		ev.Machines = posOf(ms)
+		ev.Fields, ev.Checks = map[string]map[string]*rawPos{}, map[string][]map[string]*rawPos{}
+		for _, a := range ms.Attrs {
+			ev.Fields[a.Name] = posOf(a.Value)
+			ev.Checks[a.Name] = checksOf(a.Value)
+		}
+	}
+	return ev
+}
+
+// dataType names a value's type as builtins.typeOf does.
+func dataType(v *nixlang.Value) string {
+	switch v.Kind {
+	case nixlang.NullValue:
+		return "null"
+	case nixlang.BoolValue:
+		return "bool"
+	case nixlang.IntValue:
+		return "int"
+	case nixlang.FloatValue:
+		return "float"
+	case nixlang.StringValue:
+		return "string"
+	case nixlang.PathValue:
+		return "path"
+	case nixlang.ListValue:
+		return "list"
+	}
+	return "set"
+}
+
+// loadWithNix evaluates deploy.nix with nix-instantiate, for a deploy.nix
+// the static reader cannot follow. The evaluation is restricted to the
+// fleet's folder: no other file, no network, no environment variables
+// (restrict-eval, an empty NIX_PATH and allowed-uris), so a deploy.nix
+// from a repository others push to cannot read the user's files.
+func loadWithNix(ctx context.Context, path string) (*Inventory, error) {
+	path, abs, err := locate(path)
+	if err != nil {
+		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, "nix-instantiate", "--eval", "--strict", "--json",
+		"--option", "restrict-eval", "true", "--option", "allowed-uris", "",
+		"-I", "nixherd-fleet="+filepath.Dir(abs),
 		"--expr", readExpr, "--argstr", "file", abs)
+	cmd.Env = append(os.Environ(), "NIX_PATH=")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -118,20 +241,28 @@ type decoder struct {
 	file, abs string
 }
 
-func (d decoder) pos(p *rawPos) Pos {
+func (d decoder) pos(p *rawPos) nixlang.Position {
 	if p == nil {
-		return Pos{File: d.file, Line: 1, Column: 1}
+		return nixlang.Position{File: d.file, Line: 1, Col: 1}
 	}
 	f := p.File
 	if f == d.abs {
 		f = d.file
 	}
-	return Pos{File: f, Line: p.Line, Column: p.Column}
+	return nixlang.Position{File: f, Line: p.Line, Col: p.Column}
 }
 
 func (d decoder) errorf(p *rawPos, format string, args ...any) error {
-	return fmt.Errorf("%s: %s", d.pos(p), fmt.Sprintf(format, args...))
+	return &Error{Pos: d.pos(p), Msg: fmt.Sprintf(format, args...)}
 }
+
+// Error is a mistake in deploy.nix, at the attribute at fault.
+type Error struct {
+	Pos nixlang.Position
+	Msg string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Pos, e.Msg) }
 
 // machineFields and defaultFields list the attributes a machine and the
 // defaults may set.
@@ -143,7 +274,7 @@ func decode(file, abs string, ev *evaluated) (*Inventory, error) {
 	if ev.Type != "" {
 		return nil, d.errorf(nil, "deploy file must be an attribute set { defaults = { ... }; machines = { ... }; }, not a %s", ev.Type)
 	}
-	for k := range ev.Value {
+	for _, k := range inOrder(ev.Value, ev.Top) {
 		if k != "machines" && k != "defaults" {
 			return nil, d.errorf(ev.Top[k], "unknown attribute %q (deploy.nix has only defaults and machines)", k)
 		}
@@ -167,13 +298,17 @@ func decode(file, abs string, ev *evaluated) (*Inventory, error) {
 	if err != nil {
 		return nil, err
 	}
-	for name, mraw := range machines {
+	for _, name := range inOrder(machines, ev.Machines) {
+		mraw := machines[name]
 		mpos := ev.Machines[name]
 		fields, err := d.object(mraw, mpos, "machines."+name)
 		if err != nil {
 			return nil, err
 		}
-		m := Machine{Name: name, Pos: d.pos(mpos)}
+		m := Machine{Name: name, Pos: d.pos(mpos), FieldPos: map[string]nixlang.Position{}}
+		for k, p := range ev.Fields[name] {
+			m.FieldPos[k] = d.pos(p)
+		}
 		if err := d.fields(&m, "machines."+name, fields, ev.Fields[name], ev.Checks[name], machineFields); err != nil {
 			return nil, err
 		}
@@ -200,6 +335,28 @@ func decode(file, abs string, ev *evaluated) (*Inventory, error) {
 	}
 	sort.Slice(inv.Machines, func(i, j int) bool { return inv.Machines[i].Name < inv.Machines[j].Name })
 	return inv, nil
+}
+
+// inOrder lists the keys of m in source order where positions are known,
+// so that of several mistakes the first in the file is reported.
+func inOrder[T any](m map[string]T, pos map[string]*rawPos) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := pos[keys[i]], pos[keys[j]]
+		switch {
+		case a != nil && b != nil && (a.Line != b.Line || a.Column != b.Column):
+			return a.Line < b.Line || a.Line == b.Line && a.Column < b.Column
+		case a != nil && b == nil:
+			return true
+		case a == nil && b != nil:
+			return false
+		}
+		return keys[i] < keys[j]
+	})
+	return keys
 }
 
 func dedupe(s []string) []string {
@@ -241,12 +398,7 @@ func describe(raw json.RawMessage) string {
 }
 
 func (d decoder) fields(m *Machine, what string, fields map[string]json.RawMessage, pos map[string]*rawPos, checkPos []map[string]*rawPos, allowed map[string]bool) error {
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range inOrder(fields, pos) {
 		raw, p := fields[k], pos[k]
 		if !allowed[k] {
 			return d.errorf(p, "%s: unknown attribute %q (known: %s)", what, k, known(allowed))

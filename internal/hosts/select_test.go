@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func fleet() *Inventory {
+func sampleInventory() *Inventory {
 	return &Inventory{File: "deploy.nix", Machines: []Machine{
 		{Name: "devmac", Tags: []string{"mac", "dev"}},
 		{Name: "devnix", Tags: []string{"vm", "linux", "dev"}},
@@ -38,7 +38,7 @@ func TestSelect(t *testing.T) {
 		{[]string{"e?hem"}, false, []string{"ephem"}},
 		{nil, true, []string{"devmac", "devnix", "ephem", "web1"}},
 	} {
-		got, err := fleet().Select(tc.sel, tc.all)
+		got, err := sampleInventory().Select(tc.sel, tc.all)
 		if tc.want == nil {
 			if err == nil {
 				t.Errorf("Select(%v) = %v, want an error", tc.sel, names(got))
@@ -65,7 +65,7 @@ func TestSelectErrorsNameWhatExists(t *testing.T) {
 		{[]string{","}, false, ErrNothingSelected.Error()},
 		{[]string{"devnix"}, true, "cannot be combined"},
 	} {
-		_, err := fleet().Select(tc.sel, tc.all)
+		_, err := sampleInventory().Select(tc.sel, tc.all)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Select(%q, %v) error = %v, want %q", tc.sel, tc.all, err, tc.want)
 		}

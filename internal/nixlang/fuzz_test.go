@@ -33,7 +33,6 @@ func FuzzParse(f *testing.F) {
 			if _, err := PrintNix(full, "/base", "/home"); err != nil {
 				t.Fatalf("PrintNix of an accepted file: %v", err)
 			}
-			Static(full.Root)
 			edited := false
 			Walk(full.Root, func(n Node) bool {
 				if _, ok := n.(*AttrSet); ok && !edited {

@@ -32,8 +32,10 @@ func TestFormatAttrNameAndQuoteStringRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", tc.name, err)
 		}
-		if v, ok := Static(g.Root); !ok || v.Str != tc.name {
-			t.Errorf("QuoteString(%q) reads back as %+v", tc.name, v)
+		if str, ok := g.Root.(*String); !ok {
+			t.Errorf("QuoteString(%q) is a %T", tc.name, g.Root)
+		} else if v, ok := str.StaticString(); !ok || v != tc.name {
+			t.Errorf("QuoteString(%q) reads back as %q", tc.name, v)
 		}
 	}
 }

@@ -22,15 +22,15 @@ func TestLookupMergesDottedAndNestedBindings(t *testing.T) {
 	if url == nil || url.Value == nil {
 		t.Fatal("inputs.nixpkgs.url not found")
 	}
-	if v, ok := Static(url.Value); !ok || v.Str != "github:NixOS/nixpkgs/nixos-24.05" || v.Pos.Line != 6 || v.Pos.Col != 19 {
-		t.Fatalf("url = %+v", v)
+	if v, ok := url.Value.(*String).StaticString(); !ok || v != "github:NixOS/nixpkgs/nixos-24.05" || url.Value.Pos().Line != 6 || url.Value.Pos().Col != 19 {
+		t.Fatalf("url = %q at %v", v, url.Value.Pos())
 	}
 	follows := inputs.Get("home-manager", "inputs", "nixpkgs", "follows")
 	if follows == nil {
 		t.Fatal("follows not found")
 	}
-	if s, _ := Static(follows.Value); s.Str != "nixpkgs" {
-		t.Fatalf("follows = %q", s.Str)
+	if s, _ := follows.Value.(*String).StaticString(); s != "nixpkgs" {
+		t.Fatalf("follows = %q", s)
 	}
 	if Lookup(f.Root, "inputs", "missing") != nil {
 		t.Fatal("found a missing input")
@@ -49,49 +49,6 @@ func TestBodyFindsModuleAttrSet(t *testing.T) {
 	}
 }
 
-func TestStaticData(t *testing.T) {
-	f := mustParse(t, `{
-  machines = {
-    web = { target = "root@10.0.0.1:2222"; tags = [ "prod" "eu" ]; buildOn = "local"; };
-    laptop.target = "local";
-    laptop.weight = -1.5;
-  };
-  enabled = true;
-  nothing = null;
-  n = -3;
-  s = ''
-    line
-  '';
-  p = ./hosts;
-}`)
-	v, ok := Static(f.Root)
-	if !ok {
-		t.Fatal("not static")
-	}
-	want := map[string]any{
-		"machines": map[string]any{
-			"web":    map[string]any{"target": "root@10.0.0.1:2222", "tags": []any{"prod", "eu"}, "buildOn": "local"},
-			"laptop": map[string]any{"target": "local", "weight": -1.5},
-		},
-		"enabled": true, "nothing": nil, "n": int64(-3), "s": "line\n", "p": "./hosts",
-	}
-	if got := v.Interface(); !reflect.DeepEqual(got, want) {
-		t.Fatalf("got %#v", got)
-	}
-	if p := v.Get("machines").Get("laptop").Get("target").Pos; p.Line != 4 {
-		t.Fatalf("laptop.target at %v", p)
-	}
-	for _, src := range []string{`"a${b}"`, `rec { a = 1; }`, `{ ${x} = 1; }`, `f 1`, `[ (1 + 2) ]`, `{ inherit x; }`} {
-		g, err := ParseWith("t.nix", []byte(src), Options{NoScopeCheck: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := Static(g.Root); ok {
-			t.Errorf("%s: treated as static data", src)
-		}
-	}
-}
-
 func TestResolveLetBoundNames(t *testing.T) {
 	f := mustParse(t, `let
   web = import ./web.nix;
@@ -106,7 +63,7 @@ in { config, ... }: { imports = [ web db config ]; x = map; }`)
 	if _, ok := values[0].(*Apply); !ok {
 		t.Fatalf("web resolves to %T", values[0])
 	}
-	if v, ok := Static(values[1]); !ok || v.Get("port").Int != 5432 {
+	if port := Lookup(values[1], "port"); port == nil || port.Value.(*IntLit).Value != 5432 {
 		t.Fatal("db does not resolve to its set")
 	}
 	if values[2] != nil {

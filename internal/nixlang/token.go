@@ -140,3 +140,22 @@ func advance(p Pos, s string) Pos {
 	}
 	return p
 }
+
+// Position is a place in a named file, as error messages show it:
+// file:line:col (Pos is a place within a file being parsed). Line and Col
+// are 1-based; a position about a whole file has Line 0.
+type Position struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
+	Col  int    `json:"col"`
+}
+
+func (p Position) String() string {
+	if p.Line == 0 {
+		return p.File
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+}
+
+// IsValid reports whether the position names a file.
+func (p Position) IsValid() bool { return p.File != "" }

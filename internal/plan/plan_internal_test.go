@@ -10,6 +10,7 @@ import (
 
 	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/nix"
+	"github.com/nixherd/nixherd/internal/nixlang"
 	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/testenv"
 	"github.com/nixherd/nixherd/internal/testhost"
@@ -29,7 +30,7 @@ func TestMissingConfigurationNamesThePositionOnlyWhenKnown(t *testing.T) {
 	if got, want := missingConfiguration(m, platform.NixOS).Error(), `the flake has no "web1" in nixosConfigurations`; got != want {
 		t.Errorf("without a position: %q, want %q", got, want)
 	}
-	m.Pos = hosts.Pos{File: "/fleet/deploy.nix", Line: 3, Column: 5}
+	m.Pos = nixlang.Position{File: "/fleet/deploy.nix", Line: 3, Col: 5}
 	if got, want := missingConfiguration(m, "").Error(), `the flake has no "web1" in nixosConfigurations, darwinConfigurations or homeConfigurations (deploy.nix /fleet/deploy.nix:3:5)`; got != want {
 		t.Errorf("with a position: %q, want %q", got, want)
 	}

@@ -136,7 +136,7 @@ func (ff *fleetFiles) shown(rel string) string {
 }
 
 // at prints a position of the fleet model as a path the user can open.
-func at(root string, p fleet.Pos) string {
+func at(root string, p nixlang.Position) string {
 	return fmt.Sprintf("%s:%d:%d", filepath.Join(root, filepath.FromSlash(p.File)), p.Line, p.Col)
 }
 
