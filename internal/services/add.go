@@ -419,14 +419,7 @@ func addInput(file *nixlang.File, top *nixlang.AttrSet, name, url string) (*nixl
 	if lastDotted == nil {
 		return file.SetAttr(top, []string{"inputs", name, "url"}, nixlang.QuoteString(url))
 	}
-	text := "inputs." + nixlang.FormatAttrName(name) + ".url = " + nixlang.QuoteString(url) + ";"
-	src := file.Src
-	start, end := lastDotted.Pos().Offset, lastDotted.End().Offset
-	if startsLine(src, start) {
-		at := lineContentEnd(src, end)
-		return file.Splice(at, at, "\n"+lineIndent(src, start)+text)
-	}
-	return file.Splice(end, end, " "+text)
+	return file.InsertAfter(lastDotted, "inputs."+nixlang.FormatAttrName(name)+".url = "+nixlang.QuoteString(url)+";")
 }
 
 // inputReference returns how flake.nix's outputs refers to input name,
@@ -454,7 +447,7 @@ func inputReference(file *nixlang.File, name string) (string, *nixlang.File, err
 			return name, file, nil
 		}
 	}
-	nf, err := addFormal(file, l.Formals, name)
+	nf, err := file.AddFormal(l.Formals, name)
 	return name, nf, err
 }
 
@@ -468,32 +461,6 @@ func selectsFromArg(file *nixlang.File, arg string) bool {
 		}
 	}
 	return false
-}
-
-// addFormal adds name to the formals of the outputs function, after the
-// last one and written like it: on a line of its own with a trailing comma
-// when the formals are one per line, inline otherwise.
-func addFormal(file *nixlang.File, fs *nixlang.Formals, name string) (*nixlang.File, error) {
-	src := file.Src
-	if len(fs.Items) == 0 {
-		at := fs.Close.Pos.Offset
-		if fs.Ellipsis != nil {
-			at = fs.Ellipsis.Pos.Offset
-			return file.Splice(at, at, name+", ")
-		}
-		return file.Splice(at, at, name+" ")
-	}
-	last := fs.Items[len(fs.Items)-1]
-	if last.Comma == nil {
-		at := last.End().Offset
-		return file.Splice(at, at, ", "+name)
-	}
-	if startsLine(src, last.Pos().Offset) {
-		at := lineContentEnd(src, last.Comma.End().Offset)
-		return file.Splice(at, at, "\n"+lineIndent(src, last.Pos().Offset)+name+",")
-	}
-	at := last.Comma.End().Offset
-	return file.Splice(at, at, " "+name+",")
 }
 
 // addToServices adds the services entry and the mkService import.
@@ -513,7 +480,7 @@ func addToServices(ff *fleetFiles, spec Spec) (*nixlang.File, error) {
 	if len(set.Bindings) > 0 {
 		first = set.Bindings[0]
 	}
-	entry := serviceEntry(spec, indentUnit(file.Src, set.Open, first))
+	entry := serviceEntry(spec, file.IndentUnitOf(set.Open, first))
 	var err error
 	if file, err = file.SetAttr(set, []string{spec.Name}, entry); err != nil {
 		return nil, fmt.Errorf("adding %s to services: %w", spec.Name, err)

@@ -2,7 +2,6 @@ package services
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/nixherd/nixherd/internal/nixlang"
 )
@@ -179,84 +178,4 @@ func importsList(f *nixlang.File) *nixlang.List {
 		}
 	}
 	return nil
-}
-
-// Text helpers over a file's source, for the splices the editor has no
-// operation for (a formal of the outputs function) and for removing a
-// binding without the comment above it.
-
-func lineStart(src string, off int) int {
-	for off > 0 && src[off-1] != '\n' && src[off-1] != '\r' {
-		off--
-	}
-	return off
-}
-
-// startsLine reports whether only blanks precede off on its line.
-func startsLine(src string, off int) bool {
-	return strings.Trim(src[lineStart(src, off):off], " \t") == ""
-}
-
-func lineIndent(src string, off int) string {
-	ls := lineStart(src, off)
-	i := ls
-	for i < len(src) && (src[i] == ' ' || src[i] == '\t') {
-		i++
-	}
-	return src[ls:i]
-}
-
-// lineContentEnd moves off past blanks and a # comment to the end of its
-// line; off itself when something else follows on the line.
-func lineContentEnd(src string, off int) int {
-	i := off
-	for i < len(src) && (src[i] == ' ' || src[i] == '\t') {
-		i++
-	}
-	if i < len(src) && src[i] == '#' {
-		for i < len(src) && src[i] != '\n' && src[i] != '\r' {
-			i++
-		}
-		return i
-	}
-	if i == len(src) || src[i] == '\n' || src[i] == '\r' {
-		return i
-	}
-	return off
-}
-
-// removeSpan is the text to cut to remove the node spanning [start, end):
-// its lines (with a comment after it on its last line) when it has lines of
-// its own, otherwise the node and the blanks before it. A comment above
-// the node stays: it may describe more than this one entry. This is the
-// exact inverse of how the editor inserts an item.
-func removeSpan(src string, start, end int) (int, int) {
-	if startsLine(src, start) {
-		end = lineContentEnd(src, end)
-		start = lineStart(src, start)
-		if start > 0 {
-			start--
-			if start > 0 && src[start] == '\n' && src[start-1] == '\r' {
-				start--
-			}
-		}
-		return start, end
-	}
-	for start > 0 && (src[start-1] == ' ' || src[start-1] == '\t') {
-		start--
-	}
-	return start, end
-}
-
-// indentUnit is one step of indentation in the set whose entries start
-// with first, relative to the line of the set's opening brace.
-func indentUnit(src string, open *nixlang.Token, first nixlang.Node) string {
-	outer := lineIndent(src, open.Pos.Offset)
-	if first != nil && startsLine(src, first.Pos().Offset) {
-		inner := lineIndent(src, first.Pos().Offset)
-		if strings.HasPrefix(inner, outer) && len(inner) > len(outer) {
-			return inner[len(outer):]
-		}
-	}
-	return "  "
 }

@@ -2,46 +2,22 @@ package services
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/nixherd/nixherd/internal/nixlang"
 )
 
-// span is a byte range of a file's source to cut.
-type span struct{ start, end int }
-
-// cut removes spans from file and parses the result.
-func cut(file *nixlang.File, spans []span) (*nixlang.File, error) {
-	sort.Slice(spans, func(i, j int) bool { return spans[i].start > spans[j].start })
-	src := file.Src
-	last := len(src) + 1
-	for _, s := range spans {
-		if s.end > last {
-			continue // inside a span already cut
-		}
-		src = src[:s.start] + src[s.end:]
-		last = s.start
-	}
-	nf, err := nixlang.Parse(file.Name, []byte(src))
-	if err != nil {
-		return nil, fmt.Errorf("the edit would not parse: %w", err)
-	}
-	return nf, nil
-}
-
-// bindingSpans are the spans of the bindings of set whose path starts with
-// name (NAME = …; and NAME.url = …;).
-func bindingSpans(src string, set *nixlang.AttrSet, name string) []span {
-	var out []span
+// bindingsNamed are the bindings of set whose path starts with name
+// (NAME = …; and NAME.url = …;).
+func bindingsNamed(set *nixlang.AttrSet, name string) []nixlang.Node {
+	var out []nixlang.Node
 	for _, b := range set.Bindings {
 		a, ok := b.(*nixlang.Attr)
 		if !ok {
 			continue
 		}
 		if n, ok := a.Path.Names[0].Name(); ok && n == name {
-			s, e := removeSpan(src, a.Pos().Offset, a.End().Offset)
-			out = append(out, span{s, e})
+			out = append(out, a)
 		}
 	}
 	return out
@@ -84,19 +60,16 @@ func Remove(root, name string) (*Change, error) {
 	}
 
 	// git-services.nix: the services entry and the mkService import.
-	var spans []span
-	src := ff.services.Src
+	var cuts []nixlang.Node
 	if set := servicesSet(ff.services); set != nil {
-		spans = append(spans, bindingSpans(src, set, name)...)
+		cuts = append(cuts, bindingsNamed(set, name)...)
 	}
 	for _, c := range mkServiceCalls(ff.services) {
 		if c.name == name {
-			el := c.list.Elems[c.index]
-			s, e := removeSpan(src, el.Pos().Offset, el.End().Offset)
-			spans = append(spans, span{s, e})
+			cuts = append(cuts, c.list.Elems[c.index])
 		}
 	}
-	newServices, err := cut(ff.services, spans)
+	newServices, err := ff.services.Cut(cuts...)
 	if err != nil {
 		return nil, err
 	}
@@ -104,11 +77,11 @@ func Remove(root, name string) (*Change, error) {
 	// flake.nix: the serviceFlakes entry, then the input and the outputs
 	// argument when nothing else uses them.
 	flake := ff.flake
-	spans = nil
+	cuts = nil
 	for _, set := range serviceFlakeSets(flake) {
-		spans = append(spans, bindingSpans(flake.Src, set, name)...)
+		cuts = append(cuts, bindingsNamed(set, name)...)
 	}
-	if flake, err = cut(flake, spans); err != nil {
+	if flake, err = flake.Cut(cuts...); err != nil {
 		return nil, err
 	}
 	if hasFlake && sf.Input != "" {
@@ -161,15 +134,14 @@ func inputUse(file *nixlang.File, input string) string {
 	return where
 }
 
-// removeInput removes the input's bindings from inputs and its argument
-// from the outputs function's formals: the inverse of addFormal.
+// removeInput removes an input's bindings (inputs.NAME.url = …; or its
+// entry in inputs = { … };) and the outputs argument that receives it.
 func removeInput(file *nixlang.File, input string) (*nixlang.File, error) {
 	top, err := topSet(file)
 	if err != nil {
 		return nil, err
 	}
-	src := file.Src
-	var spans []span
+	var cuts []nixlang.Node
 	for _, b := range top.Bindings {
 		a, ok := b.(*nixlang.Attr)
 		if !ok {
@@ -181,44 +153,24 @@ func removeInput(file *nixlang.File, input string) (*nixlang.File, error) {
 		}
 		if len(names) == 1 {
 			if set, ok := nixlang.Unparen(a.Value).(*nixlang.AttrSet); ok {
-				spans = append(spans, bindingSpans(src, set, input)...)
+				cuts = append(cuts, bindingsNamed(set, input)...)
 			}
 		} else if names[1] == input {
-			s, e := removeSpan(src, a.Pos().Offset, a.End().Offset)
-			spans = append(spans, span{s, e})
+			cuts = append(cuts, a)
 		}
+	}
+	if file, err = file.Cut(cuts...); err != nil {
+		return nil, err
+	}
+	if top, err = topSet(file); err != nil {
+		return nil, err
 	}
 	if l := outputsLambda(top); l != nil && l.Formals != nil {
-		items := l.Formals.Items
-		for i, fm := range items {
-			if fm.Name.Text != input {
-				continue
-			}
-			start, end := fm.Pos().Offset, fm.End().Offset
-			switch {
-			case startsLine(src, start):
-				s, e := removeSpan(src, start, end)
-				spans = append(spans, span{s, e})
-			case fm.Comma == nil && i > 0:
-				// the last formal, written ", NAME"
-				spans = append(spans, span{items[i-1].Name.End().Offset, end})
-				if items[i-1].Default != nil {
-					spans[len(spans)-1].start = items[i-1].Default.End().Offset
-				}
-			case i == 0:
-				// the first formal inline: NAME and the blanks after its comma
-				next := l.Formals.Close.Pos.Offset
-				if len(items) > 1 {
-					next = items[1].Pos().Offset
-				} else if l.Formals.Ellipsis != nil {
-					next = l.Formals.Ellipsis.Pos.Offset
-				}
-				spans = append(spans, span{start, next})
-			default:
-				s, e := removeSpan(src, start, end)
-				spans = append(spans, span{s, e})
+		for _, fm := range l.Formals.Items {
+			if fm.Name.Text == input {
+				return file.RemoveFormal(l.Formals, input)
 			}
 		}
 	}
-	return cut(file, spans)
+	return file, nil
 }
