@@ -7,6 +7,7 @@
 #   overhead                 nixherd ÷ nix build + parallel nix copy + ssh switch by hand
 #   overhead_no_rollback     the same with nixherd deploy --no-rollback
 #   noop_s                   seconds to redeploy 16 hosts with nothing changed
+#   noop_vs_ssh_true         that ÷ one `ssh HOST true` per host in parallel
 #   evals                    nix evaluations of the fleet in one deploy of 16 hosts
 #   ssh_handshakes_per_host  sshd logins per host in that deploy
 #

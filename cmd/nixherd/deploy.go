@@ -23,6 +23,7 @@ func init() {
 			cacheSubst string
 			cacheKey   string
 			dryRun     bool
+			reactivate bool
 			asJSON     bool
 			fl         fleetFlags
 			safety     safetyFlags
@@ -92,6 +93,7 @@ Exits 0 only when every selected host ended on its new configuration.`,
 					CacheSubstituter:        cacheSubst,
 					CachePublicKey:          cacheKey,
 					DryRun:                  dryRun,
+					Reactivate:              reactivate,
 					Reporter:                view,
 					Strategy:                safety.strategy(),
 					Approve:                 safety.approve(cmd.InOrStdin(), cmd.ErrOrStderr(), reach),
@@ -122,6 +124,7 @@ Exits 0 only when every selected host ended on its new configuration.`,
 		f.StringVar(&cacheSubst, "cache-substituter", "", "the `URL` hosts fetch from (default: --cache; e.g. an http:// front of a file:// cache)")
 		f.StringVar(&cacheKey, "cache-public-key", "", "a signing `KEY` hosts should trust for the cache (when their config does not yet)")
 		f.BoolVar(&dryRun, "dry-run", false, "build and show what each host would receive; change nothing")
+		f.BoolVar(&reactivate, "reactivate", false, "switch machines that already run their new system again (default: report them up to date)")
 		f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
 		fl.register(f)
 		safety.register(f)

@@ -544,7 +544,7 @@ func TestDeployLiveViewOnTerminal(t *testing.T) {
 	}
 
 	// The same deploy piped: plain lines, one per phase change.
-	_, errOut, code := f.nixherd("deploy", "--all")
+	_, errOut, code := f.nixherd("deploy", "--all", "--reactivate")
 	if code != 0 || strings.Contains(errOut, "\x1b") || !regexpMatch(`(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ devnix\s+done: switched$`, errOut) {
 		t.Fatalf("piped deploy: exit %d\n%s", code, errOut)
 	}

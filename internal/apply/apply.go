@@ -143,6 +143,27 @@ func Apply(ctx context.Context, req Request, res *report.Result) {
 	res.Outcome = OutcomeOf(req.Action)
 }
 
+// UpToDate reports whether a NixOS or nix-darwin machine already runs path:
+// its system profile's current generation and its running system
+// (/run/current-system) are path. On NixOS the profile's generation is the
+// boot default (a boot or switch installs it). A home is never up to date
+// here: its activation is cheap and where it runs is not recorded the way a
+// system's is. One round trip.
+func UpToDate(ctx context.Context, r remote.Runner, exec target.Executor, path string) (target.Generation, bool, error) {
+	if !exec.Platform().System() {
+		return target.Generation{}, false, nil
+	}
+	profile, err := exec.Profile(ctx, r)
+	if err != nil {
+		return target.Generation{}, false, err
+	}
+	cur, running, err := target.State(ctx, r, profile)
+	if err != nil {
+		return target.Generation{}, false, err
+	}
+	return cur, cur.Path == path && running == path, nil
+}
+
 // OutcomeOf is the outcome of a machine that did what the action asks.
 func OutcomeOf(a target.Action) report.Outcome {
 	switch a {

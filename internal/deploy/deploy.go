@@ -33,6 +33,9 @@ type Options struct {
 	CachePublicKey string
 	// DryRun builds and reports what each host is missing, changing nothing.
 	DryRun bool
+	// Reactivate switches machines that already run their new system too
+	// (by default such a machine is reported up to date and left alone).
+	Reactivate bool
 	// Reach says how to reach the hosts: how many at once, extra ssh
 	// arguments (which take precedence over the machine's own from
 	// deploy.nix), the sudo password for hosts that ask for one.

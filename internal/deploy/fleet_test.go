@@ -90,10 +90,23 @@ func TestDeployToFiveHostsInParallel(t *testing.T) {
 		if most != 2 {
 			t.Errorf("at most %d hosts at once with --parallel 2", most)
 		}
+		// Every host already runs its system: up to date, nothing copied,
+		// nothing activated.
 		for _, r := range s.Machines {
-			if r.Outcome != report.Switched || r.Copied.Paths != 0 || r.Generation != 1 {
+			if r.Outcome != report.UpToDate || r.Copied != nil || r.Generation != 1 {
 				t.Errorf("%s: %+v", r.Machine, r)
 			}
+			if acts := activationsOf(t, c.Host(r.Machine)); len(acts) != 1 {
+				t.Errorf("%s: %d activations after a redeploy with nothing changed, want 1", r.Machine, len(acts))
+			}
+		}
+		// --reactivate switches again, still copying nothing.
+		s = f.deploy(deploy.Options{Reactivate: true}, "n1")
+		if r := result(t, s, "n1"); r.Outcome != report.Switched || r.Copied == nil || r.Copied.Paths != 0 || r.Generation != 1 {
+			t.Errorf("n1 reactivated: %+v", r)
+		}
+		if acts := activationsOf(t, c.Host("n1")); len(acts) != 2 {
+			t.Errorf("n1: %d activations after --reactivate, want 2", len(acts))
 		}
 	})
 

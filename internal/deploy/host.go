@@ -96,6 +96,16 @@ func (d *run) machine(ctx context.Context, c plan.Closure, h *fanout.Host, locks
 		}
 	}
 
+	if d.plan.Action == target.Switch && !d.o.DryRun && !d.o.Reactivate {
+		cur, ok, err := apply.UpToDate(ctx, r, exec, c.OutPath)
+		if err != nil {
+			return fail(report.Failed, err)
+		}
+		if ok {
+			res.Outcome, res.Generation, res.PreviousGeneration = report.UpToDate, cur.Number, cur.Number
+			return res
+		}
+	}
 	if onTarget {
 		err = d.buildOnTarget(ctx, r, c, root, &res, progress)
 	} else {
@@ -130,7 +140,11 @@ func (d *run) copyClosure(ctx context.Context, r remote.Runner, c plan.Closure, 
 			return err
 		}
 	}
-	missing, err := missingPaths(ctx, r, closureOf(d.plan.Paths, c.OutPath))
+	paths, err := d.plan.PathInfo(ctx)
+	if err != nil {
+		return err
+	}
+	missing, err := missingPaths(ctx, r, closureOf(paths, c.OutPath))
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/nix"
@@ -44,8 +45,12 @@ type Options struct {
 type Plan struct {
 	Action   target.Action
 	Closures []Closure
-	// Paths is the path info of every locally built closure, for copying.
-	Paths []nix.PathInfo
+	// paths is the path info of every locally built closure, for copying,
+	// read on first need (PathInfo): a deploy where every machine is up to
+	// date copies nothing.
+	paths     []nix.PathInfo
+	pathsErr  error
+	pathsOnce sync.Once
 	// Evaluations counts the nix evaluations of the flake (1 unless one
 	// failed and each machine was evaluated alone).
 	Evaluations int
@@ -125,12 +130,21 @@ func Make(ctx context.Context, machines []hosts.Machine, o Options) (*Plan, erro
 		}
 		p.Pushed = o.Cache
 	}
-	if len(local) > 0 && o.Action != target.Build {
-		if p.Paths, err = o.Nix.Closure(ctx, outPaths(local)); err != nil {
-			return nil, fmt.Errorf("reading the closures: %w", err)
-		}
-	}
 	return p, nil
+}
+
+// PathInfo is the path info (references, sizes) of every locally built
+// closure: what copying to a host needs. It is read once, on first use.
+func (p *Plan) PathInfo(ctx context.Context) ([]nix.PathInfo, error) {
+	p.pathsOnce.Do(func() {
+		if local := p.Local(); len(local) > 0 {
+			p.paths, p.pathsErr = p.Nix.Closure(ctx, outPaths(local))
+			if p.pathsErr != nil {
+				p.pathsErr = fmt.Errorf("reading the closures: %w", p.pathsErr)
+			}
+		}
+	})
+	return p.paths, p.pathsErr
 }
 
 // buildOn is where a machine's closure is built: always here for this

@@ -99,6 +99,29 @@ func Current(ctx context.Context, r remote.Runner, profile string) (Generation, 
 	return g, nil
 }
 
+// State reads, in one round trip, the generation profile points at and the
+// configuration the machine runs now (/run/current-system, resolved; "" when
+// there is none).
+func State(ctx context.Context, r remote.Runner, profile string) (Generation, string, error) {
+	out, err := r.Run(ctx, remote.Sh(`if l=$(readlink "$1"); then echo "$l"; readlink -f "$1"; else echo; echo; fi
+readlink -f /run/current-system 2>/dev/null || echo`, profile))
+	if err != nil {
+		return Generation{}, "", fmt.Errorf("reading %s and /run/current-system: %w", profile, err)
+	}
+	lines := strings.Split(string(out), "\n")
+	for len(lines) < 3 {
+		lines = append(lines, "")
+	}
+	var g Generation
+	if link, path := strings.TrimSpace(lines[0]), strings.TrimSpace(lines[1]); link != "" {
+		g = Generation{Path: path, Current: true}
+		if m := regexp.MustCompile(`-(\d+)-link$`).FindStringSubmatch(link[strings.LastIndex(link, "/")+1:]); m != nil {
+			g.Number, _ = strconv.Atoi(m[1])
+		}
+	}
+	return g, strings.TrimSpace(lines[2]), nil
+}
+
 // SwitchGeneration points profile at generation n (or the previous one when
 // n is 0) and returns the generation it now points at. The caller activates
 // its Path with the executor's Activate.

@@ -12,6 +12,7 @@
 //	overhead_no_rollback     the same with nixherd deploy --no-rollback (no
 //	                         watchdog, test activation, confirmation)
 //	noop_s                   seconds for a redeploy of N hosts with nothing changed
+//	noop_vs_ssh_true         that ÷ one `ssh HOST true` per host, all at once
 //	evals                    nix processes that evaluated the fleet during one
 //	                         deploy of N hosts (counted by wrappers around nix)
 //	ssh_handshakes_per_host  SSH logins the hosts' sshd logged for one deploy
@@ -110,13 +111,22 @@ func run(nixherd string, n, payload int) error {
 	if err != nil {
 		return err
 	}
+	sshTrue, err := b.sshTrue()
+	if err != nil {
+		return err
+	}
+	planOnly, err := b.deploy("5", append([]string{"--action=build"}, b.names...)...)
+	if err != nil {
+		return err
+	}
 
-	fmt.Fprintf(os.Stderr, "# %d hosts, %d KiB changed per closure: 1 host %.2fs, %d hosts %.2fs; by hand %.2fs, nixherd %.2fs, with --no-rollback %.2fs; no-op %.2fs\n",
-		n, payload>>10, one.Seconds(), n, all.Seconds(), raw.Seconds(), nh.Seconds(), nhPlain.Seconds(), noop.Seconds())
+	fmt.Fprintf(os.Stderr, "# %d hosts, %d KiB changed per closure: 1 host %.2fs, %d hosts %.2fs; by hand %.2fs, nixherd %.2fs, with --no-rollback %.2fs; no-op %.2fs (evaluation and build alone %.2fs); ssh true to every host %.2fs\n",
+		n, payload>>10, one.Seconds(), n, all.Seconds(), raw.Seconds(), nh.Seconds(), nhPlain.Seconds(), noop.Seconds(), planOnly.Seconds(), sshTrue.Seconds())
 	fmt.Printf("bench: fanout=%.2f\n", all.Seconds()/one.Seconds())
 	fmt.Printf("bench: overhead=%.2f\n", nh.Seconds()/raw.Seconds())
 	fmt.Printf("bench: overhead_no_rollback=%.2f\n", nhPlain.Seconds()/raw.Seconds())
 	fmt.Printf("bench: noop_s=%.2f\n", noop.Seconds())
+	fmt.Printf("bench: noop_vs_ssh_true=%.2f\n", noop.Seconds()/sshTrue.Seconds())
 	fmt.Printf("bench: evals=%d\n", evals)
 	fmt.Printf("bench: ssh_handshakes_per_host=%.2f\n", handshakes)
 	return nil
@@ -163,15 +173,15 @@ func (b *bench) deploy(gen string, args ...string) (time.Duration, error) {
 		return 0, fmt.Errorf("nixherd deploy (generation %s): %v\n%s%s", gen, err, stdout.String(), stderr.String())
 	}
 	var sum struct {
-		OK    bool `json:"ok"`
-		Hosts []struct {
+		OK       bool `json:"ok"`
+		Machines []struct {
 			Machine, Outcome, Path string
-		} `json:"hosts"`
+		} `json:"machines"`
 	}
-	if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil || !sum.OK || len(sum.Hosts) != len(machines) {
+	if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil || !sum.OK || len(sum.Machines) != len(machines) {
 		return 0, fmt.Errorf("nixherd deploy (generation %s) did not deploy every host: %v\n%s", gen, err, stdout.String())
 	}
-	for _, h := range sum.Hosts {
+	for _, h := range sum.Machines {
 		if got := b.c.Host(h.Machine).CurrentSystem(); got != h.Path {
 			return 0, fmt.Errorf("%s runs %s after the deploy, want %s", h.Machine, got, h.Path)
 		}
@@ -229,6 +239,30 @@ func (b *bench) byHand(gen string) (time.Duration, error) {
 		}
 	}
 	return d, nil
+}
+
+// sshTrue times one `ssh HOST true` per host, all at once: a new login to
+// every host, the least any push tool must do to learn anything.
+func (b *bench) sshTrue() (time.Duration, error) {
+	start := time.Now()
+	errs := make([]error, len(b.names))
+	var wg sync.WaitGroup
+	for i, name := range b.names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if out, err := exec.Command("ssh", "-F", b.c.SSHConfig, b.c.Host(name).Target(), "true").CombinedOutput(); err != nil {
+				errs[i] = fmt.Errorf("ssh %s true: %v: %s", name, err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return 0, err
+		}
+	}
+	return time.Since(start), nil
 }
 
 func (b *bench) logins() int {
