@@ -88,7 +88,9 @@ func (f *opsFleet) nixherd(args ...string) (string, string, int) {
 	f.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	args = append(args, "--flake", f.dir, "-F", f.c.SSHConfig)
+	// The fleet's flags right after the subcommand: before a -- that ends
+	// nixherd's own arguments (exec).
+	args = append([]string{args[0], "--flake", f.dir, "-F", f.c.SSHConfig}, args[1:]...)
 	cmd := exec.CommandContext(ctx, f.bin, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
