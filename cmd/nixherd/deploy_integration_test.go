@@ -92,13 +92,7 @@ func TestDeployCommandCleansUpOnSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	deadline := time.Now().Add(30 * time.Second)
-	for !activating(h) {
-		if time.Now().After(deadline) {
-			t.Fatal("the deploy never started activating")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.Eventually(t, 30*time.Second, "the deploy starts activating", func() bool { return activating(h) })
 	termAt := time.Now()
 	cmd.Process.Signal(syscall.SIGTERM)
 	waited := make(chan error, 1)
@@ -119,17 +113,10 @@ func TestDeployCommandCleansUpOnSIGTERM(t *testing.T) {
 	if out, _ := exec.Command("pgrep", "-f", "ControlPath="+tmp).Output(); len(out) > 0 {
 		t.Errorf("ssh master still running: pids %s", strings.Fields(string(out)))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for {
-		if _, err := os.Stat(h.Path("/run/nixherd/deploy.lock")); os.IsNotExist(err) {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatal("the host's deploy lock outlived the deploy")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.Eventually(t, 10*time.Second, "the host's deploy lock is released after the deploy", func() bool {
+		_, err := os.Stat(h.Path("/run/nixherd/deploy.lock"))
+		return os.IsNotExist(err)
+	})
 }
 
 // activating reports whether the fixture's activation hook runs on h.

@@ -406,10 +406,9 @@ func TestSwitchLocal(t *testing.T) {
 		out, errOut, code := f.switchOnCode(h)
 		first <- fmt.Sprintf("exit %d\n%s%s", code, out, errOut)
 	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(readFile(h.Path("/run/nixherd/deploy.lock/owner")), "nixherd") && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.Eventually(t, 20*time.Second, "the deploy takes devnix's lock", func() bool {
+		return strings.Contains(readFile(h.Path("/run/nixherd/deploy.lock/owner")), "nixherd")
+	})
 	_, errOut, code := f.switchOnCode(h)
 	if code == 0 || !strings.Contains(errOut, "another deploy to this host is in progress (nixherd on root@devnix") {
 		t.Errorf("concurrent switch: exit %d\n%s", code, errOut)

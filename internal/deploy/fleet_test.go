@@ -16,6 +16,7 @@ import (
 	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/report"
 	"github.com/nixherd/nixherd/internal/target"
+	"github.com/nixherd/nixherd/internal/testenv"
 	"github.com/nixherd/nixherd/internal/testhost"
 )
 
@@ -190,13 +191,7 @@ func TestSecondDeployToABusyHostIsRefused(t *testing.T) {
 
 	first := make(chan *report.Summary)
 	go func() { first <- f.deploy(deploy.Options{}) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for !lockHeld(h) {
-		if time.Now().After(deadline) {
-			t.Fatal("the first deploy never took the lock")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.Eventually(t, 20*time.Second, "the first deploy takes the lock", func() bool { return lockHeld(h) })
 	second := f.deploy(deploy.Options{})
 	r := result(t, second, "busy")
 	if second.OK || r.Outcome != report.Refused || !strings.Contains(r.Error, "another deploy to this host is in progress") || !strings.Contains(r.Error, "nixherd on ") {
@@ -279,13 +274,7 @@ func TestInterruptedDeployReleasesTheLock(t *testing.T) {
 	if s != nil && s.OK {
 		t.Error("an interrupted deploy reported success")
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for lockHeld(h) {
-		if time.Now().After(deadline) {
-			t.Fatal("the lock outlived the interrupted deploy")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.Eventually(t, 10*time.Second, "the interrupted deploy releases the lock", func() bool { return !lockHeld(h) })
 	f.machines[0].ActivateScript = ""
 	f.write()
 	if s := f.deploy(deploy.Options{}); !s.OK {

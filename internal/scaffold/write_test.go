@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nixherd/nixherd"
+	"github.com/nixherd/nixherd/internal/testenv"
 )
 
 // writeChildEnv makes the test binary a child that runs Write as
@@ -117,14 +118,10 @@ func TestWriteSignalUndoesAndRemovesStaging(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer child.Process.Kill()
-			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-				if _, err := os.Stat(paused); err == nil {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("the child never paused: %s", stderr.String())
-				}
-			}
+			testenv.Eventually(t, 20*time.Second, "the child pauses", func() bool {
+				_, err := os.Stat(paused)
+				return err == nil
+			})
 			staging, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), "*", ".nixherd-init-*"))
 			beside, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), ".nixherd-init-*"))
 			if len(staging)+len(beside) != 1 {

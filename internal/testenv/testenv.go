@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 )
 
 // OfflineNixConfig is the NIX_CONFIG that lets Nix run as root without a
@@ -54,4 +55,18 @@ func NixEnv(t testing.TB) string {
 		t.Setenv("NIX_CONFIG", OfflineNixConfig)
 	}
 	return p
+}
+
+// Eventually polls cond until it holds, and fails the test with what was
+// awaited when it does not within timeout. Every test that waits for
+// something another process does uses it: no fixed sleeps, one deadline.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for wait := 10 * time.Millisecond; !cond(); wait = min(2*wait, 250*time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, timeout)
+		}
+		time.Sleep(wait)
+	}
 }
