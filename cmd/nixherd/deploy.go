@@ -6,6 +6,8 @@ import (
 	"github.com/nixherd/nixherd/internal/deploy"
 	"github.com/nixherd/nixherd/internal/fanout"
 	"github.com/nixherd/nixherd/internal/hosts"
+	"github.com/nixherd/nixherd/internal/report"
+	"github.com/nixherd/nixherd/internal/rollout"
 	"github.com/nixherd/nixherd/internal/target"
 	"github.com/nixherd/nixherd/internal/ui"
 	"github.com/spf13/cobra"
@@ -27,6 +29,7 @@ func init() {
 			asJSON     bool
 			fl         fleetFlags
 			safety     safetyFlags
+			waves      waveFlags
 		)
 		cmd := &cobra.Command{
 			Use:   "deploy [SELECTOR...]",
@@ -67,10 +70,24 @@ Exits 0 only when every selected host ended on its new configuration.`,
 				if parallel < 1 {
 					return exitCode(2, fmt.Errorf("--parallel must be at least 1"))
 				}
+				if err := waves.validate(); err != nil {
+					return exitCode(2, err)
+				}
 				ctx := cmd.Context()
-				machines, err := fl.selectMachines(ctx, selection{hosts.Selection{Selectors: args, All: all}, "deploy", true})
+				inv, err := fl.inventory(ctx)
 				if err != nil {
 					return exitCode(2, err)
+				}
+				machines, err := selectIn(inv, selection{hosts.Selection{Selectors: args, All: all}, "deploy", true})
+				if err != nil {
+					return exitCode(2, err)
+				}
+				var stages []rollout.Wave
+				var inFlight int
+				if waves.enabled() {
+					if stages, inFlight, err = waves.split(inv, machines); err != nil {
+						return exitCode(2, err)
+					}
 				}
 				extra := fl.sshOptions()
 				// A live row per host on a terminal, timestamped lines otherwise.
@@ -84,7 +101,10 @@ Exits 0 only when every selected host ended on its new configuration.`,
 				}
 				reach := fanout.Options{Parallel: parallel, SSHOptions: extra, SudoPassword: sudoPassword}
 				view := safety.view(cmd.ErrOrStderr(), names)
-				summary, err := deploy.Run(ctx, machines, deploy.Options{
+				if waves.enabled() {
+					view = ui.NewPlain(cmd.ErrOrStderr(), names...)
+				}
+				o := deploy.Options{
 					Flake:                   fl.flake,
 					Action:                  a,
 					BuildOn:                 buildOn,
@@ -98,10 +118,20 @@ Exits 0 only when every selected host ended on its new configuration.`,
 					Strategy:                safety.strategy(),
 					Approve:                 safety.approve(cmd.InOrStdin(), cmd.ErrOrStderr(), reach),
 					Reach:                   reach,
-				})
+				}
+				var summary *report.Summary
+				var halt *rollout.Halt
+				if waves.enabled() {
+					summary, halt, err = deployWaves(ctx, stages, inFlight, o, cmd.ErrOrStderr())
+				} else {
+					summary, err = deploy.Run(ctx, machines, o)
+				}
 				view.Close()
 				if err != nil {
 					return err
+				}
+				if halt != nil {
+					defer fmt.Fprintf(cmd.ErrOrStderr(), "nixherd: %v; the waves after it were not deployed\n", halt)
 				}
 				if asJSON {
 					ui.WriteJSON(cmd.OutOrStdout(), summary)
@@ -128,6 +158,7 @@ Exits 0 only when every selected host ended on its new configuration.`,
 		f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
 		fl.register(f)
 		safety.register(f)
+		waves.register(f)
 		return cmd
 	})
 }

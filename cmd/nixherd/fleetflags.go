@@ -48,12 +48,22 @@ type selection struct {
 	offersAll bool
 }
 
+// inventory reads deploy.nix.
+func (f *fleetFlags) inventory(ctx context.Context) (*hosts.Inventory, error) {
+	return hosts.Load(ctx, filepath.Join(f.flake, hosts.FileName))
+}
+
 // selectMachines reads deploy.nix and resolves the selection.
 func (f *fleetFlags) selectMachines(ctx context.Context, sel selection) ([]hosts.Machine, error) {
-	inv, err := hosts.Load(ctx, filepath.Join(f.flake, hosts.FileName))
+	inv, err := f.inventory(ctx)
 	if err != nil {
 		return nil, err
 	}
+	return selectIn(inv, sel)
+}
+
+// selectIn resolves the selection in inv, worded for the command.
+func selectIn(inv *hosts.Inventory, sel selection) ([]hosts.Machine, error) {
 	ms, err := inv.SelectFor(sel.Selection)
 	switch {
 	case errors.Is(err, hosts.ErrNothingSelected):

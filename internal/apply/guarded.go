@@ -132,13 +132,20 @@ func (g Guarded) Activate(ctx context.Context, a *Activation) error {
 // check runs the machine's health checks from deploy.nix and names the
 // failing ones.
 func (g Guarded) check(ctx context.Context, a *Activation) []string {
-	if len(a.Machine.HealthChecks) == 0 {
+	return CheckHealth(ctx, a.Runner, a.Machine.HealthChecks, g.HealthDeadline, a.Report)
+}
+
+// CheckHealth runs health checks (command checks on the host r reaches) and
+// names the failing ones; progress hears each result.
+func CheckHealth(ctx context.Context, r remote.Runner, hcs []hosts.HealthCheck, deadline time.Duration, progress func(report.Phase, string)) []string {
+	if len(hcs) == 0 {
 		return nil
 	}
-	checks := HealthChecks(a.Machine.HealthChecks, g.HealthDeadline)
-	results, ok := health.RunAll(ctx, checks, hostShell{a.Runner})
-	for _, r := range results {
-		a.Report(report.PhaseHealth, r.String())
+	results, ok := health.RunAll(ctx, HealthChecks(hcs, deadline), hostShell{r})
+	for _, res := range results {
+		if progress != nil {
+			progress(report.PhaseHealth, res.String())
+		}
 	}
 	if ok {
 		return nil

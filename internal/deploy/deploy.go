@@ -87,11 +87,7 @@ func Apply(ctx context.Context, p *plan.Plan, o Options) (*report.Summary, error
 	if o.CacheSubstituter == "" {
 		o.CacheSubstituter = p.Pushed
 	}
-	machines := make([]hosts.Machine, len(p.Closures))
-	for i, c := range p.Closures {
-		machines[i] = c.Machine
-	}
-	fleet, err := fanout.New(machines, o.Reach)
+	fleet, err := fanout.New(machinesOf(p.Closures), o.Reach)
 	if err != nil {
 		return nil, err
 	}

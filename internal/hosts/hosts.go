@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/nixherd/nixherd/internal/nixlang"
 	"github.com/nixherd/nixherd/internal/platform"
@@ -99,6 +100,43 @@ func (m Machine) HasTag(tag string) bool {
 type Inventory struct {
 	File     string
 	Machines []Machine // sorted by name
+	// Rollout is how a staged rollout proceeds (deploy.nix's rollout), nil
+	// when deploy.nix declares none.
+	Rollout *Rollout
+}
+
+// Rollout is deploy.nix's plan for staged rollouts: the waves, in order,
+// and how many machines may be mid-deploy at once.
+type Rollout struct {
+	Waves []Wave
+	// MaxInFlight bounds the machines deployed at once: a count, or with
+	// Percent a percentage of the machines selected (0: no bound).
+	MaxInFlight int
+	Percent     bool
+	// Deadline is how long a wave's machines may take to run the release
+	// healthy before the rollout halts (0: the default).
+	Deadline time.Duration
+	Pos      nixlang.Position
+}
+
+// Wave is one stage of a rollout: the machines its selectors name (those
+// no earlier wave took), and how long they must stay healthy before the
+// next wave starts.
+type Wave struct {
+	Name      string
+	Selectors []string
+	Soak      time.Duration
+}
+
+// InFlight is how many of n selected machines may be mid-deploy at once.
+func (r *Rollout) InFlight(n int) int {
+	switch {
+	case r == nil || r.MaxInFlight <= 0:
+		return n
+	case r.Percent:
+		return max(1, n*r.MaxInFlight/100)
+	}
+	return r.MaxInFlight
 }
 
 // Machine returns the machine called name.

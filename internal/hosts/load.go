@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nixherd/nixherd/internal/fleet"
 	"github.com/nixherd/nixherd/internal/nixlang"
@@ -275,8 +277,8 @@ func decode(file, abs string, ev *evaluated) (*Inventory, error) {
 		return nil, d.errorf(nil, "deploy file must be an attribute set { defaults = { ... }; machines = { ... }; }, not a %s", ev.Type)
 	}
 	for _, k := range inOrder(ev.Value, ev.Top) {
-		if k != "machines" && k != "defaults" {
-			return nil, d.errorf(ev.Top[k], "unknown attribute %q (deploy.nix has only defaults and machines)", k)
+		if k != "machines" && k != "defaults" && k != "rollout" {
+			return nil, d.errorf(ev.Top[k], "unknown attribute %q (deploy.nix has defaults, machines and rollout)", k)
 		}
 	}
 	var def Machine
@@ -334,7 +336,114 @@ func decode(file, abs string, ev *evaluated) (*Inventory, error) {
 		inv.Machines = append(inv.Machines, m)
 	}
 	sort.Slice(inv.Machines, func(i, j int) bool { return inv.Machines[i].Name < inv.Machines[j].Name })
+	if raw, ok := ev.Value["rollout"]; ok {
+		r, err := d.rollout(raw, ev.Top["rollout"])
+		if err != nil {
+			return nil, err
+		}
+		inv.Rollout = r
+		for i, w := range r.Waves {
+			if _, err := inv.Select(w.Selectors, false); err != nil {
+				return nil, d.errorf(ev.Top["rollout"], "rollout.waves[%d]: %v", i, err)
+			}
+		}
+	}
 	return inv, nil
+}
+
+// rollout reads deploy.nix's rollout:
+//
+//	rollout = {
+//	  waves = [ { name = "canary"; machines = [ "@canary" ]; soak = "10m"; } { machines = [ "*" ]; } ];
+//	  maxInFlight = 2;   # or "25%"
+//	  deadline = "15m";
+//	};
+func (d decoder) rollout(raw json.RawMessage, p *rawPos) (*Rollout, error) {
+	fields, err := d.object(raw, p, "rollout")
+	if err != nil {
+		return nil, err
+	}
+	r := &Rollout{Pos: d.pos(p)}
+	for _, k := range inOrder(fields, nil) {
+		v := fields[k]
+		switch k {
+		case "waves":
+			var list []json.RawMessage
+			if err := json.Unmarshal(v, &list); err != nil || len(list) == 0 {
+				return nil, d.errorf(p, "rollout.waves must be a non-empty list of waves ({ machines = [ \"@canary\" ]; soak = \"10m\"; }), not %s", describe(v))
+			}
+			for i, wraw := range list {
+				what := fmt.Sprintf("rollout.waves[%d]", i)
+				wf, err := d.object(wraw, p, what)
+				if err != nil {
+					return nil, err
+				}
+				w := Wave{}
+				for _, wk := range inOrder(wf, nil) {
+					switch wk {
+					case "name":
+						err = d.str(&w.Name, wf[wk], p, what+".name")
+					case "machines":
+						err = d.strings(&w.Selectors, wf[wk], p, what+".machines")
+					case "soak":
+						w.Soak, err = d.duration(wf[wk], p, what+".soak")
+					default:
+						err = d.errorf(p, "%s: unknown attribute %q (known: machines, name, soak)", what, wk)
+					}
+					if err != nil {
+						return nil, err
+					}
+				}
+				if len(w.Selectors) == 0 {
+					return nil, d.errorf(p, "%s: machines is missing or empty: name the wave's machines (names, globs, @tags)", what)
+				}
+				if w.Name == "" {
+					w.Name = strings.Join(w.Selectors, ",")
+				}
+				r.Waves = append(r.Waves, w)
+			}
+		case "maxInFlight":
+			var n float64
+			var s string
+			switch {
+			case json.Unmarshal(v, &n) == nil && n == float64(int(n)) && n >= 1:
+				r.MaxInFlight = int(n)
+			case json.Unmarshal(v, &s) == nil && strings.HasSuffix(s, "%"):
+				pct, err := strconv.Atoi(strings.TrimSuffix(s, "%"))
+				if err != nil || pct < 1 || pct > 100 {
+					return nil, d.errorf(p, "rollout.maxInFlight %q: a percentage from 1%% to 100%%", s)
+				}
+				r.MaxInFlight, r.Percent = pct, true
+			default:
+				return nil, d.errorf(p, "rollout.maxInFlight must be a whole number of machines (at least 1) or a percentage like \"25%%\", not %s", describe(v))
+			}
+		case "deadline":
+			if r.Deadline, err = d.duration(v, p, "rollout.deadline"); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, d.errorf(p, "rollout: unknown attribute %q (known: deadline, maxInFlight, waves)", k)
+		}
+	}
+	if len(r.Waves) == 0 {
+		return nil, d.errorf(p, "rollout: no waves: add waves = [ { machines = [ \"@canary\" ]; } { machines = [ \"*\" ]; } ];")
+	}
+	return r, nil
+}
+
+// duration reads seconds (a number) or a duration string ("90s", "10m").
+func (d decoder) duration(raw json.RawMessage, p *rawPos, what string) (time.Duration, error) {
+	var n float64
+	if json.Unmarshal(raw, &n) == nil && n >= 0 {
+		return time.Duration(n * float64(time.Second)), nil
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		if dur, err := time.ParseDuration(s); err == nil && dur >= 0 {
+			return dur, nil
+		}
+	}
+	return 0, d.errorf(p, "%s must be seconds or a duration like \"10m\", not %s", what, describe(raw))
 }
 
 // inOrder lists the keys of m in source order where positions are known,

@@ -46,11 +46,9 @@ type Plan struct {
 	Action   target.Action
 	Closures []Closure
 	// paths is the path info of every locally built closure, for copying,
-	// read on first need (PathInfo): a deploy where every machine is up to
-	// date copies nothing.
-	paths     []nix.PathInfo
-	pathsErr  error
-	pathsOnce sync.Once
+	// read on first need (PathInfo), and shared with the plans Only makes:
+	// a deploy where every machine is up to date copies nothing.
+	paths *pathInfo
 	// Evaluations counts the nix evaluations of the flake (1 unless one
 	// failed and each machine was evaluated alone).
 	Evaluations int
@@ -117,6 +115,7 @@ func Make(ctx context.Context, machines []hosts.Machine, o Options) (*Plan, erro
 			local = p.Local()
 		}
 	}
+	p.paths = &pathInfo{outs: outPaths(local)}
 	changes := !o.DryRun && o.Action != target.Build
 	if o.Approve != nil && changes {
 		if err := o.Approve(ctx, p.OK()); err != nil {
@@ -133,18 +132,44 @@ func Make(ctx context.Context, machines []hosts.Machine, o Options) (*Plan, erro
 	return p, nil
 }
 
+type pathInfo struct {
+	outs  []string // of the whole plan's locally built closures
+	once  sync.Once
+	paths []nix.PathInfo
+	err   error
+}
+
 // PathInfo is the path info (references, sizes) of every locally built
 // closure: what copying to a host needs. It is read once, on first use.
 func (p *Plan) PathInfo(ctx context.Context) ([]nix.PathInfo, error) {
-	p.pathsOnce.Do(func() {
-		if local := p.Local(); len(local) > 0 {
-			p.paths, p.pathsErr = p.Nix.Closure(ctx, outPaths(local))
-			if p.pathsErr != nil {
-				p.pathsErr = fmt.Errorf("reading the closures: %w", p.pathsErr)
+	if p.paths == nil {
+		p.paths = &pathInfo{outs: outPaths(p.Local())}
+	}
+	pi := p.paths
+	pi.once.Do(func() {
+		if len(pi.outs) > 0 {
+			pi.paths, pi.err = p.Nix.Closure(ctx, pi.outs)
+			if pi.err != nil {
+				pi.err = fmt.Errorf("reading the closures: %w", pi.err)
 			}
 		}
 	})
-	return p.paths, p.pathsErr
+	return pi.paths, pi.err
+}
+
+// Only is the plan for the named machines alone (a wave of a rollout),
+// sharing what the whole plan read.
+func (p *Plan) Only(names []string) *Plan {
+	if p.paths == nil {
+		p.paths = &pathInfo{outs: outPaths(p.Local())}
+	}
+	keep := map[string]bool{}
+	for _, n := range names {
+		keep[n] = true
+	}
+	sub := *p
+	sub.Closures = p.pick(func(c Closure) bool { return keep[c.Machine.Name] })
+	return &sub
 }
 
 // buildOn is where a machine's closure is built: always here for this

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/nixherd/nixherd/internal/platform"
+	"github.com/nixherd/nixherd/internal/testhost"
+)
+
+// TestDeployInWavesHaltsAtABadWave: three hosts in three waves; the second
+// wave's activation fails, so the host rolls back, the rollout halts and
+// the third host never gets the new system.
+func TestDeployInWavesHaltsAtABadWave(t *testing.T) {
+	c := testhost.Start(t, testhost.Options{Names: []string{"wv1", "wv2", "wv3"}})
+	f := newOpsFleet(t, c)
+	m := func(n, gen string, exit int) testhost.FixtureMachine {
+		return testhost.FixtureMachine{Name: n, Platform: platform.NixOS, Generation: gen, ActivateExit: exit}
+	}
+	f.write(placement{m("wv1", "1", 0), "wv1"}, placement{m("wv2", "1", 0), "wv2"}, placement{m("wv3", "1", 0), "wv3"})
+	f.must("deploy", "--all")
+	before := c.Host("wv3").CurrentSystem()
+	actsBefore, _ := c.Host("wv3").Activations()
+
+	f.write(placement{m("wv1", "2", 0), "wv1"}, placement{m("wv2", "2", 4), "wv2"}, placement{m("wv3", "2", 0), "wv3"})
+	out, errOut, code := f.nixherd("deploy", "--all", "--wave", "wv1", "--wave", "wv2", "--soak", "1s", "--json")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s%s", code, out, errOut)
+	}
+	var s struct {
+		OK       bool
+		Machines []struct{ Machine, Outcome, Error string }
+	}
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	want := map[string]string{"wv1": "switched", "wv2": "ROLLED BACK", "wv3": "not started"}
+	for _, r := range s.Machines {
+		if r.Outcome != want[r.Machine] {
+			t.Errorf("%s: %s (%s), want %s", r.Machine, r.Outcome, r.Error, want[r.Machine])
+		}
+	}
+	if !strings.Contains(errOut, "rollout halted in wave wv2: wv2: ROLLED BACK") || !strings.Contains(errOut, "wave 1 wv1 (wv1): soaking for 1s") {
+		t.Errorf("stderr does not say where and why the rollout halted:\n%s", errOut)
+	}
+	if got := c.Host("wv3").CurrentSystem(); got != before {
+		t.Errorf("wv3 runs %s after the halt, want the old %s", got, before)
+	}
+	if acts, _ := c.Host("wv3").Activations(); len(acts) != len(actsBefore) {
+		t.Errorf("wv3 was activated during the halted rollout: %d activations, %d before", len(acts), len(actsBefore))
+	}
+}
