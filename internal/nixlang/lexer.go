@@ -23,7 +23,7 @@ type lexer struct {
 	off   int
 	pos   Pos
 	stack []lexState // the start-condition stack; the current state is the top
-	toks  []Token
+	toks  tokenList
 
 	// Positions up to which a pattern is known not to match, so that runs
 	// like "a.a.a.a" or "-----" lex in linear time: every position inside
@@ -36,11 +36,11 @@ type lexer struct {
 // lex splits src into tokens; the last token is EOF and carries the trailing
 // trivia. Lexical errors become Illegal tokens that the parser reports when
 // it reaches them, as Nix does.
-func lex(src string) []Token {
+func lex(src string) *tokenList {
 	lx := &lexer{src: src, pos: Pos{Line: 1, Col: 1}, stack: []lexState{stDefault}}
-	lx.toks = make([]Token, 0, len(src)/6+2)
+	lx.toks.first = make([]Token, 0, min(len(src)/6+2, tokenBlock))
 	lx.run()
-	return lx.toks
+	return &lx.toks
 }
 
 func (lx *lexer) state() lexState { return lx.stack[len(lx.stack)-1] }
@@ -58,24 +58,24 @@ func (lx *lexer) pop() {
 func (lx *lexer) emit(kind TokenKind, leading string, n int) {
 	start := advance(lx.pos, leading)
 	text := lx.src[lx.off+len(leading) : lx.off+len(leading)+n]
-	lx.toks = append(lx.toks, Token{Kind: kind, Leading: leading, Text: text, Pos: start})
+	lx.toks.add(Token{Kind: kind, Leading: leading, Text: text, Pos: start})
 	lx.off += len(leading) + n
 	lx.pos = advance(start, text)
 }
 
 func (lx *lexer) emitErr(leading string, n int, msg string) {
 	lx.emit(Illegal, leading, n)
-	lx.toks[len(lx.toks)-1].Err = msg
+	lx.toks.illegal = msg
 }
 
 func (lx *lexer) run() {
 	for {
-		if len(lx.toks) > 0 {
-			if k := lx.toks[len(lx.toks)-1].Kind; k == EOF || k == Illegal {
+		if lx.toks.len() > 0 {
+			if k := lx.toks.last().Kind; k == EOF || k == Illegal {
 				if k == Illegal {
 					// Keep the rest of the file as the EOF token's trivia so
 					// the token stream still covers every byte.
-					lx.toks = append(lx.toks, Token{Kind: EOF, Leading: lx.src[lx.off:], Pos: advance(lx.pos, lx.src[lx.off:])})
+					lx.toks.add(Token{Kind: EOF, Leading: lx.src[lx.off:], Pos: advance(lx.pos, lx.src[lx.off:])})
 				}
 				return
 			}
@@ -376,7 +376,7 @@ func (lx *lexer) lexDefault() {
 	if s[0] == 0 {
 		// Flex returns a NUL byte as token 0, which the parser takes for the
 		// end of the input: Nix ignores everything after it.
-		lx.toks = append(lx.toks, Token{Kind: EOF, Leading: rest, Pos: advance(lx.pos, rest)})
+		lx.toks.add(Token{Kind: EOF, Leading: rest, Pos: advance(lx.pos, rest)})
 		lx.off = len(lx.src)
 		return
 	}
@@ -602,7 +602,7 @@ loop:
 	if j == 0 {
 		// A lone '$' or '\' right before the end of the file: Nix's lexer
 		// returns end-of-file here and the parser reports it.
-		lx.toks = append(lx.toks, Token{Kind: EOF, Leading: s, Pos: advance(lx.pos, s)})
+		lx.toks.add(Token{Kind: EOF, Leading: s, Pos: advance(lx.pos, s)})
 		lx.off = len(lx.src)
 		return
 	}
@@ -687,10 +687,10 @@ func (lx *lexer) lexInPath() {
 		// end of the file at the path part that ends in the slash.
 		at := lx.pos
 		if len(s) == 0 {
-			at = lx.toks[len(lx.toks)-1].Pos
+			at = lx.toks.last().Pos
 		}
 		lx.emitErr("", 0, "path has a trailing slash")
-		lx.toks[len(lx.toks)-1].Pos = at
+		lx.toks.last().Pos = at
 		return
 	}
 	lx.emit(PathEnd, "", 0)

@@ -141,7 +141,7 @@ func (l *lowerer) expr(e Expr) nExpr {
 	case *Paren:
 		return l.expr(n.X)
 	case *List:
-		out := &nList{}
+		out := &nList{elems: make([]nExpr, 0, len(n.Elems))}
 		for _, x := range n.Elems {
 			out.elems = append(out.elems, l.expr(x))
 		}

@@ -1,6 +1,7 @@
 package nixlang
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -54,11 +55,45 @@ func ParseWith(filename string, src []byte, opts Options) (*File, error) {
 
 // ParseFile reads and parses a file.
 func ParseFile(filename string) (*File, error) {
-	src, err := os.ReadFile(filename)
+	src, err := ReadFile(filename)
 	if err != nil {
 		return nil, err
 	}
 	return Parse(filename, src)
+}
+
+// MaxFileSize is the largest Nix file nixherd reads. Parsing takes about
+// 40 to 90 bytes of memory per byte of input (tokens that keep every byte,
+// the syntax tree, Nix's expression tree for the checks), so this bounds a
+// parse at well under a gigabyte; hand-written files are a few kilobytes
+// and generated ones rarely reach a megabyte.
+const MaxFileSize = 8 << 20
+
+// tooLarge is the error for src that is over MaxFileSize.
+func tooLarge(filename string, size int64) *Error {
+	return newError(filename, Pos{Line: 1, Col: 1}, "the file is %.1f MiB, more than the %d MiB nixherd reads from one Nix file", float64(size)/(1<<20), MaxFileSize>>20)
+}
+
+// ReadFile reads a Nix file of at most MaxFileSize bytes; a larger one is
+// an *Error naming the file and the limit, found without reading it all.
+func ReadFile(filename string) ([]byte, error) {
+	f, err := os.Open(filename)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	src, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(src) > MaxFileSize {
+		size := int64(len(src))
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = fi.Size()
+		}
+		return nil, tooLarge(filename, size)
+	}
+	return src, nil
 }
 
 // lower builds Nix's expression tree for the file (once: check and

@@ -40,8 +40,12 @@ func ParseSyntax(filename string, src []byte) (*File, error) {
 }
 
 func parseSyntax(filename string, src []byte, dialect Dialect) (*File, error) {
-	p := &parser{file: filename, toks: lex(string(src))}
-	f := &File{Name: filename, Src: string(src), syntaxOnly: true}
+	if len(src) > MaxFileSize {
+		return nil, tooLarge(filename, int64(len(src)))
+	}
+	text := string(src)
+	p := &parser{file: filename, toks: lex(text)}
+	f := &File{Name: filename, Src: text, syntaxOnly: true}
 	err := p.guard(func() {
 		f.Root = p.parseExpr()
 		if p.peek().Kind != EOF {
@@ -120,7 +124,7 @@ const bisonMaxDepth = 9998
 
 type parser struct {
 	file  string
-	toks  []Token
+	toks  *tokenList
 	i     int
 	depth int
 	lr    int // symbols on the emulated bison stack
@@ -152,21 +156,21 @@ func (p *parser) fail(pos Pos, format string, args ...any) {
 	panic(bailout{newError(p.file, pos, format, args...)})
 }
 
-func (p *parser) peek() *Token { return &p.toks[p.i] }
+func (p *parser) peek() *Token { return p.toks.at(p.i) }
 
 func (p *parser) peekAt(n int) *Token {
-	if p.i+n < len(p.toks) {
-		return &p.toks[p.i+n]
+	if p.i+n < p.toks.len() {
+		return p.toks.at(p.i + n)
 	}
-	return &p.toks[len(p.toks)-1]
+	return p.toks.last()
 }
 
 func (p *parser) next() *Token {
-	t := &p.toks[p.i]
+	t := p.toks.at(p.i)
 	if t.Kind == Illegal {
-		p.fail(t.Pos, "%s", t.Err)
+		p.fail(t.Pos, "%s", p.toks.illegal)
 	}
-	if p.i < len(p.toks)-1 {
+	if p.i < p.toks.len()-1 {
 		p.i++
 	}
 	p.grow(t.Pos)
@@ -213,7 +217,7 @@ func describe(t *Token) string {
 func (p *parser) unexpected(expecting string) {
 	t := p.peek()
 	if t.Kind == Illegal {
-		p.fail(t.Pos, "%s", t.Err)
+		p.fail(t.Pos, "%s", p.toks.illegal)
 	}
 	pos := p.errPos(t)
 	if expecting == "" {
@@ -238,16 +242,9 @@ func (p *parser) errPos(t *Token) Pos {
 		}
 		return t.Pos
 	}
-	start := t.Pos
-	for i := len(p.toks) - 1; i >= 0; i-- {
-		if &p.toks[i] == t {
-			if i > 0 {
-				start = p.toks[i-1].End()
-			} else {
-				start = Pos{Line: 1, Col: 1}
-			}
-			break
-		}
+	start := Pos{Line: 1, Col: 1}
+	if prev := p.tokenBefore(t); prev != nil {
+		start = prev.End()
 	}
 	s := t.Leading
 	last := 0
@@ -279,14 +276,9 @@ func (p *parser) errPos(t *Token) Pos {
 // pathStart returns the position of the path that the PathEnd token end
 // closes: Nix reports path errors at the path's start.
 func (p *parser) pathStart(end *Token) Pos {
-	for i := len(p.toks) - 1; i >= 0; i-- {
-		if &p.toks[i] != end {
-			continue
-		}
-		for j := i - 1; j >= 0; j-- {
-			if k := p.toks[j].Kind; k == Path || k == HPath {
-				return p.toks[j].Pos
-			}
+	for i := p.toks.index(end) - 1; i >= 0; i-- {
+		if k := p.toks.at(i).Kind; k == Path || k == HPath {
+			return p.toks.at(i).Pos
 		}
 	}
 	return end.Pos
@@ -320,6 +312,17 @@ func (p *parser) enter() {
 }
 
 func (p *parser) leave() { p.depth-- }
+
+// chained accounts for one more link of a left-nested chain that the
+// parser builds in a loop (f a b c, a + b + c, a ? x ? y): each link is one
+// level deeper in the tree that everything after the parser walks
+// recursively, so a chain counts against maxDepth like nesting does.
+// Without this an 8 MB file of `x x x …` overflows Go's stack when lowered.
+func (p *parser) chained(links *int) {
+	if *links++; p.depth+*links > maxDepth {
+		p.fail(p.peek().Pos, "expression nested too deeply (a chain of more than %d operations or function arguments)", maxDepth)
+	}
+}
 
 // expr: expr_function
 func (p *parser) parseExpr() Expr {
@@ -518,13 +521,14 @@ func (p *parser) parseOp(min int) Expr {
 	default:
 		left = p.parseApp()
 	}
-	lastNonassoc := 0
+	lastNonassoc, links := 0, 0
 	for {
 		t := p.peek()
 		if t.Kind == Question {
 			if precHasAttr < min {
 				return left
 			}
+			p.chained(&links)
 			q := p.next()
 			left = &HasAttr{X: left, Question: q, Path: p.parseAttrPath()}
 			p.reduced(mark)
@@ -537,6 +541,7 @@ func (p *parser) parseOp(min int) Expr {
 		if prec == lastNonassoc {
 			p.unexpected("")
 		}
+		p.chained(&links)
 		op := p.next()
 		var right Expr
 		if as == assocRight {
@@ -570,7 +575,9 @@ func (p *parser) parseApp() Expr {
 	mark := p.lr
 	defer p.reduced(mark)
 	fn := p.parseSelect()
+	links := 0
 	for p.startsSelect() {
+		p.chained(&links)
 		fn = &Apply{Fn: fn, Arg: p.parseSelect()}
 		p.reduced(mark)
 	}
@@ -835,10 +842,8 @@ func (p *parser) missingSemi(a *Attr) {
 
 // tokenBefore returns the token preceding t in the stream.
 func (p *parser) tokenBefore(t *Token) *Token {
-	for i := range p.toks {
-		if &p.toks[i] == t && i > 0 {
-			return &p.toks[i-1]
-		}
+	if i := p.toks.index(t); i > 0 {
+		return p.toks.at(i - 1)
 	}
 	return nil
 }

@@ -17,7 +17,7 @@ type TokenKind uint8
 
 const (
 	EOF     TokenKind = iota
-	Illegal           // a lexer error; Token.Text holds the offending bytes, Token.Err the message
+	Illegal           // a lexer error; Token.Text holds the offending bytes
 
 	Ident  // x, or-less identifiers
 	Int    // 42
@@ -114,7 +114,6 @@ type Token struct {
 	Leading string // whitespace and comments between the previous token and this one
 	Text    string // the token's bytes exactly as written
 	Pos     Pos    // position of Text's first byte
-	Err     string // for Illegal: what is wrong
 }
 
 // End is the position just after the token's text.
@@ -159,3 +158,55 @@ func (p Position) String() string {
 
 // IsValid reports whether the position names a file.
 func (p Position) IsValid() bool { return p.File != "" }
+
+// tokenBlock is how many tokens one allocation of a tokenList holds.
+const tokenBlock = 4096
+
+// tokenList holds a file's tokens in blocks that never move, so that the
+// syntax tree can point into them and a large file grows its list without
+// copying it (a slice doubling on append would hold up to three times the
+// tokens during the copy).
+type tokenList struct {
+	first []Token   // a small file's tokens fit here, sized from the file
+	rest  [][]Token // then blocks of tokenBlock
+	n     int
+	// illegal is what is wrong with the Illegal token: the lexer stops at
+	// the first, so there is at most one.
+	illegal string
+}
+
+func (l *tokenList) add(t Token) {
+	switch {
+	case len(l.rest) == 0 && len(l.first) < cap(l.first):
+		l.first = append(l.first, t)
+	case len(l.rest) == 0 || len(l.rest[len(l.rest)-1]) == tokenBlock:
+		b := make([]Token, 1, tokenBlock)
+		b[0] = t
+		l.rest = append(l.rest, b)
+	default:
+		l.rest[len(l.rest)-1] = append(l.rest[len(l.rest)-1], t)
+	}
+	l.n++
+}
+
+func (l *tokenList) len() int { return l.n }
+
+func (l *tokenList) at(i int) *Token {
+	if i < len(l.first) {
+		return &l.first[i]
+	}
+	i -= len(l.first)
+	return &l.rest[i/tokenBlock][i%tokenBlock]
+}
+
+func (l *tokenList) last() *Token { return l.at(l.n - 1) }
+
+// index returns the position of t in the list, or -1.
+func (l *tokenList) index(t *Token) int {
+	for i := l.n - 1; i >= 0; i-- {
+		if l.at(i) == t {
+			return i
+		}
+	}
+	return -1
+}
