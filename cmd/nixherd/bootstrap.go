@@ -7,7 +7,7 @@ import (
 	"runtime"
 
 	"github.com/nixherd/nixherd/internal/local"
-	"github.com/nixherd/nixherd/internal/remote"
+	"github.com/nixherd/nixherd/internal/shell"
 	"github.com/spf13/cobra"
 )
 
@@ -35,7 +35,7 @@ On Linux it refuses: NixOS and home-manager machines need no bootstrap.`,
 				if err != nil {
 					return exitCode(2, withMachineHint(err))
 				}
-				fmt.Fprintln(cmd.ErrOrStderr(), "+", remote.ShellJoin(args))
+				fmt.Fprintln(cmd.ErrOrStderr(), "+", shell.Join(args))
 				if dryRun {
 					return nil
 				}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/nixherd/nixherd/internal/platform"
-	"github.com/nixherd/nixherd/internal/remote"
+	"github.com/nixherd/nixherd/internal/shell"
 	"github.com/nixherd/nixherd/internal/testenv"
 	"github.com/nixherd/nixherd/internal/testhost"
 )
@@ -138,7 +138,7 @@ func TestDeployLocalAndRemoteInOneRun(t *testing.T) {
 	here, there := c.Host("here"), c.Host("there")
 
 	argv := []string{f.bin, "deploy", "--all", "--json", "--flake", f.dir, "-F", c.SSHConfig}
-	script := "NIX_CONFIG=" + remote.ShellQuote(testenv.OfflineNixConfig) + " exec " + remote.ShellJoin(argv)
+	script := "NIX_CONFIG=" + shell.Quote(testenv.OfflineNixConfig) + " exec " + shell.Join(argv)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	out, err := here.SSH(ctx, script).Output()

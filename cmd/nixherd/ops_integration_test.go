@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/nixherd/nixherd/internal/platform"
-	"github.com/nixherd/nixherd/internal/remote"
+	"github.com/nixherd/nixherd/internal/shell"
 	"github.com/nixherd/nixherd/internal/testenv"
 	"github.com/nixherd/nixherd/internal/testhost"
 )
@@ -474,7 +474,7 @@ func (f *opsFleet) switchOn(h *testhost.Host, args ...string) string {
 func (f *opsFleet) switchOnCode(h *testhost.Host, args ...string) (string, string, int) {
 	f.t.Helper()
 	argv := append([]string{f.bin, "switch", "--flake", f.dir}, args...)
-	script := "NIX_CONFIG=" + remote.ShellQuote(testenv.OfflineNixConfig) + " exec " + remote.ShellJoin(argv)
+	script := "NIX_CONFIG=" + shell.Quote(testenv.OfflineNixConfig) + " exec " + shell.Join(argv)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := h.SSH(ctx, script)
@@ -519,7 +519,7 @@ func TestDeployLiveViewOnTerminal(t *testing.T) {
 	defer cancel()
 	// script runs the command on a new pty and copies what it writes to
 	// our stdout; stderr (the view) goes to the pty too.
-	cmd := exec.CommandContext(ctx, script, "-qefc", remote.ShellJoin(argv), "/dev/null")
+	cmd := exec.CommandContext(ctx, script, "-qefc", shell.Join(argv), "/dev/null")
 	cmd.Env = append(os.Environ(), "COLUMNS=100", "LINES=40", "TERM=xterm")
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -18,6 +18,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/nixherd/nixherd/internal/shell"
 )
 
 // Path is one store path of a closure and the size of its contents.
@@ -124,7 +126,7 @@ func (Local) Run(ctx context.Context, command string) ([]byte, error) {
 // storePath that does not exist there (a host never deployed to) is an empty
 // closure, so the diff shows everything as added.
 func Query(ctx context.Context, r Runner, storePath string) (Closure, error) {
-	q := shellQuote(storePath)
+	q := shell.Quote(storePath)
 	out, err := r.Run(ctx, "if [ -e "+q+" ]; then nix --extra-experimental-features nix-command path-info -r --json "+q+"; else echo '[]'; fi")
 	if err != nil {
 		return nil, fmt.Errorf("reading the closure of %s: %w", storePath, err)
@@ -277,9 +279,4 @@ func signedSize(n int64) string {
 		return "+" + HumanSize(n)
 	}
 	return "-" + HumanSize(-n)
-}
-
-// shellQuote quotes s for a POSIX shell.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

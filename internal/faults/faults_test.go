@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/nixherd/nixherd/internal/platform"
-	"github.com/nixherd/nixherd/internal/remote"
+	"github.com/nixherd/nixherd/internal/shell"
 	"github.com/nixherd/nixherd/internal/testenv"
 	"github.com/nixherd/nixherd/internal/testhost"
 	"github.com/nixherd/nixherd/internal/watchdog"
@@ -565,7 +565,7 @@ func TestAskWaitsForYes(t *testing.T) {
 
 	ask := func(answer string) (string, int) {
 		argv := []string{nixherd, "deploy", "--ask", "--flake", f.dir, "-F", f.c.SSHConfig, h.Name}
-		cmd := exec.Command(script, "-qefc", remote.ShellJoin(argv), "/dev/null")
+		cmd := exec.Command(script, "-qefc", shell.Join(argv), "/dev/null")
 		cmd.Env = append(os.Environ(), append(f.c.Env(), "TERM=dumb")...)
 		cmd.Stdin = strings.NewReader(answer + "\n")
 		out, _ := cmd.CombinedOutput()

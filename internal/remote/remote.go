@@ -88,23 +88,6 @@ func (e *ExitError) Error() string {
 	return fmt.Sprintf("%s: %s exited with status %d: %s", e.Host, prog, e.Code, msg)
 }
 
-// ShellQuote quotes s for a POSIX shell.
-func ShellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:@,+%^") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// ShellJoin quotes and joins args into one shell command line.
-func ShellJoin(args []string) string {
-	q := make([]string, len(args))
-	for i, a := range args {
-		q[i] = ShellQuote(a)
-	}
-	return strings.Join(q, " ")
-}
-
 func withSudo(c Command, isRoot bool) []string {
 	if c.Root && !isRoot {
 		return append([]string{"sudo", "-n", "--"}, c.Args...)

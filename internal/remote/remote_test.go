@@ -33,18 +33,6 @@ func TestParseAddress(t *testing.T) {
 	}
 }
 
-// TestShellJoinRoundTrips runs the quoted words through a real shell.
-func TestShellJoinRoundTrips(t *testing.T) {
-	args := []string{"printf", "%s|", "plain", "with space", "it's", `"$HOME"`, "", "a\nb", "--opt=x"}
-	out, err := exec.Command("sh", "-c", ShellJoin(args)).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := strings.Join(args[2:], "|") + "|"; string(out) != want {
-		t.Errorf("got %q, want %q", out, want)
-	}
-}
-
 func TestLocalRunReportsExitStatus(t *testing.T) {
 	_, err := Local{}.Run(context.Background(), Sh("echo oops >&2; exit 3"))
 	ee, ok := err.(*ExitError)

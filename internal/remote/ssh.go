@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/nixherd/nixherd/internal/shell"
 )
 
 // Address is where ssh connects: [user@]host[:port].
@@ -309,7 +311,7 @@ func remoteCommand(c Command, isRoot bool) string {
 	if c.Root && !isRoot {
 		line += `sudo -n -- env "PATH=$PATH" `
 	}
-	return line + ShellJoin(c.Args)
+	return line + shell.Join(c.Args)
 }
 
 // Close asks the master to exit.

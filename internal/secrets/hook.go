@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/nixherd/nixherd/internal/shell"
 )
 
 const hookMarker = "# nixherd secrets check hook"
@@ -42,14 +44,21 @@ func InstallHook(dir, rulesFile string, force bool) (string, error) {
 	}
 	// Prefer the nixherd on PATH at commit time; fall back to this binary.
 	self, _ := os.Executable()
+	// Paths go into the script quoted, and only where they are data: never
+	// in a comment, where a newline in a name would start a command.
+	for _, p := range []struct{ what, path string }{{"the rules file's path", rel}, {"nixherd's path", self}} {
+		if err := shell.CheckText(p.what, p.path); err != nil {
+			return "", err
+		}
+	}
 	script := fmt.Sprintf(`#!/bin/sh
 %s
-# Refuses a commit whose secrets drift from %s or hold plaintext.
+# Refuses a commit whose secrets drift from the rules or hold plaintext.
 # Needs no private key. Remove this file to disable.
 cd "$(git rev-parse --show-toplevel)" || exit 1
 nixherd=$(command -v nixherd || echo %s)
 exec "$nixherd" secrets check --rules %s
-`, hookMarker, shellQuote(rel), shellQuote(self), shellQuote(rel))
+`, hookMarker, shell.Quote(self), shell.Quote(rel))
 	if err := os.MkdirAll(hooks, 0o755); err != nil {
 		return "", err
 	}
@@ -67,5 +76,3 @@ exec "$nixherd" secrets check --rules %s
 	}
 	return hook, nil
 }
-
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nixherd/nixherd/internal/remote"
+	"github.com/nixherd/nixherd/internal/shell"
 )
 
 func TestParseGenerations(t *testing.T) {
@@ -79,7 +80,7 @@ func (s *script) Store() string        { return "ssh://h" }
 func (s *script) NixSSHOpts() []string { return nil }
 func (s *script) Close() error         { return nil }
 func (s *script) Run(_ context.Context, c remote.Command) ([]byte, error) {
-	line := remote.ShellJoin(c.Args)
+	line := shell.Join(c.Args)
 	s.ran = append(s.ran, line)
 	return nil, s.answer(line)
 }
