@@ -7,13 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nixherd/nixherd/internal/nix"
+	"github.com/nixherd/nixherd/internal/nixlang"
 )
 
 // Rules is a parsed secrets.nix: which keys may decrypt which file.
@@ -79,9 +81,11 @@ func (e *RulesError) Error() string {
 	return fmt.Sprintf("%s: %s", e.File, e.Msg)
 }
 
-// FindRules returns the rules file to use: flag (--rules) when set, then the
-// RULES environment variable (as agenix), then secrets/secrets.nix under dir
-// (the fleet root), then secrets.nix in dir (agenix's own default).
+// FindRules returns the rules file to use, in agenix's order: flag
+// (--rules) when set, then the RULES environment variable, then
+// secrets.nix in dir (agenix's only default), then secrets/secrets.nix
+// under dir (where a nixherd fleet keeps it, so that commands work from
+// the fleet's root too).
 func FindRules(dir, flag string) (string, error) {
 	if flag != "" {
 		return flag, nil
@@ -89,25 +93,34 @@ func FindRules(dir, flag string) (string, error) {
 	if env := os.Getenv("RULES"); env != "" {
 		return env, nil
 	}
-	for _, p := range []string{filepath.Join(dir, "secrets", "secrets.nix"), filepath.Join(dir, "secrets.nix")} {
+	for _, p := range []string{filepath.Join(dir, "secrets.nix"), filepath.Join(dir, "secrets", "secrets.nix")} {
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("no rules file: neither secrets/secrets.nix nor secrets.nix in %s (use --rules or RULES)", displayPath(dir))
+	return "", fmt.Errorf("no rules file: neither secrets.nix nor secrets/secrets.nix in %s (name one with RULES)", displayPath(dir))
 }
 
-// LoadRules reads and checks a rules file. It evaluates it with nix when nix
-// is installed, and reads it on its own otherwise (plain data, let bindings,
-// ++); every publicKeys entry must parse as a key.
+// LoadRules reads and checks a rules file. It is read as plain data by
+// nixherd's static reader (attribute sets, let, ++, //,
+// builtins.attrValues), which runs nothing and reads no other file; only a
+// rules file beyond it (an import of keys.nix, a function) is evaluated
+// with nix, restricted to the fleet (see FleetRoot and nix.EvalData): no
+// file outside it, no network, no environment, no command. Every
+// publicKeys entry must parse as a key.
 func LoadRules(path string) (*Rules, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
 	}
 	shown := displayPath(abs)
-	src, err := os.ReadFile(abs)
+	src, err := nixlang.ReadFile(abs)
 	if err != nil {
+		var ne *nixlang.Error
+		if errors.As(err, &ne) {
+			ne.File = shown
+			return nil, ne
+		}
 		return nil, fmt.Errorf("reading rules: %w", err)
 	}
 	raw, err := evalRules(abs, shown, src)
@@ -211,29 +224,45 @@ func jsonKind(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// evalRules evaluates the rules file to plain data.
+// evalRules evaluates the rules file to plain data: statically, and with
+// nix, restricted to the fleet, when the static reader cannot follow it.
 func evalRules(abs, shown string, src []byte) (map[string]json.RawMessage, error) {
-	nix, err := exec.LookPath("nix-instantiate")
-	if err != nil {
-		return staticRules(abs, shown, src)
+	raw, err := staticRules(shown, src)
+	var beyond *beyondStaticError
+	if !errors.As(err, &beyond) {
+		return raw, err
 	}
+	root := FleetRoot(filepath.Dir(abs))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, nix, "--eval", "--strict", "--json", abs)
-	cmd.Dir = filepath.Dir(abs)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil {
-			return nil, &RulesError{File: shown, Msg: "nix-instantiate timed out"}
-		}
-		return nil, nixError(abs, shown, stderr.String(), err)
+	out, err := nix.EvalData(ctx, root, abs)
+	var nerr *nix.Error
+	switch {
+	case errors.Is(err, nix.ErrNoEvaluator):
+		return nil, beyond.withoutNix()
+	case ctx.Err() != nil:
+		return nil, &RulesError{File: shown, Msg: "nix-instantiate timed out"}
+	case errors.As(err, &nerr):
+		return nil, nixError(abs, shown, root, nerr.Stderr, nerr.Err)
+	case err != nil:
+		return nil, &RulesError{File: shown, Msg: err.Error()}
 	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(stdout.Bytes(), &raw); err != nil {
+	if err := json.Unmarshal(out, &raw); err != nil {
 		return nil, &RulesError{File: shown, Msg: "the rules must evaluate to an attribute set of secrets ({ \"name.age\".publicKeys = [ … ]; })"}
 	}
 	return raw, nil
+}
+
+// FleetRoot is the folder a rules file in dir may read when nix evaluates
+// it: the fleet, i.e. dir or its parent when it holds a flake.nix (the
+// rules at the fleet's root or in its secrets/ folder), else dir itself.
+func FleetRoot(dir string) string {
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if _, err := os.Stat(filepath.Join(d, "flake.nix")); err == nil {
+			return d
+		}
+	}
+	return dir
 }
 
 var (
@@ -244,7 +273,7 @@ var (
 // nixError turns nix's error output into file:line:col: message. Nix 2.8 and
 // later print "error: MSG" and then "at FILE:LINE:COL:"; newer versions put a
 // trace first, so the last error line is the cause.
-func nixError(abs, shown, stderr string, runErr error) error {
+func nixError(abs, shown, root, stderr string, runErr error) error {
 	msgs := nixErrLine.FindAllStringSubmatch(stderr, -1)
 	if len(msgs) == 0 {
 		return &RulesError{File: shown, Msg: fmt.Sprintf("nix-instantiate failed (%v): %s", runErr, strings.TrimSpace(stderr))}
@@ -252,6 +281,9 @@ func nixError(abs, shown, stderr string, runErr error) error {
 	last := nixErrLine.FindAllStringSubmatchIndex(stderr, -1)
 	cause := stderr[last[len(last)-1][1]:]
 	e := &RulesError{File: shown, Msg: strings.TrimSpace(msgs[len(msgs)-1][1])}
+	if strings.Contains(e.Msg, "forbidden in restricted mode") {
+		e.Msg += fmt.Sprintf(" (the rules may read only files of the fleet, under %s, and nothing from the network)", displayPath(root))
+	}
 	at := nixAtLine.FindStringSubmatch(cause)
 	if at == nil {
 		all := nixAtLine.FindAllStringSubmatch(stderr, -1)
@@ -282,4 +314,3 @@ func displayPath(p string) string {
 	return p
 }
 
-var errNeedNix = errors.New("nix is not installed and this rules file is beyond what nixherd reads on its own (attribute sets, let bindings, lists joined with ++, builtins.attrValues, //); install nix or simplify the file")

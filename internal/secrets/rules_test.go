@@ -62,7 +62,7 @@ in
 func TestRulesErrorsAreLocated(t *testing.T) {
 	ks := testKeys(t)
 	for _, tc := range []struct{ name, src, want string }{
-		{"syntax error", "{\n  \"a.age\".publicKeys = [ \"x\" ;\n}\n", `secrets.nix:2:30: syntax error, unexpected ';'`},
+		{"syntax error", "{\n  \"a.age\".publicKeys = [ \"x\" ;\n}\n", `secrets.nix:2:30: syntax error: unexpected ';'`},
 		{"undefined variable", "let a = 1; in {\n  \"a.age\".publicKeys = [ bob ];\n}\n", `secrets.nix:2:26: undefined variable 'bob'`},
 		{"not a key", `{ "a.age".publicKeys = [ "ssh-ed25519 AAAAnot-base64" ]; }`, `secrets.nix:1:26: "a.age".publicKeys[0]: publicKeys entry is not a valid SSH public key`},
 		{"not a key at all", `{ "a.age".publicKeys = [ "alice" ]; }`, `publicKeys entry is not a public key "alice"`},
@@ -178,7 +178,7 @@ func TestNixErrorFormats(t *testing.T) {
 		{"imported file", "error: undefined variable 'x'\n\n       at /fleet/secrets/keys.nix:1:1:\n", "keys.nix:1:1: undefined variable 'x'"},
 		{"no location", "error: boom\n", "secrets.nix: boom"},
 	} {
-		err := nixError(abs, "secrets.nix", tc.stderr, errors.New("exit status 1"))
+		err := nixError(abs, "secrets.nix", "/fleet", tc.stderr, errors.New("exit status 1"))
 		got := strings.Replace(err.Error(), "/fleet/secrets/", "", 1)
 		if got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)

@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -9,17 +10,30 @@ import (
 	"github.com/nixherd/nixherd/internal/nixlang"
 )
 
-// Without nix, nixherd reads secrets.nix itself: the shapes fleets write
-// (an attribute set of secrets, let-bound keys, lists joined with ++,
+// nixherd reads secrets.nix itself first: the shapes fleets write (an
+// attribute set of secrets, let-bound keys, lists joined with ++,
 // builtins.attrValues, attribute selection, //). Anything else (import,
-// functions, string interpolation) needs the real evaluator and is reported
-// with its position.
+// functions, string interpolation) is a *beyondStaticError at its position,
+// and the file goes to nix, restricted to the fleet.
+
+// beyondStaticError is a part of the rules the static reader does not follow.
+type beyondStaticError struct{ *RulesError }
+
+// withoutNix is the error to show when there is no nix to hand the file to.
+func (e *beyondStaticError) withoutNix() *RulesError {
+	re := *e.RulesError
+	re.Msg += ": nix is not installed and this rules file is beyond what nixherd reads on its own (attribute sets, let bindings, lists joined with ++, builtins.attrValues, //); install nix or simplify the file"
+	return &re
+}
 
 // staticRules evaluates the rules file with the static reader.
-func staticRules(abs, shown string, src []byte) (map[string]json.RawMessage, error) {
+func staticRules(shown string, src []byte) (map[string]json.RawMessage, error) {
 	f, err := nixlang.Parse(shown, src)
-	if err != nil {
-		return nil, err // *nixlang.Error prints as file:line:col: message
+	var perr *nixlang.Error
+	if errors.As(err, &perr) {
+		return nil, &RulesError{File: shown, Line: perr.Line, Col: perr.Col, Msg: perr.Msg}
+	} else if err != nil {
+		return nil, err
 	}
 	ev := &staticEval{file: shown}
 	v, err := ev.eval(f.Root, nil)
@@ -56,7 +70,7 @@ type scope struct {
 
 func (ev *staticEval) unsupported(n nixlang.Node, what string) error {
 	p := n.Pos()
-	return &RulesError{File: ev.file, Line: p.Line, Col: p.Col, Msg: what + ": " + errNeedNix.Error()}
+	return &beyondStaticError{&RulesError{File: ev.file, Line: p.Line, Col: p.Col, Msg: what}}
 }
 
 func (ev *staticEval) eval(e nixlang.Expr, sc *scope) (any, error) {

@@ -1,6 +1,7 @@
 package secrets
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -8,11 +9,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nixherd/nixherd/internal/nix"
 	"github.com/nixherd/nixherd/internal/testenv"
 )
 
-// The static reader used when nix is missing must agree with nix on every
-// shape it accepts.
+// The static reader, which reads the rules before nix is asked, must agree
+// with nix on every shape it accepts.
 func TestStaticAgreesWithNix(t *testing.T) {
 	testenv.NixEnv(t)
 	ks := testKeys(t)
@@ -35,11 +37,15 @@ in {
 	} {
 		p := filepath.Join(t.TempDir(), "secrets.nix")
 		os.WriteFile(p, []byte(src), 0o644)
-		viaNix, err := evalRules(p, p, []byte(src))
+		out, err := nix.EvalData(context.Background(), filepath.Dir(p), p)
 		if err != nil {
 			t.Fatalf("nix: %v\n%s", err, src)
 		}
-		static, err := staticRules(p, p, []byte(src))
+		var viaNix map[string]json.RawMessage
+		if err := json.Unmarshal(out, &viaNix); err != nil {
+			t.Fatal(err)
+		}
+		static, err := staticRules(p, []byte(src))
 		if err != nil {
 			t.Fatalf("static: %v\n%s", err, src)
 		}
@@ -60,12 +66,12 @@ func canon(t *testing.T, m map[string]json.RawMessage) string {
 // Beyond the static reader, or broken, the error says where.
 func TestStaticErrors(t *testing.T) {
 	for _, tc := range []struct{ src, want string }{
-		{"{\n  \"a.age\".publicKeys = import ./keys.nix;\n}", "secrets.nix:2:24: a function call: nix is not installed"},
-		{"let k = \"x\"; in {\n  \"a.age\".publicKeys = [ \"${k}\" ];\n}", "secrets.nix:2:27: string interpolation: nix is not installed"},
+		{"{\n  \"a.age\".publicKeys = import ./keys.nix;\n}", "secrets.nix:2:24: a function call"},
+		{"let k = \"x\"; in {\n  \"a.age\".publicKeys = [ \"${k}\" ];\n}", "secrets.nix:2:27: string interpolation"},
 		{"{\n  \"a.age\".publicKeys = [ \"x\" ;\n}", "secrets.nix:2:30: "},
 		{"{ \"a.age\".publicKeys = [ nobody ]; }", "undefined variable"},
 	} {
-		_, err := staticRules("/x/secrets.nix", "secrets.nix", []byte(tc.src))
+		_, err := staticRules("secrets.nix", []byte(tc.src))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want %q", tc.src, err, tc.want)
 		}
@@ -84,6 +90,10 @@ func TestLoadRulesWithoutNix(t *testing.T) {
 	r := mustRule(t, rs, "a")
 	if len(r.Recipients) != 2 || r.Recipients[0].Name != "alice" || r.Recipients[1].Name != "bob" {
 		t.Errorf("recipients %v", r.Recipients)
+	}
+	os.WriteFile(rules, []byte("{\n  \"a.age\".publicKeys = import ./keys.nix;\n}\n"), 0o644)
+	if _, err = LoadRules(rules); err == nil || !strings.Contains(err.Error(), "secrets.nix:2:24: a function call: nix is not installed") {
+		t.Errorf("beyond the static reader without nix: %v", err)
 	}
 	os.WriteFile(rules, []byte("{\n  \"a.age\".publicKeys = [ ;\n}\n"), 0o644)
 	_, err = LoadRules(rules)
