@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -66,6 +67,9 @@ func runUpdate(ctx context.Context, cmd *cobra.Command, dir string, inputs, iden
 		Token:  githubToken(dir, identities),
 		Stderr: cmd.ErrOrStderr(),
 	})
+	if errors.Is(err, update.ErrBadToken) {
+		return exitCode(2, fmt.Errorf("%s/%s.age: %w", filepath.Join(dir, "secrets"), update.TokenSecret, err))
+	}
 	if err != nil {
 		return exitCode(1, err)
 	}
@@ -155,6 +159,6 @@ func githubToken(dir string, identities []string) func() (string, error) {
 			return "", err
 		}
 		defer clear(plain)
-		return update.TokenSetting(string(plain)), nil
+		return update.TokenSetting(string(plain))
 	}
 }

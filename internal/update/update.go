@@ -40,9 +40,10 @@ type Options struct {
 	// Nix is the nix program; "nix" from PATH when empty.
 	Nix string
 	// Token returns the value of nix's access-tokens setting to use when
-	// nix has none configured ("github.com=ghp_…"); nil means there is none
-	// to offer. It is only called when needed, so a passphrase prompt
-	// happens only then.
+	// nix has none configured ("github.com=ghp_…", as TokenSetting makes
+	// it); nil means there is none to offer. It is only called when needed,
+	// so a passphrase prompt happens only then. An error wrapping
+	// ErrBadToken stops the update; any other means going on without.
 	Token func() (string, error)
 	// Env is the environment nix runs with; os.Environ() when nil.
 	Env []string
@@ -104,6 +105,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 		if !configured {
 			token, err = opts.Token()
+			if errors.Is(err, ErrBadToken) {
+				return nil, err
+			}
 			if err != nil {
 				fmt.Fprintf(opts.Stderr, "nixherd: no GitHub token for nix (%v); continuing without one\n", err)
 				token = ""
@@ -166,20 +170,70 @@ func Command(v Version, inputs []string) []string {
 	}
 }
 
+// ErrBadToken is a github-token secret that is not a token: its content is
+// never shown, and update stops rather than hand it to nix.
+var ErrBadToken = errors.New("the github-token secret is not a token")
+
 // TokenSetting turns the contents of the fleet's github-token secret into
-// the value of nix's access-tokens setting. The secret holds either the bare
-// token or a whole nix.conf line "access-tokens = github.com=…".
-func TokenSetting(secret string) string {
+// the value of nix's access-tokens setting. The secret holds the bare token,
+// HOST=TOKEN pairs separated by spaces, or a whole nix.conf line
+// "access-tokens = HOST=TOKEN …". Anything else is refused with an error
+// that shows none of it: the value becomes a line of NIX_CONFIG, where a
+// line break would start a setting of its own (whoever may encrypt the
+// secret, no private key needed, could otherwise change how nix evaluates
+// on the machine that runs update).
+func TokenSetting(secret string) (string, error) {
 	s := strings.TrimSpace(secret)
 	if rest, ok := strings.CutPrefix(s, "access-tokens"); ok {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(rest), "="); ok {
-			return strings.TrimSpace(v)
+			s = strings.TrimSpace(v)
 		}
 	}
-	if s == "" || strings.Contains(s, "=") {
-		return s
+	if s == "" {
+		return "", fmt.Errorf("%w: it is empty", ErrBadToken)
 	}
-	return "github.com=" + s
+	if strings.ContainsAny(s, "\n\r") {
+		return "", fmt.Errorf("%w: it holds more than one line (want the token, HOST=TOKEN pairs, or one access-tokens line)", ErrBadToken)
+	}
+	pairs := strings.Fields(s)
+	if len(pairs) == 1 && !strings.Contains(s, "=") {
+		if !isTokenText(s) {
+			return "", fmt.Errorf("%w: it has characters a token does not (want letters, digits and -._~+/:=)", ErrBadToken)
+		}
+		return "github.com=" + s, nil
+	}
+	for i, p := range pairs {
+		host, tok, ok := strings.Cut(p, "=")
+		if !ok || !isHost(host) || tok == "" || !isTokenText(tok) {
+			return "", fmt.Errorf("%w: entry %d of %d is not HOST=TOKEN (a host name, then letters, digits and -._~+/:=)", ErrBadToken, i+1, len(pairs))
+		}
+	}
+	return strings.Join(pairs, " "), nil
+}
+
+// isTokenText reports whether s uses only the characters of access tokens
+// (GitHub's ghp_…, GitLab's PAT:…, OAuth2:…, base64).
+func isTokenText(s string) bool {
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~+/:=", c) >= 0) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// isHost reports whether s is a host name, optionally with a port or a
+// path prefix (gitlab.example.com/group), as access-tokens keys are.
+func isHost(s string) bool {
+	if s == "" || s[0] == '/' || s[0] == '.' || s[0] == '-' {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._:/", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // tokenParts are the strings to hide from output: the whole setting and

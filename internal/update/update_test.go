@@ -83,9 +83,35 @@ func TestTokenSetting(t *testing.T) {
 		"access-tokens = github.com=ghp_abc\n":             "github.com=ghp_abc",
 		"access-tokens = github.com=a gitlab.com=OAuth2:b": "github.com=a gitlab.com=OAuth2:b",
 		"github.com=ghp_abc":                               "github.com=ghp_abc",
+		"gitlab.example.com/group=PAT:x-y_z":               "gitlab.example.com/group=PAT:x-y_z",
 	} {
-		if got := TokenSetting(in); got != want {
-			t.Errorf("TokenSetting(%q) = %q, want %q", in, got, want)
+		if got, err := TokenSetting(in); err != nil || got != want {
+			t.Errorf("TokenSetting(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
+// A secret that is not a token is refused, and the error shows none of it:
+// a line break in it became a nix setting of its own.
+func TestTokenSettingRefusesWhatIsNotAToken(t *testing.T) {
+	for _, in := range []string{
+		"ghp_SECRETX\nallow-unsafe-native-code-during-evaluation = true",
+		"github.com=ghp_SECRETX\rextra-substituters = http://evil",
+		"access-tokens = github.com=ghp_SECRETX\npost-build-hook = /tmp/x",
+		"ghp_SECRETX extra",
+		"ghp_SECRETX\x1b[2J",
+		"github.com=ghp_SECRETX =ghp_SECRETY",
+		"-bad=ghp_SECRETX",
+		"github.com=",
+		"",
+	} {
+		got, err := TokenSetting(in)
+		if !errors.Is(err, ErrBadToken) {
+			t.Errorf("TokenSetting(%q) = %q, %v; want ErrBadToken", in, got, err)
+			continue
+		}
+		if strings.Contains(err.Error(), "SECRET") || strings.Contains(err.Error(), "allow-unsafe") {
+			t.Errorf("the error shows the secret: %v", err)
 		}
 	}
 }
