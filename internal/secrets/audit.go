@@ -20,6 +20,7 @@ const (
 	StatusNotInRules   Status = "not in rules"
 	StatusNotEncrypted Status = "not encrypted"
 	StatusDamaged      Status = "damaged header"
+	StatusOutside      Status = "outside the rules folder"
 )
 
 // Entry is one secret (or stray file) as list and check see it.
@@ -38,11 +39,15 @@ type Entry struct {
 // folder that the rules do not name are reported, and when that folder is a
 // dedicated secrets/ folder, so is every file in it that is not encrypted.
 func (rs *Rules) Audit() ([]*Entry, error) {
+	m, err := rs.readManifest()
+	if err != nil {
+		return nil, err
+	}
 	var out []*Entry
 	named := map[string]bool{}
 	for _, r := range rs.Secrets {
 		named[r.File] = true
-		out = append(out, rs.auditRule(r))
+		out = append(out, rs.auditRule(r, m))
 	}
 	strays, err := rs.strayFiles(named)
 	if err != nil {
@@ -51,8 +56,13 @@ func (rs *Rules) Audit() ([]*Entry, error) {
 	return append(out, strays...), nil
 }
 
-func (rs *Rules) auditRule(r *Rule) *Entry {
+func (rs *Rules) auditRule(r *Rule, m *manifest) *Entry {
 	e := &Entry{File: r.File, Recipients: r.Recipients, Armor: r.Armor, Status: StatusOK}
+	if err := rs.checkInside(r); err != nil {
+		e.Status = StatusOutside
+		e.Problems = append(e.Problems, err.Error())
+		return e
+	}
 	f, err := os.Open(rs.PathOf(r))
 	if err != nil {
 		e.Status = StatusMissing
@@ -72,7 +82,7 @@ func (rs *Rules) auditRule(r *Rule) *Entry {
 		e.Problems = append(e.Problems, err.Error())
 		return e
 	}
-	if d := drift(r, hdr); len(d) > 0 {
+	if d := drift(r, hdr, m); len(d) > 0 {
 		e.Status = StatusNeedsRekey
 		e.Problems = d
 	}
@@ -80,17 +90,22 @@ func (rs *Rules) auditRule(r *Rule) *Entry {
 }
 
 // drift lists how a file's header differs from its rule. SSH keys are
-// compared by tag, age keys by count (their stanzas carry no identifier).
-func drift(r *Rule, h *Header) []string {
+// compared by the tag their stanzas carry. Age keys (X25519, post-quantum)
+// leave no identifier in the file: they are compared with what the
+// manifest recorded for this very file, and a file the manifest does not
+// speak for counts as drifted, since a swapped key would go unseen.
+func drift(r *Rule, h *Header, m *manifest) []string {
 	var out []string
 	have := map[string]int{}
 	for _, t := range h.SSHTags() {
 		have[t]++
 	}
 	want := map[string]int{}
+	var ageKeys []*Recipient
 	for _, rec := range r.Recipients {
 		if rec.Tag == "" {
 			want[rec.Type]++
+			ageKeys = append(ageKeys, rec)
 			continue
 		}
 		id := rec.stanzaID()
@@ -107,10 +122,15 @@ func drift(r *Rule, h *Header) []string {
 	}
 	sort.Strings(extra)
 	out = append(out, extra...)
+	counted := true
 	for _, t := range []string{StanzaX25519, StanzaHybrid} {
 		if n := h.Count(t); n != want[t] {
 			out = append(out, fmt.Sprintf("%d %s recipient(s) in the rules, %d in the file", want[t], t, n))
+			counted = false
 		}
+	}
+	if counted && len(ageKeys) > 0 {
+		out = append(out, ageDrift(r, h, m, ageKeys)...)
 	}
 	if r.Armor != h.Armored {
 		if r.Armor {
@@ -120,6 +140,33 @@ func drift(r *Rule, h *Header) []string {
 		}
 	}
 	return out
+}
+
+// ageDrift compares a file's age recipients with the rule's, through the
+// manifest.
+func ageDrift(r *Rule, h *Header, m *manifest, keys []*Recipient) []string {
+	recorded, ok := m.knownRecipients(r, h)
+	if !ok {
+		return []string{fmt.Sprintf("which age keys it is encrypted to cannot be known (age records none in the file, and %s has no entry for this version of it: it was written by another tool, agenix or age, or changed since); a rekey re-encrypts it and records them", ManifestName)}
+	}
+	var out []string
+	wanted := map[string]bool{}
+	for _, rec := range keys {
+		fp := rec.Type + " " + rec.Fingerprint()
+		wanted[fp] = true
+		if !recorded[fp] {
+			out = append(out, fmt.Sprintf("not encrypted to %s (%s)", rec, fp))
+		}
+	}
+	var extra []string
+	for fp := range recorded {
+		typ, _, _ := strings.Cut(fp, " ")
+		if (typ == StanzaX25519 || typ == StanzaHybrid) && !wanted[fp] {
+			extra = append(extra, fmt.Sprintf("encrypted to an age key not in the rules (%s)", fp))
+		}
+	}
+	sort.Strings(extra)
+	return append(out, extra...)
 }
 
 // strayFiles finds .age files the rules do not name and, in a dedicated
@@ -172,6 +219,6 @@ func (rs *Rules) strayFiles(named map[string]bool) ([]*Entry, error) {
 
 // harmless names files a secrets folder may hold in plaintext.
 func harmless(name string) bool {
-	return strings.HasSuffix(name, ".nix") || strings.HasPrefix(name, ".git") ||
+	return name == ManifestName || strings.HasSuffix(name, ".nix") || strings.HasPrefix(name, ".git") ||
 		strings.HasPrefix(strings.ToLower(name), "readme")
 }

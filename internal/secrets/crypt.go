@@ -17,6 +17,9 @@ import (
 // missing is an error, never empty output.
 func (rs *Rules) Decrypt(r *Rule, ids *Identities) ([]byte, error) {
 	shown := displayPath(rs.PathOf(r))
+	if err := rs.checkInside(r); err != nil {
+		return nil, err
+	}
 	data, err := os.ReadFile(rs.PathOf(r))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -59,6 +62,9 @@ func decryptBytes(data []byte, ids *Identities) ([]byte, error) {
 func (rs *Rules) explainDecrypt(shown string, r *Rule, data []byte, ids *Identities, err error) error {
 	var noMatch *age.NoIdentityMatchError
 	switch {
+	case errors.Is(err, errNoIdentity):
+		hdr, _ := ReadHeader(bytes.NewReader(data))
+		return fmt.Errorf("%s: %w\nthe file is encrypted to:\n%s", shown, err, describeHeader(hdr, r))
 	case errors.Is(err, ErrNotEncrypted):
 		return fmt.Errorf("%s: %w (plaintext where a secret should be?)", shown, err)
 	case errors.As(err, &noMatch):
@@ -138,13 +144,83 @@ func encryptFor(r *Rule, plain []byte) ([]byte, error) {
 }
 
 // Encrypt encrypts plain to the rule's recipients and replaces the file
-// atomically; someone who cannot decrypt a secret can still set it.
+// atomically, recording its recipients in the manifest; someone who cannot
+// decrypt a secret can still set it.
 func (rs *Rules) Encrypt(r *Rule, plain []byte) error {
+	if err := rs.checkInside(r); err != nil {
+		return err
+	}
 	data, err := encryptFor(r, plain)
 	if err != nil {
 		return err
 	}
-	return writeAtomic(rs.PathOf(r), data)
+	m, err := rs.readManifest()
+	if err != nil {
+		return err
+	}
+	if err := m.record(r, data); err != nil {
+		return err
+	}
+	file, err := stage(rs.PathOf(r), data)
+	if err != nil {
+		return err
+	}
+	man, err := rs.stageManifest(m, map[string]bool{filepath.ToSlash(r.File): true})
+	if err != nil {
+		file.abort()
+		return err
+	}
+	return commitAll(file, man)
+}
+
+// commitAll renames staged files over their targets, in order. A file
+// renamed before a failure stays renamed: the manifest comes last, and an
+// entry that does not match its file only makes that file "needs rekey".
+func commitAll(files ...staged) error {
+	for i, s := range files {
+		if err := s.commit(); err != nil {
+			for _, rest := range files[i:] {
+				rest.abort()
+			}
+			return fmt.Errorf("replacing %s: %w", displayPath(s.target), err)
+		}
+	}
+	return nil
+}
+
+// checkInside refuses a secret whose file, once symbolic links are
+// resolved, lies outside the rules folder: `encrypt sub/x` must not write
+// through a link sub -> /elsewhere, nor decrypt read from there.
+func (rs *Rules) checkInside(r *Rule) error {
+	root, err := filepath.EvalSymlinks(rs.Dir)
+	if err != nil {
+		return fmt.Errorf("%s: %w", displayPath(rs.Dir), unwrapPathError(err))
+	}
+	p := rs.PathOf(r)
+	resolved, err := resolveExisting(p)
+	if err != nil {
+		return fmt.Errorf("%s: %w", displayPath(p), unwrapPathError(err))
+	}
+	if rel, err := filepath.Rel(root, resolved); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("%s: leads outside the rules folder %s (through a symbolic link to %s); refusing to read or write it", displayPath(p), displayPath(rs.Dir), resolved)
+	}
+	return nil
+}
+
+// resolveExisting resolves the symbolic links of the longest part of p
+// that exists and appends the rest.
+func resolveExisting(p string) (string, error) {
+	var rest []string
+	for cur := p; ; cur = filepath.Dir(cur) {
+		real, err := filepath.EvalSymlinks(cur)
+		if err == nil {
+			return filepath.Join(append([]string{real}, rest...)...), nil
+		}
+		if !errors.Is(err, os.ErrNotExist) || filepath.Dir(cur) == cur {
+			return "", err
+		}
+		rest = append([]string{filepath.Base(cur)}, rest...)
+	}
 }
 
 // staged is a file written beside its target, waiting to be renamed over it.
@@ -184,18 +260,6 @@ func stage(target string, data []byte) (staged, error) {
 
 func (s staged) commit() error { return os.Rename(s.tmp, s.target) }
 func (s staged) abort()        { os.Remove(s.tmp) }
-
-func writeAtomic(target string, data []byte) error {
-	s, err := stage(target, data)
-	if err != nil {
-		return err
-	}
-	if err := s.commit(); err != nil {
-		s.abort()
-		return fmt.Errorf("replacing %s: %w", displayPath(target), err)
-	}
-	return nil
-}
 
 // WritePrivateFile writes decrypted content where the user asked for it,
 // readable by the owner only, atomically.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -152,7 +153,7 @@ func editChild() {
 // SIGINT or SIGTERM while the editor runs ends the edit, removes the
 // plaintext and leaves the secret unchanged, in a real child process.
 func TestEditSignalRemovesPlaintext(t *testing.T) {
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			rs, r, k := editFleet(t)
 			ids := mustIDs(t, k.Private)
@@ -205,16 +206,18 @@ func TestEditSignalRemovesPlaintext(t *testing.T) {
 	}
 }
 
-// The same while --stdin waits for input that never ends.
-func TestEditStdinSignalRemovesPlaintext(t *testing.T) {
+// While --stdin waits for input that never ends, nothing is written in the
+// clear anywhere: the old and the new content stay in memory. A signal then
+// ends the edit and leaves the secret as it was.
+func TestEditStdinKeepsPlaintextInMemory(t *testing.T) {
 	rs, r, k := editFleet(t)
 	if err := rs.Encrypt(r, []byte("precious")); err != nil {
 		t.Fatal(err)
 	}
 	before := readFile(t, rs.PathOf(r))
-	runtime := t.TempDir()
+	runtime, tmp := t.TempDir(), t.TempDir()
 	child := exec.Command(os.Args[0], "-test.run=^$")
-	child.Env = append(os.Environ(), editChildEnv+"=1", "EDIT_STDIN=1", "XDG_RUNTIME_DIR="+runtime,
+	child.Env = append(os.Environ(), editChildEnv+"=1", "EDIT_STDIN=1", "XDG_RUNTIME_DIR="+runtime, "TMPDIR="+tmp,
 		"RULES="+rs.Path, "IDENTITY="+k.Private)
 	stdin, err := child.StdinPipe()
 	if err != nil {
@@ -226,12 +229,14 @@ func TestEditStdinSignalRemovesPlaintext(t *testing.T) {
 	}
 	defer child.Process.Kill()
 	stdin.Write([]byte("half a secr"))
-	var private []os.DirEntry
-	for deadline := time.Now().Add(20 * time.Second); len(private) == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		private, _ = os.ReadDir(runtime)
-	}
-	if len(private) == 0 {
-		t.Fatal("no private directory appeared")
+	waitReadingPipe(t, child.Process.Pid)
+	for _, dir := range []string{runtime, tmp, "/dev/shm"} {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), plainDirPrefix) && lockPid(filepath.Join(dir, e.Name())) == child.Process.Pid {
+				t.Errorf("edit --stdin made %s while waiting", filepath.Join(dir, e.Name()))
+			}
+		}
 	}
 	child.Process.Signal(syscall.SIGTERM)
 	err = child.Wait()
@@ -239,10 +244,94 @@ func TestEditStdinSignalRemovesPlaintext(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitCode() != 42 {
 		t.Fatalf("child did not report the interruption: %v", err)
 	}
-	if left, _ := os.ReadDir(runtime); len(left) != 0 {
-		t.Errorf("left behind: %v", left)
-	}
 	if !bytes.Equal(before, readFile(t, rs.PathOf(r))) {
 		t.Error("secret changed")
+	}
+}
+
+// waitReadingPipe waits until a thread of process pid sleeps reading a pipe
+// (Linux's wchan), i.e. the edit waits for standard input.
+func waitReadingPipe(t *testing.T, pid int) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", pid))
+		for _, w := range tasks {
+			if b, _ := os.ReadFile(w); strings.Contains(string(b), "pipe_read") || strings.Contains(string(b), "pipe_wait") {
+				return
+			}
+		}
+	}
+	t.Fatal("the child never waited on standard input")
+}
+
+func lockPid(dir string) int {
+	b, _ := os.ReadFile(filepath.Join(dir, plainLock))
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
+
+// A run killed with SIGKILL (which no program can catch) leaves its
+// plaintext directory; the next edit removes it. Directories of live runs,
+// of other users, and those kept on purpose stay.
+func TestSweepRemovesDirectoriesOfDeadRuns(t *testing.T) {
+	runtime := t.TempDir()
+	t.Setenv("XDG_RUNTIME_DIR", runtime)
+	t.Setenv("TMPDIR", t.TempDir())
+	rs, r, k := editFleet(t)
+	if err := rs.Encrypt(r, []byte("precious")); err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(t.TempDir(), "path")
+	ed := filepath.Join(t.TempDir(), "editor.sh")
+	os.WriteFile(ed, []byte("#!/bin/sh\necho \"$1\" > "+marker+"\nsleep 60\n"), 0o755)
+	child := exec.Command(os.Args[0], "-test.run=^$")
+	child.Env = append(os.Environ(), editChildEnv+"=1", "RULES="+rs.Path, "IDENTITY="+k.Private, "EDITOR="+ed)
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var plainPath string
+	for deadline := time.Now().Add(20 * time.Second); plainPath == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if b, err := os.ReadFile(marker); err == nil {
+			plainPath = strings.TrimSpace(string(b))
+		}
+	}
+	if plainPath == "" {
+		t.Fatal("editor never started")
+	}
+	dead := filepath.Dir(filepath.Dir(plainPath))
+	if filepath.Dir(dead) != runtime {
+		t.Fatalf("plaintext in %s, want it in XDG_RUNTIME_DIR %s", plainPath, runtime)
+	}
+	// While the run lives, a sweep leaves its directory alone.
+	if removed := sweepPlainDirs(); len(removed) != 0 {
+		t.Fatalf("swept a live run's directory: %v", removed)
+	}
+	child.Process.Kill() // SIGKILL: no cleanup runs
+	child.Wait()
+	if got, _ := os.ReadFile(plainPath); string(got) != "precious" {
+		t.Fatalf("the killed run's plaintext is %q (the test expects it left behind)", got)
+	}
+
+	kept := filepath.Join(runtime, plainDirPrefix+"kept")
+	os.MkdirAll(kept, 0o700)
+	os.WriteFile(filepath.Join(kept, plainKept), nil, 0o600)
+	foreign := filepath.Join(runtime, plainDirPrefix+"foreign")
+	os.MkdirAll(foreign, 0o700)
+	os.WriteFile(filepath.Join(foreign, plainLock), []byte("1\n"), 0o600)
+	if os.Getuid() == 0 {
+		os.Chown(foreign, 65534, 65534)
+	}
+
+	removed := sweepPlainDirs()
+	if len(removed) != 1 || removed[0] != dead {
+		t.Fatalf("swept %v, want only %s", removed, dead)
+	}
+	if _, err := os.Stat(dead); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the dead run's directory is still there")
+	}
+	for _, stays := range []string{kept, foreign} {
+		if _, err := os.Stat(stays); err != nil {
+			t.Errorf("%s was removed", stays)
+		}
 	}
 }

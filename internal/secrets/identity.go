@@ -57,6 +57,7 @@ func LoadIdentities(files []string) (*Identities, error) {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			if !explicit && errors.Is(err, os.ErrNotExist) {
+				is.keys = append(is.keys, identityKey{f, "does not exist"})
 				continue
 			}
 			return nil, fmt.Errorf("identity %s: %w", f, unwrapPathError(err))
@@ -70,7 +71,7 @@ func LoadIdentities(files []string) (*Identities, error) {
 		}
 	}
 	if len(is.ids) == 0 {
-		is.empty = "no usable identity among " + strings.Join(files, ", ") + " (use -i)"
+		is.empty = "none among " + strings.Join(files, ", ") + " (use -i)"
 	}
 	return is, nil
 }
@@ -173,12 +174,17 @@ func askPassphrase(file string) func() ([]byte, error) {
 	}
 }
 
-// noneUsable explains an empty identity list, with the keys that were skipped.
+// errNoIdentity is an identity list with nothing usable in it.
+var errNoIdentity = errors.New("no usable identity")
+
+// noneUsable explains an empty identity list: each key file tried and why
+// it was not used (a default key that does not exist, one nixherd cannot
+// read).
 func (is *Identities) noneUsable() error {
 	if len(is.keys) == 0 {
-		return errors.New(is.empty)
+		return fmt.Errorf("%w: %s", errNoIdentity, is.empty)
 	}
-	return fmt.Errorf("%s:\n%s", is.empty, is.Describe())
+	return fmt.Errorf("%w: %s:\n%s", errNoIdentity, is.empty, is.Describe())
 }
 
 // Describe lists the keys that were tried, one per line, for error messages.

@@ -22,7 +22,8 @@ type Recipient struct {
 	// over the SSH wire-format key, unpadded base64. Empty for age keys.
 	Tag string `json:"tag,omitempty"`
 
-	age age.Recipient
+	age  age.Recipient
+	wire []byte // the SSH wire-format key; nil for age keys
 }
 
 // String names the recipient for people: its binding name when known,
@@ -59,7 +60,7 @@ func ParseRecipient(s string) (*Recipient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("unusable SSH public key %q: %v", shortKey(key), err)
 		}
-		return &Recipient{Key: key, Type: pk.Type(), Tag: sshTag(pk), age: ar}, nil
+		return &Recipient{Key: key, Type: pk.Type(), Tag: sshTag(pk), age: ar, wire: pk.Marshal()}, nil
 	case strings.HasPrefix(key, "ssh-"), strings.HasPrefix(key, "ecdsa-"), strings.HasPrefix(key, "sk-"):
 		kind, _, _ := strings.Cut(key, " ")
 		return nil, fmt.Errorf("unsupported SSH key type %q (age supports ssh-ed25519 and ssh-rsa)", kind)

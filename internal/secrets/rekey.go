@@ -2,12 +2,15 @@ package secrets
 
 import (
 	"fmt"
+	"path/filepath"
 )
 
 // RekeyResult says what a rekey did.
 type RekeyResult struct {
 	Rekeyed []string // files re-encrypted
 	Skipped []string // files listed but missing: nothing to rekey
+	// Reasons says why each file that drifted needed a rekey.
+	Reasons map[string][]string
 }
 
 // Rekey re-encrypts the given rules' files (all rules when none are given)
@@ -19,17 +22,24 @@ func (rs *Rules) Rekey(rules []*Rule, ids *Identities, force bool) (*RekeyResult
 	if len(rules) == 0 {
 		rules = rs.Secrets
 	}
-	res := &RekeyResult{}
+	m, err := rs.readManifest()
+	if err != nil {
+		return nil, err
+	}
+	res := &RekeyResult{Reasons: map[string][]string{}}
 	var todo []*Rule
 	for _, r := range rules {
-		e := rs.auditRule(r)
+		e := rs.auditRule(r, m)
 		switch e.Status {
 		case StatusMissing:
 			res.Skipped = append(res.Skipped, r.File)
+		case StatusOutside:
+			return nil, fmt.Errorf("%s; nothing was changed", e.Problems[0])
 		case StatusNotEncrypted, StatusDamaged:
 			return nil, fmt.Errorf("%s: %s, cannot rekey it; nothing was changed", displayPath(rs.PathOf(r)), e.Status)
 		case StatusNeedsRekey:
 			todo = append(todo, r)
+			res.Reasons[r.File] = e.Problems
 		case StatusOK:
 			if force {
 				todo = append(todo, r)
@@ -49,6 +59,10 @@ func (rs *Rules) Rekey(rules []*Rule, ids *Identities, force bool) (*RekeyResult
 			return nil, fmt.Errorf("%w\nnothing was changed", err)
 		}
 		data, err := encryptFor(r, plain)
+		clear(plain)
+		if err == nil {
+			err = m.record(r, data)
+		}
 		if err == nil {
 			var s staged
 			s, err = stage(rs.PathOf(r), data)
@@ -61,16 +75,26 @@ func (rs *Rules) Rekey(rules []*Rule, ids *Identities, force bool) (*RekeyResult
 			return nil, fmt.Errorf("%s: %v\nnothing was changed", displayPath(rs.PathOf(r)), err)
 		}
 	}
+	if len(done) == 0 {
+		return res, nil
+	}
+	written := map[string]bool{}
+	for _, r := range todo {
+		written[filepath.ToSlash(r.File)] = true
+	}
+	man, err := rs.stageManifest(m, written)
+	if err != nil {
+		abort()
+		return nil, fmt.Errorf("%w\nnothing was changed", err)
+	}
 	// Renames in one folder do not fail for want of space; the new files are
-	// complete on disk, so this is as close to one step as a file system gets.
-	for i, s := range done {
-		if err := s.commit(); err != nil {
-			for _, rest := range done[i:] {
-				rest.abort()
-			}
-			return nil, fmt.Errorf("replacing %s: %v (files before it were rekeyed)", displayPath(s.target), err)
-		}
-		res.Rekeyed = append(res.Rekeyed, todo[i].File)
+	// complete on disk, so this is as close to one step as a file system
+	// gets. The manifest goes last (see commitAll).
+	if err := commitAll(append(done, man)...); err != nil {
+		return nil, fmt.Errorf("%w (files before it were rekeyed)", err)
+	}
+	for _, r := range todo {
+		res.Rekeyed = append(res.Rekeyed, r.File)
 	}
 	return res, nil
 }

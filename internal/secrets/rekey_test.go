@@ -75,7 +75,7 @@ func TestRekeyOnlyDrifted(t *testing.T) {
 	after := snapshot(t, dir)
 	for name, content := range before {
 		changed := after[name] != content
-		if changed != (name == "s1.age" || name == "s3.age" || name == "secrets.nix") {
+		if changed != (name == "s1.age" || name == "s3.age" || name == "secrets.nix" || name == ManifestName) {
 			t.Errorf("%s changed=%v", name, changed)
 		}
 	}
@@ -206,7 +206,7 @@ func TestDefaultIdentities(t *testing.T) {
 	t.Setenv("HOME", home)
 	os.MkdirAll(filepath.Join(home, ".ssh"), 0o700)
 	ids := mustIDs(t)
-	if err := ids.noneUsable(); !strings.Contains(err.Error(), "no usable identity among "+filepath.Join(home, ".ssh", "id_ed25519")) {
+	if err := ids.noneUsable(); !strings.Contains(err.Error(), "no usable identity: none among "+filepath.Join(home, ".ssh", "id_ed25519")) || !strings.Contains(err.Error(), "id_rsa (does not exist)") {
 		t.Errorf("no keys: %v", err)
 	}
 	os.WriteFile(filepath.Join(home, ".ssh", "id_rsa"), []byte("garbage"), 0o600)

@@ -313,4 +313,3 @@ func displayPath(p string) string {
 	}
 	return p
 }
-
