@@ -3,11 +3,12 @@
 // zsh, the login shell of macOS, where ssh runs remote commands on a Mac.
 //
 // A word is left as it is only when every shell reads it back unchanged:
-// letters, digits and -_./:@,+% (so store paths and flags stay readable in
-// logs). Anything else is put in single quotes, inside which no shell
-// expands anything; a single quote is written as '\''. zsh's EQUALS option
-// (on by default) replaces a word beginning with = by the path of the
-// program named after it, so such a word is quoted too.
+// letters, digits and -_./:@,+%= (so store paths and flags stay readable in
+// logs), except that a word beginning with = is quoted: zsh's EQUALS option
+// (on by default) replaces it with the path of the program named after it.
+// Anything else is put in single quotes, inside which no shell expands
+// anything; a single quote inside is closed, escaped with a backslash and
+// reopened.
 //
 // Quoting keeps data from being read as shell syntax; it does not make text
 // safe to put in a comment or a here-document, where a newline still ends
