@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/nixherd/nixherd/internal/secrets"
+	"github.com/nixherd/nixherd/internal/shell"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -22,6 +24,8 @@ type secretsFlags struct {
 	identities []string
 }
 
+// load finds and reads the rules; a missing or broken rules file is bad
+// input (exit 2).
 func (f *secretsFlags) load() (*secrets.Rules, error) {
 	wd, err := os.Getwd()
 	if err != nil {
@@ -29,12 +33,17 @@ func (f *secretsFlags) load() (*secrets.Rules, error) {
 	}
 	path, err := secrets.FindRules(wd, f.rules)
 	if err != nil {
-		return nil, err
+		return nil, exitCode(2, err)
 	}
-	return secrets.LoadRules(path)
+	rs, err := secrets.LoadRules(path)
+	if err != nil {
+		return nil, exitCode(2, err)
+	}
+	return rs, nil
 }
 
-// secret loads the rules and finds the secret called name in them.
+// secret loads the rules and finds the secret called name in them; a name
+// the rules do not know is bad input (exit 2).
 func (f *secretsFlags) secret(name string) (*secrets.Rules, *secrets.Rule, error) {
 	rs, err := f.load()
 	if err != nil {
@@ -42,7 +51,7 @@ func (f *secretsFlags) secret(name string) (*secrets.Rules, *secrets.Rule, error
 	}
 	r, err := rs.Lookup(name)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, exitCode(2, err)
 	}
 	return rs, r, nil
 }
@@ -57,16 +66,22 @@ func init() {
 SSH and age public keys that secrets/secrets.nix lists for each file. The files
 stay readable by the agenix NixOS and nix-darwin modules and the age CLI.
 
-The rules file is --rules, else $RULES, else ./secrets/secrets.nix, else
-./secrets.nix. Secrets are named by their file, relative to the rules folder
-or to the current directory, with or without .age ("api-key",
-"secrets/api-key.age").
+The rules file is --rules, else $RULES, else ./secrets.nix (as agenix), else
+./secrets/secrets.nix. It is read as plain data; what nixherd cannot follow
+on its own (an import of keys.nix) is evaluated by nix restricted to the
+fleet: no other file, no network, no environment. Secrets are named by their
+file, relative to the rules folder or to the current directory, with or
+without .age ("api-key", "secrets/api-key.age"); a name beginning with "-"
+goes after "--" or as a path ("./-x.age").
+
+Exit status: 0 done, 1 what the command reports (drift for check) or a
+failure, 2 bad input (no rules file, a broken one, an unknown secret).
 
 Identities (-i, repeatable) are SSH private keys or age identity files; the
 default is ~/.ssh/id_ed25519 and ~/.ssh/id_rsa. A passphrase-protected key asks
 once per run, on the terminal (or through the program in $NIXHERD_ASKPASS).`,
 		}
-		cmd.PersistentFlags().StringVar(&f.rules, "rules", "", "the rules file (default $RULES, ./secrets/secrets.nix or ./secrets.nix)")
+		cmd.PersistentFlags().StringVar(&f.rules, "rules", "", "the rules file (default $RULES, ./secrets.nix or ./secrets/secrets.nix)")
 		cmd.PersistentFlags().StringArrayVarP(&f.identities, "identity", "i", nil, "private key or age identity file to decrypt with (repeatable)")
 		cmd.AddCommand(
 			secretsListCmd(f), secretsEditCmd(f), secretsDecryptCmd(f), secretsEncryptCmd(f),
@@ -128,18 +143,24 @@ func secretsEditCmd(f *secretsFlags) *cobra.Command {
 	var fromStdin bool
 	cmd := &cobra.Command{
 		Use:   "edit NAME",
-		Short: "Edit a secret in $EDITOR (or set it from standard input with --stdin)",
-		Long: `Decrypt a secret into a private temporary directory (0700, removed on every
-exit, also on SIGINT and SIGTERM), open it in $EDITOR (vi when unset), and
-re-encrypt it only if the content changed; the file is replaced atomically.
-A secret in the rules whose file does not exist yet is created.
+		Short: "Edit a secret in $VISUAL or $EDITOR, or set it from standard input",
+		Long: `Edit a secret and re-encrypt it only if the content changed; the file is
+replaced atomically. A secret in the rules whose file does not exist yet is
+created.
 
---stdin reads the new content from standard input instead: it is never read
-implicitly. If encryption fails the file is untouched and the edited plaintext
-stays in the private directory, whose path is printed.`,
+Where the new content comes from:
+  - standard input, with --stdin, or when something is piped to edit (as
+    agenix does): it is read into memory, never written in the clear, and
+    empty input is refused;
+  - otherwise $VISUAL, else $EDITOR (vi when neither is set), on a copy in
+    a private directory (0700, in $XDG_RUNTIME_DIR or /dev/shm when there
+    is one) that is removed on every exit, SIGINT, SIGTERM, SIGHUP and
+    SIGQUIT included; what a run killed with SIGKILL left is removed by the
+    next edit. If encryption fails the file is untouched and the edit is
+    kept; its path is printed.`,
 		Example: `  nixherd secrets edit github-token
   cd secrets && nixherd secrets edit github-token.age   # agenix's form
-  pass show gh | nixherd secrets edit github-token --stdin`,
+  pass show gh | nixherd secrets edit github-token`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rs, r, err := f.secret(args[0])
@@ -150,36 +171,61 @@ stays in the private directory, whose path is printed.`,
 			if err != nil {
 				return err
 			}
-			opts := secrets.EditOptions{Editor: os.Getenv("EDITOR")}
-			if fromStdin {
-				opts.Stdin = cmd.InOrStdin()
+			opts := secrets.EditOptions{Editor: editorCommand()}
+			piped := false
+			if in := cmd.InOrStdin(); fromStdin {
+				opts.Stdin = in
+			} else if fd, ok := in.(*os.File); !ok || !term.IsTerminal(int(fd.Fd())) {
+				// Not a terminal: what is piped is the new content, as
+				// agenix takes it; nothing piped leaves it to the editor.
+				data, err := io.ReadAll(in)
+				if err != nil {
+					return fmt.Errorf("reading standard input: %w", err)
+				}
+				if len(data) > 0 {
+					opts.Stdin, piped = bytes.NewReader(data), true
+					defer clear(data)
+				}
 			}
 			res, err := rs.Edit(r, ids, opts)
 			var ie *secrets.InterruptedError
-			if errors.As(err, &ie) {
-				code := 130
-				if ie.Signal == syscall.SIGTERM {
-					code = 143
-				}
-				return exitCode(code, err)
-			}
-			if err != nil {
+			switch {
+			case errors.As(err, &ie):
+				return exitCode(128+int(ie.Signal.(syscall.Signal)), err)
+			case errors.Is(err, secrets.ErrEmptyInput):
+				return exitCode(2, err)
+			case err != nil:
 				return err
 			}
 			shown := relToWd(rs.PathOf(r))
+			from := ""
+			if opts.Stdin != nil {
+				from = " from standard input"
+			}
 			switch {
 			case res.Created:
-				fmt.Fprintf(cmd.ErrOrStderr(), "%s: created\n", shown)
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s: created%s\n", shown, from)
 			case res.Changed:
-				fmt.Fprintf(cmd.ErrOrStderr(), "%s: updated\n", shown)
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s: updated%s\n", shown, from)
+			case piped || fromStdin:
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s: standard input holds what the secret already holds; the file is unchanged\n", shown)
 			default:
 				fmt.Fprintf(cmd.ErrOrStderr(), "%s: unchanged\n", shown)
 			}
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&fromStdin, "stdin", false, "read the new content from standard input instead of running an editor")
+	cmd.Flags().BoolVar(&fromStdin, "stdin", false, "read the new content from standard input, also from a terminal (end with Ctrl-D)")
 	return cmd
+}
+
+// editorCommand is the editor to run: $VISUAL, else $EDITOR, as Unix tools
+// choose it ("" means vi).
+func editorCommand() string {
+	if v := os.Getenv("VISUAL"); v != "" {
+		return v
+	}
+	return os.Getenv("EDITOR")
 }
 
 func secretsDecryptCmd(f *secretsFlags) *cobra.Command {
@@ -240,8 +286,9 @@ not read it can (agenix #9). Empty input is refused.`,
 				return err
 			}
 			if len(plain) == 0 {
-				return fmt.Errorf("empty standard input: %s was not changed", relToWd(rs.PathOf(r)))
+				return exitCode(2, fmt.Errorf("empty standard input: %s was not changed", relToWd(rs.PathOf(r))))
 			}
+			defer clear(plain)
 			if err := rs.Encrypt(r, plain); err != nil {
 				return err
 			}
@@ -291,6 +338,9 @@ files are renamed only when all were written; on any failure nothing changed.`,
 			}
 			for _, s := range res.Rekeyed {
 				fmt.Fprintf(w, "%s: rekeyed\n", relToWd(filepath.Join(rs.Dir, s)))
+				for _, why := range res.Reasons[s] {
+					fmt.Fprintf(w, "  because %s\n", why)
+				}
 			}
 			fmt.Fprintf(w, "%d rekeyed, %d up to date\n", len(res.Rekeyed), countOr(len(args), len(rs.Secrets))-len(res.Rekeyed)-len(res.Skipped))
 			return nil
@@ -308,15 +358,24 @@ func countOr(n, def int) int {
 }
 
 func secretsCheckCmd(f *secretsFlags) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Audit the secrets against the rules without any private key",
 		Long: `Audit every secret offline, for CI and pre-commit: the SSH recipients in each
-file's header (by tag) against secrets.nix, age X25519 recipients by count,
-armor, files not in the rules, rules without files, and plaintext in the
-secrets folder. Exits 1 on any drift, naming the file and the keys.`,
-		Example: `  nixherd secrets check   # in CI; no private key needed`,
-		Args:    cobra.NoArgs,
+file's header (by tag) against secrets.nix; age recipients, which leave no
+identifier in a file, against what nixherd recorded when it wrote the file
+(` + secrets.ManifestName + `: a file it has no record of, such as one agenix
+wrote, needs a rekey); armor; files not in the rules, rules without files,
+and plaintext in the secrets folder.
+
+Exit status: 0 when everything matches, 1 on any drift (each file named with
+what differs), 2 when the rules cannot be read. --json prints
+{"rules": FILE, "ok": BOOL, "files": [{"file", "recipients", "armor",
+"status", "problems"}]} with every file, as secrets list --json does.`,
+		Example: `  nixherd secrets check          # in CI; no private key needed
+  nixherd secrets check --json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rs, err := f.load()
 			if err != nil {
@@ -324,14 +383,32 @@ secrets folder. Exits 1 on any drift, naming the file and the keys.`,
 			}
 			entries, err := rs.Audit()
 			if err != nil {
-				return err
+				return exitCode(2, err)
 			}
 			bad := 0
+			for _, e := range entries {
+				if e.Status != secrets.StatusOK {
+					bad++
+				}
+			}
+			if asJSON {
+				if entries == nil {
+					entries = []*secrets.Entry{}
+				}
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(map[string]any{"rules": rs.Path, "ok": bad == 0, "files": entries}); err != nil {
+					return err
+				}
+				if bad > 0 {
+					return exitCode(1, nil)
+				}
+				return nil
+			}
 			for _, e := range entries {
 				if e.Status == secrets.StatusOK {
 					continue
 				}
-				bad++
 				shown := relToWd(filepath.Join(rs.Dir, e.File))
 				if len(e.Problems) == 0 {
 					fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", shown, e.Status)
@@ -348,6 +425,8 @@ secrets folder. Exits 1 on any drift, naming the file and the keys.`,
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print every file's status as JSON")
+	return cmd
 }
 
 func secretsInstallHookCmd(f *secretsFlags) *cobra.Command {
@@ -363,7 +442,10 @@ func secretsInstallHookCmd(f *secretsFlags) *cobra.Command {
 			}
 			rules, err := secrets.FindRules(wd, f.rules)
 			if err != nil {
-				return err
+				return exitCode(2, err)
+			}
+			if err := shell.CheckText("the rules file's path", rules); err != nil {
+				return exitCode(2, err)
 			}
 			hook, err := secrets.InstallHook(wd, rules, force)
 			if err != nil {
