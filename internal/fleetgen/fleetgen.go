@@ -9,7 +9,6 @@
 package fleetgen
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -17,6 +16,8 @@ import (
 	"strings"
 
 	"filippo.io/age"
+
+	"github.com/nixherd/nixherd/internal/secrets"
 )
 
 // Options sizes a fleet.
@@ -358,18 +359,24 @@ func (g *gen) secrets(o Options, id *age.X25519Identity) {
 	}
 	b.WriteString("}\n")
 	g.write(filepath.Join("secrets", "secrets.nix"), b.String())
+	if g.err != nil {
+		return
+	}
+	// Through the secrets tool, which records what each file is encrypted
+	// to, as a fleet's own secrets are.
+	rs, err := secrets.LoadRules(filepath.Join(g.dir, "secrets", "secrets.nix"))
+	if err != nil {
+		g.err = err
+		return
+	}
 	for _, n := range names {
-		var out bytes.Buffer
-		w, err := age.Encrypt(&out, id.Recipient())
+		r, err := rs.Lookup(n)
+		if err == nil {
+			err = rs.Encrypt(r, []byte(fmt.Sprintf("generated %s\n", n)))
+		}
 		if err != nil {
 			g.err = err
 			return
 		}
-		fmt.Fprintf(w, "generated %s\n", n)
-		if err := w.Close(); err != nil {
-			g.err = err
-			return
-		}
-		g.write(filepath.Join("secrets", n+".age"), out.String())
 	}
 }
