@@ -3,17 +3,13 @@ package fleet
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/nixherd/nixherd/internal/nixlang"
 )
-
-// MaxFileSize bounds a Nix file nixherd reads statically: a fleet's files
-// are small, and the parser's memory grows with its input.
-const MaxFileSize = 8 << 20
 
 // UnknownError is a part of a data file that cannot be known without
 // evaluating it with Nix: a function call, an import from outside the
@@ -59,16 +55,23 @@ type dataLoader struct {
 	err   error
 }
 
+// parse reads and parses a file of the fleet. A file that is, or leads
+// through a symlink, outside the root is not read: a data file must not
+// make nixherd read (and print, in an error) the user's other files.
 func (l *dataLoader) parse(file string) (nixlang.Expr, error) {
 	abs := filepath.Join(l.root, filepath.FromSlash(file))
-	fi, err := os.Stat(abs)
+	real, err := filepath.EvalSymlinks(abs)
 	if err != nil {
 		return nil, err
 	}
-	if fi.Size() > MaxFileSize {
-		return nil, fmt.Errorf("%s: %d bytes; nixherd reads Nix files of at most %d MiB", file, fi.Size(), MaxFileSize>>20)
+	root, err := filepath.EvalSymlinks(l.root)
+	if err != nil {
+		return nil, err
 	}
-	src, err := os.ReadFile(abs)
+	if rel, err := filepath.Rel(root, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return nil, &outsideError{file: file}
+	}
+	src, err := nixlang.ReadFile(real)
 	if err != nil {
 		return nil, err
 	}
@@ -77,6 +80,13 @@ func (l *dataLoader) parse(file string) (nixlang.Expr, error) {
 		return nil, err
 	}
 	return f.Root, nil
+}
+
+// outsideError is a file that leads out of the fleet's folder.
+type outsideError struct{ file string }
+
+func (e *outsideError) Error() string {
+	return e.file + ": a symbolic link out of the fleet's folder; nixherd reads only the fleet's own files"
 }
 
 // load is the evaluator's `import`: files of the fleet only.
@@ -91,7 +101,8 @@ func (l *dataLoader) load(file string) nixlang.Expr {
 	}
 	t, err := l.parse(file)
 	var perr *nixlang.Error
-	if errors.As(err, &perr) && l.err == nil {
+	var oerr *outsideError
+	if (errors.As(err, &perr) || errors.As(err, &oerr)) && l.err == nil {
 		l.err = err
 	}
 	l.trees[file] = t

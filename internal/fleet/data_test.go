@@ -94,3 +94,26 @@ func TestReadDataRefusesWhatItCannotKnow(t *testing.T) {
 		t.Errorf("a syntax error: %v", err)
 	}
 }
+
+// A file of the fleet that is a link out of it is not read: an error must
+// not show another file's contents.
+func TestReadDataDoesNotFollowLinksOut(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(secret, []byte("ghp_SUPERSECRET"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	root := writeFiles(t, map[string]string{"deploy.nix": "import ./keys.nix"})
+	if err := os.Symlink(secret, filepath.Join(root, "keys.nix")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ReadData(root, "deploy.nix")
+	if err == nil || strings.Contains(err.Error(), "SUPERSECRET") || !strings.Contains(err.Error(), "out of the fleet") {
+		t.Fatalf("error %v", err)
+	}
+	if err := os.Symlink(secret, filepath.Join(root, "direct.nix")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadData(root, "direct.nix"); err == nil || strings.Contains(err.Error(), "SUPERSECRET") {
+		t.Fatalf("reading a link out directly: %v", err)
+	}
+}

@@ -86,7 +86,7 @@ func (r *reader) parseAll(paths []string) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				src, err := os.ReadFile(filepath.Join(r.f.Root, filepath.FromSlash(paths[i])))
+				src, err := nixlang.ReadFile(filepath.Join(r.f.Root, filepath.FromSlash(paths[i])))
 				if err != nil {
 					results[i].file = &File{Path: paths[i], Problems: []Problem{{Pos: nixlang.Position{File: paths[i]}, Kind: "syntax", Message: err.Error()}}}
 					continue

@@ -1,13 +1,11 @@
 package hosts
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nixherd/nixherd/internal/fleet"
+	"github.com/nixherd/nixherd/internal/nix"
 	"github.com/nixherd/nixherd/internal/nixlang"
 	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/remote"
@@ -180,29 +179,24 @@ func dataType(v *nixlang.Value) string {
 
 // loadWithNix evaluates deploy.nix with nix-instantiate, for a deploy.nix
 // the static reader cannot follow. The evaluation is restricted to the
-// fleet's folder: no other file, no network, no environment variables
-// (restrict-eval, an empty NIX_PATH and allowed-uris), so a deploy.nix
-// from a repository others push to cannot read the user's files.
+// fleet's folder (nix.EvalData: no other file, no network, no environment
+// variables, no commands), so a deploy.nix from a repository others push to
+// cannot read the user's files.
 func loadWithNix(ctx context.Context, path string) (*Inventory, error) {
 	path, abs, err := locate(path)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, "nix-instantiate", "--eval", "--strict", "--json",
-		"--option", "restrict-eval", "true", "--option", "allowed-uris", "",
-		"-I", "nixherd-fleet="+filepath.Dir(abs),
-		"--expr", readExpr, "--argstr", "file", abs)
-	cmd.Env = append(os.Environ(), "NIX_PATH=")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		if _, ok := err.(*exec.ExitError); !ok {
-			return nil, fmt.Errorf("reading %s: nix-instantiate: %w", path, err)
+	out, err := nix.EvalData(ctx, filepath.Dir(abs), "--expr", readExpr, "--argstr", "file", abs)
+	if err != nil {
+		var nerr *nix.Error
+		if errors.As(err, &nerr) {
+			return nil, nixError(path, abs, nerr.Stderr)
 		}
-		return nil, nixError(path, abs, stderr.String())
+		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	var ev evaluated
-	if err := json.Unmarshal(stdout.Bytes(), &ev); err != nil {
+	if err := json.Unmarshal(out, &ev); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	return decode(path, abs, &ev)

@@ -26,7 +26,7 @@ func editor(t *testing.T, body string) string {
 
 func editFleet(t *testing.T) (*Rules, *Rule, testKey) {
 	k := testKeys(t)["ed25519"]
-	rs := mustLoad(t, fleet(t, fmt.Sprintf(`{ "db.age".publicKeys = [ %q ]; }`, k.Public)))
+	rs := mustLoad(t, rulesFleet(t, fmt.Sprintf(`{ "db.age".publicKeys = [ %q ]; }`, k.Public)))
 	return rs, mustRule(t, rs, "db"), k
 }
 
@@ -84,7 +84,7 @@ func TestEditCreatesChangesAndLeavesUnchangedAlone(t *testing.T) {
 func TestEditKeepsPlaintextWhenEncryptionFails(t *testing.T) {
 	k := testKeys(t)["ed25519"]
 	x := testKeys(t)["x25519"]
-	rs := mustLoad(t, fleet(t, fmt.Sprintf(`{ "db.age".publicKeys = [ %q ]; }`, k.Public)))
+	rs := mustLoad(t, rulesFleet(t, fmt.Sprintf(`{ "db.age".publicKeys = [ %q ]; }`, k.Public)))
 	r := mustRule(t, rs, "db")
 	ids := mustIDs(t, k.Private)
 	if err := rs.Encrypt(r, []byte("old")); err != nil {

@@ -22,7 +22,7 @@ func TestInteropWithAgeCLI(t *testing.T) {
 		for _, armored := range []bool{false, true} {
 			k := ks[kind]
 			t.Run(fmt.Sprintf("%s/armor=%v", kind, armored), func(t *testing.T) {
-				rules := fleet(t, fmt.Sprintf(`{ "s.age" = { publicKeys = [ %q ]; armor = %v; }; }`, k.Public, armored))
+				rules := rulesFleet(t, fmt.Sprintf(`{ "s.age" = { publicKeys = [ %q ]; armor = %v; }; }`, k.Public, armored))
 				rs := mustLoad(t, rules)
 				r := mustRule(t, rs, "s")
 				secret := []byte(fmt.Sprintf("secret for %s\n\x00binary\xff", kind))

@@ -86,8 +86,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// fleet writes a secrets folder with the given secrets.nix and returns the rules path.
-func fleet(t *testing.T, rulesSrc string) string {
+// rulesFleet writes a secrets folder with the given secrets.nix and returns the rules path.
+func rulesFleet(t *testing.T, rulesSrc string) string {
 	t.Helper()
 	testenv.NixEnv(t)
 	dir := t.TempDir()

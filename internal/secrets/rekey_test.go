@@ -18,7 +18,7 @@ func rekeyFleet(t *testing.T, n int) (string, map[string]testKey) {
 		fmt.Fprintf(&b, "  \"s%d.age\".publicKeys = [ alice ];\n", i)
 	}
 	b.WriteString("}\n")
-	rules := fleet(t, b.String())
+	rules := rulesFleet(t, b.String())
 	rs := mustLoad(t, rules)
 	for i, r := range rs.Secrets {
 		if err := rs.Encrypt(r, []byte(fmt.Sprint("secret ", i))); err != nil {

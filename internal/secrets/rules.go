@@ -127,7 +127,7 @@ func LoadRules(path string) (*Rules, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := keyNames(src)
+	names := keyNames(src, filepath.Dir(abs))
 	rs := &Rules{Path: shown, Dir: filepath.Dir(abs)}
 	files := make([]string, 0, len(raw))
 	for f := range raw {
@@ -227,7 +227,7 @@ func jsonKind(v any) string {
 // evalRules evaluates the rules file to plain data: statically, and with
 // nix, restricted to the fleet, when the static reader cannot follow it.
 func evalRules(abs, shown string, src []byte) (map[string]json.RawMessage, error) {
-	raw, err := staticRules(shown, src)
+	raw, err := staticRules(abs, shown)
 	var beyond *beyondStaticError
 	if !errors.As(err, &beyond) {
 		return raw, err

@@ -40,7 +40,7 @@ in
 	}
 	for name, src := range styles {
 		t.Run(name, func(t *testing.T) {
-			rs := mustLoad(t, fleet(t, src))
+			rs := mustLoad(t, rulesFleet(t, src))
 			if len(rs.Secrets) != 2 {
 				t.Fatalf("%d secrets", len(rs.Secrets))
 			}
@@ -72,7 +72,7 @@ func TestRulesErrorsAreLocated(t *testing.T) {
 		{"not an attrset", `[ 1 ]`, `must evaluate to an attribute set`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := LoadRules(fleet(t, tc.src))
+			_, err := LoadRules(rulesFleet(t, tc.src))
 			var re *RulesError
 			if !errors.As(err, &re) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
@@ -87,7 +87,7 @@ func TestRulesErrorsAreLocated(t *testing.T) {
 // Names on the command line work from the fleet root and from inside the
 // secrets folder (agenix's form), with or without .age.
 func TestLookup(t *testing.T) {
-	rules := fleet(t, fmt.Sprintf(`{ "api.age".publicKeys = [ %q ]; "hosts/db.age".publicKeys = [ %q ]; }`, testKeys(t)["ed25519"].Public, testKeys(t)["ed25519"].Public))
+	rules := rulesFleet(t, fmt.Sprintf(`{ "api.age".publicKeys = [ %q ]; "hosts/db.age".publicKeys = [ %q ]; }`, testKeys(t)["ed25519"].Public, testKeys(t)["ed25519"].Public))
 	root := filepath.Dir(filepath.Dir(rules))
 	for _, tc := range []struct{ wd, name, want string }{
 		{root, "api", "api.age"},
@@ -127,7 +127,7 @@ func TestLookup(t *testing.T) {
 
 // Without nix, a rules file beyond the static reader is a clear error.
 func TestRulesWithoutNix(t *testing.T) {
-	rules := fleet(t, `{ "a.age".publicKeys = builtins.attrValues (import ./keys.nix); }`)
+	rules := rulesFleet(t, `{ "a.age".publicKeys = builtins.attrValues (import ./keys.nix); }`)
 	t.Setenv("PATH", t.TempDir())
 	_, err := LoadRules(rules)
 	if err == nil || !strings.Contains(err.Error(), "nix is not installed") {
@@ -138,7 +138,7 @@ func TestRulesWithoutNix(t *testing.T) {
 // ReadSecret is what other commands (update's github-token) use.
 func TestReadSecret(t *testing.T) {
 	k := testKeys(t)["ed25519"]
-	rules := fleet(t, fmt.Sprintf(`{ "github-token.age".publicKeys = [ %q ]; }`, k.Public))
+	rules := rulesFleet(t, fmt.Sprintf(`{ "github-token.age".publicKeys = [ %q ]; }`, k.Public))
 	rs := mustLoad(t, rules)
 	if err := rs.Encrypt(mustRule(t, rs, "github-token"), []byte("ghp_x")); err != nil {
 		t.Fatal(err)

@@ -45,7 +45,7 @@ in {
 		if err := json.Unmarshal(out, &viaNix); err != nil {
 			t.Fatal(err)
 		}
-		static, err := staticRules(p, []byte(src))
+		static, err := staticRules(p, "secrets.nix")
 		if err != nil {
 			t.Fatalf("static: %v\n%s", err, src)
 		}
@@ -66,12 +66,14 @@ func canon(t *testing.T, m map[string]json.RawMessage) string {
 // Beyond the static reader, or broken, the error says where.
 func TestStaticErrors(t *testing.T) {
 	for _, tc := range []struct{ src, want string }{
-		{"{\n  \"a.age\".publicKeys = import ./keys.nix;\n}", "secrets.nix:2:24: a function call"},
-		{"let k = \"x\"; in {\n  \"a.age\".publicKeys = [ \"${k}\" ];\n}", "secrets.nix:2:27: string interpolation"},
+		{"{\n  \"a.age\".publicKeys = import ./missing.nix;\n}", "secrets.nix:2:24: a call of import is beyond what nixherd reads on its own"},
+		{"{\n  \"a.age\".publicKeys = builtins.readFile ./keys;\n}", "secrets.nix:2:24: a call of builtins.readFile is beyond"},
 		{"{\n  \"a.age\".publicKeys = [ \"x\" ;\n}", "secrets.nix:2:30: "},
 		{"{ \"a.age\".publicKeys = [ nobody ]; }", "undefined variable"},
 	} {
-		_, err := staticRules("secrets.nix", []byte(tc.src))
+		p := filepath.Join(t.TempDir(), "secrets.nix")
+		os.WriteFile(p, []byte(tc.src), 0o644)
+		_, err := staticRules(p, "secrets.nix")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want %q", tc.src, err, tc.want)
 		}
@@ -81,7 +83,7 @@ func TestStaticErrors(t *testing.T) {
 // With nix off the PATH, the whole load (names included) works from the static reader.
 func TestLoadRulesWithoutNix(t *testing.T) {
 	ks := testKeys(t)
-	rules := fleet(t, fmt.Sprintf("let\n  alice = %q;\n  bob = %q;\nin {\n  \"a.age\".publicKeys = [ alice bob ];\n}\n", ks["ed25519"].Public, ks["rsa2048"].Public))
+	rules := rulesFleet(t, fmt.Sprintf("let\n  alice = %q;\n  bob = %q;\nin {\n  \"a.age\".publicKeys = [ alice bob ];\n}\n", ks["ed25519"].Public, ks["rsa2048"].Public))
 	t.Setenv("PATH", t.TempDir())
 	rs, err := LoadRules(rules)
 	if err != nil {
@@ -91,8 +93,8 @@ func TestLoadRulesWithoutNix(t *testing.T) {
 	if len(r.Recipients) != 2 || r.Recipients[0].Name != "alice" || r.Recipients[1].Name != "bob" {
 		t.Errorf("recipients %v", r.Recipients)
 	}
-	os.WriteFile(rules, []byte("{\n  \"a.age\".publicKeys = import ./keys.nix;\n}\n"), 0o644)
-	if _, err = LoadRules(rules); err == nil || !strings.Contains(err.Error(), "secrets.nix:2:24: a function call: nix is not installed") {
+	os.WriteFile(rules, []byte("{\n  \"a.age\".publicKeys = builtins.readFile ./keys;\n}\n"), 0o644)
+	if _, err = LoadRules(rules); err == nil || !strings.Contains(err.Error(), "secrets.nix:2:24: a call of builtins.readFile is beyond what nixherd reads on its own: nix is not installed") {
 		t.Errorf("beyond the static reader without nix: %v", err)
 	}
 	os.WriteFile(rules, []byte("{\n  \"a.age\".publicKeys = [ ;\n}\n"), 0o644)
