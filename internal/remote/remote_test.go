@@ -26,7 +26,8 @@ func TestParseAddress(t *testing.T) {
 			t.Errorf("String() = %q, want %q", got.String(), in)
 		}
 	}
-	for _, bad := range []string{"", "@host", "root@", "h:0", "h:x", "h:70000", "[::1", "a b"} {
+	for _, bad := range []string{"", "@host", "root@", "h:0", "h:x", "h:70000", "[::1", "a b",
+		"-oProxyCommand=x", "root@-oProxyCommand=x", "-x@host", "root@host?remote-program=x", "root@h#x", "a\nb@host", "a/b@host", "root@[-x]"} {
 		if _, err := ParseAddress(bad); err == nil {
 			t.Errorf("ParseAddress(%q) accepted", bad)
 		}

@@ -64,8 +64,16 @@ func ParseAddress(s string) (Address, error) {
 	} else {
 		a.Host = rest
 	}
-	if a.Host == "" || strings.ContainsAny(a.Host, " \t/") {
+	// ssh and nix's ssh:// store URLs would read a leading "-" as an
+	// option, and a "?" or "#" as the start of store settings.
+	if strings.HasPrefix(s, "-") || strings.HasPrefix(a.User, "-") || strings.HasPrefix(a.Host, "-") {
+		return a, fmt.Errorf("%q: a target must not begin with \"-\" (ssh would read it as an option)", s)
+	}
+	if a.Host == "" || strings.Trim(a.Host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:%") != "" {
 		return a, fmt.Errorf("%q: not a host name", s)
+	}
+	if strings.ContainsFunc(a.User, func(r rune) bool { return r <= ' ' || r == 0x7f || strings.ContainsRune("/?#:[]", r) }) {
+		return a, fmt.Errorf("%q: not a user name", s)
 	}
 	if port != "" {
 		p, err := strconv.Atoi(port)
@@ -188,7 +196,7 @@ func (p *Pool) Dial(ctx context.Context, name string, addr Address, options []st
 	}
 	defer os.Remove(errf.Name())
 	defer errf.Close()
-	args := append(s.baseArgs("yes"), "-f", "-N", s.destination())
+	args := append(s.baseArgs("yes"), "-f", "-N", "--", s.destination())
 	cmd := exec.CommandContext(ctx, "ssh", args...)
 	cmd.Stderr = errf
 	if err := cmd.Run(); err != nil {
@@ -285,7 +293,7 @@ func (s *SSH) Run(ctx context.Context, c Command) ([]byte, error) {
 	if c.Root && !s.root && s.sudoPassword != nil {
 		line, c = s.withSudoPassword(c)
 	}
-	args := append(s.baseArgs("no"), s.destination(), "--", line)
+	args := append(s.baseArgs("no"), "--", s.destination(), line)
 	cmd := exec.CommandContext(ctx, "ssh", args...)
 	out, err := runCmd(cmd, s.name, append([]string{"ssh"}, args...), c)
 	if ee, ok := err.(*ExitError); ok {
@@ -318,7 +326,7 @@ func remoteCommand(c Command, isRoot bool) string {
 func (s *SSH) Close() error {
 	var err error
 	s.once.Do(func() {
-		args := append(s.baseArgs("no"), "-O", "exit", s.destination())
+		args := append(s.baseArgs("no"), "-O", "exit", "--", s.destination())
 		cmd := exec.Command("ssh", args...)
 		err = cmd.Run()
 	})
