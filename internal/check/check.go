@@ -30,6 +30,7 @@ var Rules = []Rule{
 	{"service", "service indices and host ports are unique, 10 + index stays within 254, every service has its flake input", fleetOnly(checkServices)},
 	{"secrets", "secrets.nix and secrets/ agree, every secret file is age-encrypted to exactly its publicKeys, every publicKeys entry is an SSH or age public key", fleetOnly(checkSecrets)},
 	{"deploy", "every machine deploy.nix deploys is defined by the flake, with the same platform", fleetOnly(checkDeploy)},
+	{"ssh-options", "deploy.nix's sshOptions do not weaken host key checking, run programs on the deploying machine or hand hosts its agent, credentials or network", fleetOnly(checkSSHOptions)},
 	{"nix-version", "relative path: inputs need Nix 2.26 or later (a warning when the local nix is older)", checkLocalNix},
 	{"static", "what nixherd could not read without evaluating (a warning)", fleetOnly(checkNotes)},
 }

@@ -54,36 +54,10 @@ func checkSystemPlatform(f *fleet.Fleet) []Finding {
 // rule's to report; a deploy.nix computed in a way the static reader
 // cannot follow is a warning (deploy evaluates it with nix).
 func checkDeploy(f *fleet.Fleet) []Finding {
-	root, err := filepath.Abs(f.Root)
-	if err != nil {
-		return nil
+	inv, relative, out := readDeploy(f)
+	if inv == nil {
+		return out
 	}
-	file := filepath.Join(root, hosts.FileName)
-	if _, err := os.Stat(file); err != nil {
-		return nil
-	}
-	if fl := f.Files[hosts.FileName]; fl != nil && len(fl.Problems) > 0 {
-		return nil
-	}
-	inv, err := hosts.Read(file)
-	relative := func(p nixlang.Position) nixlang.Position {
-		if rel, err := filepath.Rel(root, p.File); err == nil {
-			p.File = filepath.ToSlash(rel)
-		}
-		return p
-	}
-	var herr *hosts.Error
-	var unknown *fleet.UnknownError
-	switch {
-	case errors.As(err, &herr):
-		return []Finding{at(relative(herr.Pos), Error, herr.Msg)}
-	case errors.As(err, &unknown):
-		return []Finding{at(relative(unknown.Pos), Warning,
-			fmt.Sprintf("%s cannot be read without evaluating it, so check does not validate deploy.nix; deploy and machines evaluate it with nix (restricted to the fleet)", unknown.What))}
-	case err != nil:
-		return []Finding{{File: hosts.FileName, Severity: Error, Message: err.Error()}}
-	}
-	var out []Finding
 	for _, d := range inv.Machines {
 		m := f.Machine(d.Configuration)
 		if m == nil && f.MachinesUnknown {
@@ -96,6 +70,60 @@ func checkDeploy(f *fleet.Fleet) []Finding {
 		if d.Platform != "" && string(d.Platform) != string(m.Platform) {
 			out = append(out, at(relative(d.FieldPos["platform"]), Error, fmt.Sprintf("deploy.nix says %s is %s, but flake.nix defines it in %sConfigurations", d.Name, d.Platform, m.Platform)))
 		}
+	}
+	return out
+}
+
+// readDeploy reads the fleet's deploy.nix as deploy does (hosts.Read), and
+// returns it with a function that makes its positions relative to the
+// fleet. When there is none to read, or it cannot be read, the inventory
+// is nil and the findings say why (a syntax error is the syntax rule's).
+func readDeploy(f *fleet.Fleet) (*hosts.Inventory, func(nixlang.Position) nixlang.Position, []Finding) {
+	root, err := filepath.Abs(f.Root)
+	if err != nil {
+		return nil, nil, nil
+	}
+	file := filepath.Join(root, hosts.FileName)
+	if _, err := os.Stat(file); err != nil {
+		return nil, nil, nil
+	}
+	if fl := f.Files[hosts.FileName]; fl != nil && len(fl.Problems) > 0 {
+		return nil, nil, nil
+	}
+	inv, err := hosts.Read(file)
+	relative := func(p nixlang.Position) nixlang.Position {
+		if rel, err := filepath.Rel(root, p.File); err == nil {
+			p.File = filepath.ToSlash(rel)
+		}
+		return p
+	}
+	var herr *hosts.Error
+	var unknown *fleet.UnknownError
+	switch {
+	case errors.As(err, &herr):
+		return nil, nil, []Finding{at(relative(herr.Pos), Error, herr.Msg)}
+	case errors.As(err, &unknown):
+		return nil, nil, []Finding{at(relative(unknown.Pos), Warning,
+			fmt.Sprintf("%s cannot be read without evaluating it, so check does not validate deploy.nix; deploy and machines evaluate it with nix (restricted to the fleet)", unknown.What))}
+	case err != nil:
+		return nil, nil, []Finding{{File: hosts.FileName, Severity: Error, Message: err.Error()}}
+	}
+	return inv, relative, nil
+}
+
+// checkSSHOptions finds deploy.nix's ssh options that weaken host key
+// checking, run programs on the deploying machine or hand the host
+// something of it: the fleet commands refuse them unless the user allows
+// them, and a reviewer should see them. (Why deploy.nix could not be read
+// is the deploy rule's to say.)
+func checkSSHOptions(f *fleet.Fleet) []Finding {
+	inv, relative, _ := readDeploy(f)
+	if inv == nil {
+		return nil
+	}
+	var out []Finding
+	for _, u := range hosts.UnsafeSSHOptions(inv.Machines) {
+		out = append(out, at(relative(u.Pos), Error, fmt.Sprintf("%s: %s %s; nixherd refuses it from deploy.nix unless --allow-unsafe-ssh-options is given", u.Attr, u.Arg, u.Reason)))
 	}
 	return out
 }

@@ -80,6 +80,67 @@ type Machine struct {
 	// each of its attributes.
 	Pos      nixlang.Position            `json:"-"`
 	FieldPos map[string]nixlang.Position `json:"-"`
+	// UnsafeSSHOptions are the entries of SSHOptions (its own and the
+	// defaults') that weaken host key checking, run programs on the
+	// deploying machine or hand the host something of it
+	// (remote.UnsafeOptions). They are used only when the user allows it
+	// (RefuseUnsafeSSHOptions).
+	UnsafeSSHOptions []UnsafeSSHOption `json:"-"`
+}
+
+// UnsafeSSHOption is an unsafe ssh option and where deploy.nix sets it.
+type UnsafeSSHOption struct {
+	remote.UnsafeOption
+	// Attr is the attribute: "defaults.sshOptions", "machines.NAME.sshOptions".
+	Attr string
+	Pos  nixlang.Position
+}
+
+func (u UnsafeSSHOption) String() string {
+	return fmt.Sprintf("%s: %s: %s %s", u.Pos, u.Attr, u.Arg, u.Reason)
+}
+
+// UnsafeSSHOptions lists the unsafe ssh options the machines carry, once
+// each (the defaults' apply to every machine), in file order.
+func UnsafeSSHOptions(machines []Machine) []UnsafeSSHOption {
+	var all []UnsafeSSHOption
+	seen := map[string]bool{}
+	for _, m := range machines {
+		for _, u := range m.UnsafeSSHOptions {
+			if key := u.String(); !seen[key] {
+				seen[key] = true
+				all = append(all, u)
+			}
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		a, b := all[i].Pos, all[j].Pos
+		return a.File < b.File || a.File == b.File && (a.Line < b.Line || a.Line == b.Line && a.Col < b.Col)
+	})
+	return all
+}
+
+// UnsafeSSHOptionsError lists the unsafe ssh options of the machines a
+// command was about to reach.
+type UnsafeSSHOptionsError struct {
+	Options []UnsafeSSHOption
+}
+
+func (e *UnsafeSSHOptionsError) Error() string {
+	lines := make([]string, len(e.Options))
+	for i, u := range e.Options {
+		lines[i] = u.String()
+	}
+	return strings.Join(lines, "\n") + "\nrefusing these ssh options from deploy.nix: a fleet's files may not weaken how this machine checks host keys, run programs on it or hand hosts its agent, credentials or network"
+}
+
+// RefuseUnsafeSSHOptions returns an *UnsafeSSHOptionsError naming every
+// unsafe ssh option the machines carry, or nil when they carry none.
+func RefuseUnsafeSSHOptions(machines []Machine) error {
+	if all := UnsafeSSHOptions(machines); len(all) > 0 {
+		return &UnsafeSSHOptionsError{Options: all}
+	}
+	return nil
 }
 
 // Local reports whether the machine is the one nixherd runs on.

@@ -2,6 +2,7 @@ package hosts
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -64,6 +65,8 @@ func TestLoadErrorsPointAtTheAttribute(t *testing.T) {
 		{"two check kinds", "{ machines.a = { target = \"local\"; healthChecks = [\n { tcp = \"h:1\"; command = \"true\"; } ]; }; }", "deploy.nix:2:4: machines.a.healthChecks[0]: set exactly one of"},
 		{"not a set", "[ ]", "deploy.nix:1:1: deploy file must be an attribute set"},
 		{"unknown top", "{ machines = { }; hosts = { }; }", `deploy.nix:1:19: unknown attribute "hosts"`},
+		{"target that is an ssh option", "{ machines.a = {\n target = \"-oProxyCommand=touch /tmp/x\"; }; }", `deploy.nix:2:2: machines.a.target: "-oProxyCommand=touch /tmp/x": a target must not begin with "-"`},
+		{"host that is an ssh option", "{ machines.a = {\n target = \"root@-oProxyCommand=x\"; }; }", `deploy.nix:2:2: machines.a.target: "root@-oProxyCommand=x": a target must not begin with "-"`},
 		{"ssh option with space", "{ machines.a = { target = \"h\";\n sshOptions = [ \"-o ProxyJump=x\" ]; }; }", "deploy.nix:2:2: machines.a.sshOptions"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -153,5 +156,50 @@ func TestComputedDeployFileCannotReachOutsideTheFleet(t *testing.T) {
 	}
 	if m, _ := inv.Machine("a"); m.Configuration != "a" {
 		t.Errorf("getEnv read %q", m.Configuration)
+	}
+}
+
+// Options that weaken host key checking or run programs here are kept with
+// where deploy.nix sets them, so the commands can refuse them.
+func TestUnsafeSSHOptionsAreFoundWhereTheyAreSet(t *testing.T) {
+	inv, err := load(t, `{
+  defaults.sshOptions = [ "-o" "ConnectTimeout=5" "-o" "StrictHostKeyChecking=no" ];
+  machines.a = {
+    target = "h";
+    sshOptions = [ "-oproxycommand=/tmp/x" ];
+  };
+  machines.b = { target = "h"; sshOptions = [ "-p" "2222" ]; };
+}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := inv.Machine("a")
+	b, _ := inv.Machine("b")
+	var got []string
+	for _, u := range a.UnsafeSSHOptions {
+		got = append(got, u.String())
+	}
+	want := []string{
+		"deploy.nix:5:5: machines.a.sshOptions: -oproxycommand=/tmp/x runs a program on this machine",
+		"deploy.nix:2:12: defaults.sshOptions: -o StrictHostKeyChecking=no weakens host key checking",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("a: %q", got)
+	}
+	for i := range want {
+		if !strings.HasSuffix(got[i], want[i]) {
+			t.Errorf("a: %q, want it to end in %q", got[i], want[i])
+		}
+	}
+	if len(b.UnsafeSSHOptions) != 1 {
+		t.Errorf("b: %v (the defaults' option applies to it too)", b.UnsafeSSHOptions)
+	}
+	err = RefuseUnsafeSSHOptions(inv.Machines)
+	var ue *UnsafeSSHOptionsError
+	if !errors.As(err, &ue) || len(ue.Options) != 2 || !strings.Contains(ue.Options[0].String(), "deploy.nix:2:12:") {
+		t.Errorf("refusal: %v", err)
+	}
+	if err := RefuseUnsafeSSHOptions(nil); err != nil {
+		t.Errorf("no machines: %v", err)
 	}
 }

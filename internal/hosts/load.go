@@ -314,6 +314,7 @@ func decode(file, abs string, ev *evaluated) (*Inventory, error) {
 		m.Tags = append(append([]string{}, m.Tags...), def.Tags...)
 		m.Tags = dedupe(m.Tags)
 		m.SSHOptions = remote.MergeOptions(m.SSHOptions, def.SSHOptions)
+		m.UnsafeSSHOptions = append(m.UnsafeSSHOptions, def.UnsafeSSHOptions...)
 		m.HealthChecks = append(append([]HealthCheck{}, def.HealthChecks...), m.HealthChecks...)
 		if m.BuildOn == "" {
 			m.BuildOn = def.BuildOn
@@ -524,6 +525,9 @@ func (d decoder) fields(m *Machine, what string, fields map[string]json.RawMessa
 				if strings.ContainsAny(o, " \t\n") {
 					return d.errorf(p, "%s.sshOptions: %q contains whitespace; write each argument as its own list element (\"-o\" \"Key=value\")", what, o)
 				}
+			}
+			for _, u := range remote.UnsafeOptions(m.SSHOptions) {
+				m.UnsafeSSHOptions = append(m.UnsafeSSHOptions, UnsafeSSHOption{UnsafeOption: u, Attr: what + ".sshOptions", Pos: d.pos(p)})
 			}
 		case "buildOn":
 			err = d.enum(&m.BuildOn, raw, p, what+".buildOn", BuildLocal, BuildTarget)

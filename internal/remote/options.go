@@ -14,7 +14,8 @@ import (
 type UnsafeOption struct {
 	// Arg is the argument as written ("-o StrictHostKeyChecking=no").
 	Arg string
-	// Index is the position in the list of its first element.
+	// Index is the position in the list of the element that holds it:
+	// the value, for a flag whose value is the next element.
 	Index int
 	// Reason says what it does, as a phrase ("weakens host key checking").
 	Reason string
@@ -148,7 +149,7 @@ func UnsafeOptions(args []string) []UnsafeOption {
 				value, shown = args[i], "-"+string(flag)+" "+args[i]
 			}
 			if r := unsafeFlagValue(flag, value); r != "" {
-				out = append(out, UnsafeOption{Arg: shown, Index: start, Reason: r})
+				out = append(out, UnsafeOption{Arg: shown, Index: i, Reason: r})
 			}
 			break
 		}

@@ -88,7 +88,7 @@ func TestUnsafeOptions(t *testing.T) {
 		}
 	}
 	got := UnsafeOptions([]string{"-o", "ConnectTimeout=5", "-F", "x", "-o", "ProxyCommand=y"})
-	if len(got) != 2 || got[0].Index != 2 || got[0].Arg != "-F x" || got[1].Index != 4 || got[1].Arg != "-o ProxyCommand=y" {
+	if len(got) != 2 || got[0].Index != 3 || got[0].Arg != "-F x" || got[1].Index != 5 || got[1].Arg != "-o ProxyCommand=y" {
 		t.Errorf("positions: %+v", got)
 	}
 }
