@@ -107,7 +107,7 @@ func runDemo(cmd *cobra.Command, keep, install bool) error {
 
 	failed := false
 	step(out, "nixherd deploy --all")
-	if err := runSubcommand(ctx, out, errw, "deploy", "--flake", fleet, "--all"); err != nil {
+	if err := runSubcommand(ctx, out, errw, "deploy", "--flake", fleet, "-F", cluster.SSHConfig, "--all"); err != nil {
 		failed = true
 		reportSubcommand(errw, err)
 	}
@@ -116,7 +116,7 @@ func runDemo(cmd *cobra.Command, keep, install bool) error {
 	}
 	if hasSubcommand("status") {
 		step(out, "nixherd status")
-		if err := runSubcommand(ctx, out, errw, "status", "--flake", fleet); err != nil {
+		if err := runSubcommand(ctx, out, errw, "status", "--flake", fleet, "-F", cluster.SSHConfig); err != nil {
 			failed = true
 			reportSubcommand(errw, err)
 		}
@@ -129,8 +129,8 @@ func runDemo(cmd *cobra.Command, keep, install bool) error {
 	if keep && ctx.Err() == nil {
 		step(out, "the hosts keep running until Ctrl-C; try, in another shell:")
 		fmt.Fprintf(out, "  ssh -F %s devnix readlink /run/current-system\n", cluster.SSHConfig)
-		fmt.Fprintf(out, "  nixherd status --flake %s\n", fleet)
-		fmt.Fprintf(out, "  nixherd deploy --flake %s @vm --action test\n", fleet)
+		fmt.Fprintf(out, "  nixherd status --flake %s -F %s\n", fleet, cluster.SSHConfig)
+		fmt.Fprintf(out, "  nixherd deploy --flake %s -F %s @vm --action test\n", fleet, cluster.SSHConfig)
 		<-ctx.Done()
 	}
 	if failed {
@@ -148,7 +148,7 @@ func writeDemoFleet(c *testhost.Cluster, dir, generation string) error {
 		ms = append(ms, testhost.FixtureMachine{Name: h.name, Platform: h.platform, Generation: generation, PayloadBytes: 1 << 20})
 		dms = append(dms, testhost.DeployMachine{Name: h.name, Host: h.name, Platform: string(h.platform), Tags: h.tags})
 	}
-	deployNix, err := c.DeployNix(dms...)
+	deployNix, err := c.CommandDeployNix(dms...)
 	if err != nil {
 		return err
 	}

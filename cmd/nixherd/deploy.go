@@ -78,7 +78,7 @@ Exits 0 only when every selected host ended on its new configuration.`,
 				if err != nil {
 					return exitCode(2, err)
 				}
-				machines, err := selectIn(inv, selection{hosts.Selection{Selectors: args, All: all}, "deploy", true})
+				machines, err := fl.selectIn(inv, selection{hosts.Selection{Selectors: args, All: all}, "deploy", true})
 				if err != nil {
 					return exitCode(2, err)
 				}

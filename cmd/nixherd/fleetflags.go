@@ -20,13 +20,20 @@ type fleetFlags struct {
 	flake     string
 	sshConfig string
 	sshOpts   []string
+	// allowUnsafeSSH lets deploy.nix's sshOptions weaken host key
+	// checking, run programs here or hand hosts this machine's agent,
+	// credentials or network (hosts.RefuseUnsafeSSHOptions).
+	allowUnsafeSSH bool
 }
 
 func (f *fleetFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.flake, "flake", ".", "the fleet `DIR` (flake.nix and deploy.nix)")
 	fs.StringVarP(&f.sshConfig, "ssh-config", "F", "", "ssh configuration `FILE` for every host (ssh -F)")
 	fs.StringArrayVarP(&f.sshOpts, "ssh-option", "o", nil, "extra ssh `OPTION=VALUE` for every host (ssh -o), repeatable")
+	fs.BoolVar(&f.allowUnsafeSSH, allowUnsafeSSHFlag, false, "use deploy.nix's sshOptions even where they weaken host key checking, run programs here or forward to hosts (ProxyCommand, StrictHostKeyChecking=no, -F, ForwardAgent ...)")
 }
+
+const allowUnsafeSSHFlag = "allow-unsafe-ssh-options"
 
 func (f *fleetFlags) sshOptions() []string {
 	var extra []string
@@ -59,11 +66,11 @@ func (f *fleetFlags) selectMachines(ctx context.Context, sel selection) ([]hosts
 	if err != nil {
 		return nil, err
 	}
-	return selectIn(inv, sel)
+	return f.selectIn(inv, sel)
 }
 
 // selectIn resolves the selection in inv, worded for the command.
-func selectIn(inv *hosts.Inventory, sel selection) ([]hosts.Machine, error) {
+func (f *fleetFlags) selectIn(inv *hosts.Inventory, sel selection) ([]hosts.Machine, error) {
 	ms, err := inv.SelectFor(sel.Selection)
 	switch {
 	case errors.Is(err, hosts.ErrNothingSelected):
@@ -74,8 +81,15 @@ func selectIn(inv *hosts.Inventory, sel selection) ([]hosts.Machine, error) {
 		return nil, errors.New(msg)
 	case errors.Is(err, hosts.ErrAllAndSelectors):
 		return nil, fmt.Errorf("--all and machine selectors %s cannot be combined", strings.Join(sel.Selectors, " "))
+	case err != nil:
+		return nil, err
 	}
-	return ms, err
+	if !f.allowUnsafeSSH {
+		if err := hosts.RefuseUnsafeSSHOptions(ms); err != nil {
+			return nil, fmt.Errorf("%w; move them into your own ssh config (~/.ssh/config, or -F FILE), or pass --%s to use them", err, allowUnsafeSSHFlag)
+		}
+	}
+	return ms, nil
 }
 
 // selectWithPlatforms selects machines (a bad selection is exit 2) and

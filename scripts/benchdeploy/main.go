@@ -140,7 +140,7 @@ func (b *bench) writeFleet(gen string) error {
 		ms = append(ms, testhost.FixtureMachine{Name: name, Platform: platform.NixOS, Generation: gen, PayloadBytes: b.payload})
 		dms = append(dms, testhost.DeployMachine{Name: name, Host: name, Platform: "nixos"})
 	}
-	dn, err := b.c.DeployNix(dms...)
+	dn, err := b.c.CommandDeployNix(dms...)
 	if err != nil {
 		return err
 	}
@@ -161,7 +161,7 @@ func (b *bench) deploy(gen string, args ...string) (time.Duration, error) {
 			machines = append(machines, a)
 		}
 	}
-	args = append(append([]string{"deploy", "--flake", b.dir, "--json", "--parallel", fmt.Sprint(len(b.names))}, flags...), strings.Join(machines, ","))
+	args = append(append([]string{"deploy", "--flake", b.dir, "-F", b.c.SSHConfig, "--json", "--parallel", fmt.Sprint(len(b.names))}, flags...), strings.Join(machines, ","))
 	cmd := exec.Command(b.nixherd, args...)
 	cmd.Env = append(os.Environ(), b.env...)
 	var stdout, stderr bytes.Buffer
