@@ -67,3 +67,17 @@ git config --global user.name  >/dev/null 2>&1 || git config --global user.name 
 go mod tidy -diff
 go vet ./...
 go test -count=1 -timeout 20m "$@" ./...
+
+# Each fuzz target ran its seed corpus above as a plain test; on a full run
+# it also fuzzes for a few seconds (NIXHERD_FUZZTIME, default 5s; 0 skips),
+# so every run tries new inputs. A crash fails the suite and is saved under
+# the package's testdata/fuzz, where it becomes a seed.
+fuzztime=${NIXHERD_FUZZTIME:-5s}
+if [ $# -eq 0 ] && [ "$fuzztime" != 0 ]; then
+  while read -r file; do
+    for target in $(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$file"); do
+      echo "test.sh: fuzzing $target for $fuzztime" >&2
+      go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "./$(dirname "$file")"
+    done
+  done < <(grep -rl --include='*_test.go' '^func Fuzz' internal cmd | sort)
+fi

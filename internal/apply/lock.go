@@ -103,7 +103,9 @@ func Lock(ctx context.Context, r remote.Runner, root bool) (*HostLock, error) {
 		stdoutW.CloseWithError(io.EOF)
 		l.done <- err
 	}()
-	line, _ := bufio.NewReader(stdoutR).ReadString('\n')
+	// The answer is one short line; a host that sends anything longer is
+	// not holding a lock for us.
+	line, _ := bufio.NewReader(io.LimitReader(stdoutR, 64)).ReadString('\n')
 	if strings.TrimSpace(line) == "locked" {
 		// Keep draining stdout so the script never blocks on it.
 		go io.Copy(io.Discard, stdoutR)

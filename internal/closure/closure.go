@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os/exec"
 	"path"
 	"sort"
@@ -36,6 +37,9 @@ type Closure map[string]Path
 func (c Closure) Size() int64 {
 	var n int64
 	for _, p := range c {
+		if n > math.MaxInt64-p.NarSize {
+			return math.MaxInt64 // sizes from a host that lies
+		}
 		n += p.NarSize
 	}
 	return n
@@ -85,6 +89,7 @@ func ParsePathInfo(data []byte) (Closure, error) {
 		for _, i := range list {
 			c[i.Path] = Path{Path: i.Path, NarSize: i.NarSize}
 		}
+		return sized(c)
 	case bytes.HasPrefix(data, []byte("{")):
 		var m map[string]*info
 		if err := json.Unmarshal(data, &m); err != nil {
@@ -96,8 +101,19 @@ func ParsePathInfo(data []byte) (Closure, error) {
 			}
 			c[p] = Path{Path: p, NarSize: i.NarSize}
 		}
+		return sized(c)
 	default:
 		return nil, fmt.Errorf("nix path-info output is not JSON: %.80q", data)
+	}
+}
+
+// sized refuses a closure with a negative size, which only a broken or
+// lying host reports.
+func sized(c Closure) (Closure, error) {
+	for _, p := range c {
+		if p.NarSize < 0 {
+			return nil, fmt.Errorf("nix path-info output: %.120q has a negative size", p.Path)
+		}
 	}
 	return c, nil
 }

@@ -145,6 +145,12 @@ func currentSystem(ctx context.Context, r remote.Runner, p platform.Platform) (s
 // shell adapts a host's runner to closure.Runner.
 type shell struct{ r remote.Runner }
 
+// closureOutput bounds `nix path-info -r --json` of a host's system: a
+// large desktop closure prints a few MiB of it, references included.
+const closureOutput = 64 << 20
+
 func (s shell) Run(ctx context.Context, command string) ([]byte, error) {
-	return s.r.Run(ctx, remote.Sh(command))
+	c := remote.Sh(command)
+	c.MaxOutput = closureOutput
+	return s.r.Run(ctx, c)
 }

@@ -1,12 +1,9 @@
 package local
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"io"
 	"os"
-	"os/exec"
 
 	"github.com/nixherd/nixherd/internal/remote"
 )
@@ -34,13 +31,6 @@ func (Runner) Close() error         { return nil }
 
 // Run runs c, through sudo when it needs root and this process is not root.
 func (r Runner) Run(ctx context.Context, c remote.Command) ([]byte, error) {
-	args := r.argv(c)
-	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Stdin, &stdout, &stderr
-	if c.Stdout != nil {
-		cmd.Stdout = c.Stdout
-	}
 	var shown []io.Writer
 	for _, w := range []io.Writer{c.Stderr, r.Stderr} {
 		if w != nil {
@@ -48,22 +38,9 @@ func (r Runner) Run(ctx context.Context, c remote.Command) ([]byte, error) {
 		}
 	}
 	if len(shown) > 0 {
-		cmd.Stderr = io.MultiWriter(append([]io.Writer{&stderr}, shown...)...)
+		c.Stderr = io.MultiWriter(shown...)
 	}
-	err := cmd.Run()
-	if err == nil {
-		return stdout.Bytes(), nil
-	}
-	code := -1
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	}
-	msg := stderr.String()
-	if code < 0 {
-		msg += err.Error()
-	}
-	return stdout.Bytes(), &remote.ExitError{Host: "local", Args: c.Args, Code: code, Stderr: msg}
+	return remote.Exec(ctx, "local", r.argv(c), c)
 }
 
 // argv is the command line: c.Args, behind sudo when root is needed. sudo

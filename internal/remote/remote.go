@@ -13,7 +13,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 )
 
 // Command is one program to run on a host.
@@ -27,9 +26,12 @@ type Command struct {
 	// Stdout, when set, receives the command's stdout as it runs (Run
 	// then returns no stdout).
 	Stdout io.Writer
-	// Stderr, when set, receives the command's stderr as it runs (it is
-	// still kept for the error message).
+	// Stderr, when set, receives the command's stderr as it runs (its end
+	// is still kept for the error message).
 	Stderr io.Writer
+	// MaxOutput is the most stdout Run takes (default MaxOutput); a
+	// command that prints more is ended with an *OutputLimitError.
+	MaxOutput int
 }
 
 // Cmd is a Command that runs args as the connecting user.
@@ -70,17 +72,12 @@ type ExitError struct {
 }
 
 func (e *ExitError) Error() string {
-	// The end of stderr is where programs say why they failed.
-	msg := strings.TrimSpace(e.Stderr)
-	if lines := strings.Split(msg, "\n"); len(lines) > 8 {
-		msg = strings.Join(lines[len(lines)-8:], "\n")
-	}
+	// The end of stderr is where programs say why they failed; a line or
+	// two of it, whatever the host sent.
+	msg := Excerpt(e.Stderr)
 	prog := ""
 	if len(e.Args) > 0 {
-		prog = e.Args[0]
-		if prog == "sh" && len(e.Args) > 1 {
-			prog = "shell script"
-		}
+		prog = progName(e.Args)
 	}
 	if msg == "" {
 		return fmt.Sprintf("%s: %s exited with status %d", e.Host, prog, e.Code)

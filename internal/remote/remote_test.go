@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -107,5 +108,36 @@ func TestNewPoolRemovesDirectoriesOfDeadRuns(t *testing.T) {
 	p.Close()
 	if _, err := os.Stat(p.dir); !os.IsNotExist(err) {
 		t.Error("Close left the pool's directory")
+	}
+}
+
+// A command that prints without end is stopped at the output limit, with
+// an error that says so, instead of filling the deployer's memory.
+func TestRunStopsReadingAtTheOutputLimit(t *testing.T) {
+	_, err := Local{}.Run(context.Background(), Sh("yes"))
+	var le *OutputLimitError
+	if !errors.As(err, &le) || le.Limit != MaxOutput || !strings.Contains(err.Error(), "printed more than 4 MiB") {
+		t.Fatalf("err = %v", err)
+	}
+	c := Sh(`head -c 5000000 /dev/zero`)
+	c.MaxOutput = 8 << 20
+	if out, err := (Local{}).Run(context.Background(), c); err != nil || len(out) != 5000000 {
+		t.Fatalf("a command's own limit: %d bytes, %v", len(out), err)
+	}
+}
+
+// An error quotes two lines of what the command said, however much it said.
+func TestExitErrorQuotesTwoLines(t *testing.T) {
+	_, err := Local{}.Run(context.Background(), Sh(`yes noise | head -c 1000000 >&2; echo >&2; echo "first reason" >&2; printf '%0500d\n' 0 >&2; exit 3`))
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Code != 3 {
+		t.Fatalf("err = %v", err)
+	}
+	if len(ee.Stderr) > stderrKept+10 {
+		t.Errorf("kept %d bytes of stderr", len(ee.Stderr))
+	}
+	msg := err.Error()
+	if lines := strings.Split(msg, "\n"); len(lines) != 2 || !strings.HasSuffix(lines[0], "first reason") || len(lines[1]) > 250 {
+		t.Errorf("error:\n%s", msg)
 	}
 }

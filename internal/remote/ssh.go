@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -200,8 +201,7 @@ func (p *Pool) Dial(ctx context.Context, name string, addr Address, options []st
 	cmd := exec.CommandContext(ctx, "ssh", args...)
 	cmd.Stderr = errf
 	if err := cmd.Run(); err != nil {
-		msg, _ := os.ReadFile(errf.Name())
-		return nil, &ConnectError{Host: name, Addr: addr, Reason: sshError(string(msg), err)}
+		return nil, &ConnectError{Host: name, Addr: addr, Reason: sshError(readTail(errf, stderrKept), err)}
 	}
 	p.mu.Lock()
 	p.all = append(p.all, s)
@@ -230,7 +230,8 @@ func (e *ConnectError) Error() string {
 }
 
 // sshError keeps ssh's own explanation (host key mismatch, connection
-// refused, permission denied) and drops the warnings around it.
+// refused, permission denied), at most two lines of it, and drops the
+// warnings around it.
 func sshError(stderr string, err error) string {
 	var keep []string
 	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
@@ -241,7 +242,20 @@ func sshError(stderr string, err error) string {
 	if len(keep) == 0 {
 		return err.Error()
 	}
-	return strings.Join(keep, "; ")
+	return strings.ReplaceAll(Excerpt(strings.Join(keep, "\n")), "\n", "; ")
+}
+
+// readTail reads the last n bytes of f.
+func readTail(f *os.File, n int64) string {
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return ""
+	}
+	b := make([]byte, min(size, n))
+	if _, err := f.ReadAt(b, size-int64(len(b))); err != nil && err != io.EOF {
+		return ""
+	}
+	return string(b)
 }
 
 // baseArgs are the ssh arguments of every connection to this host. master
@@ -294,8 +308,7 @@ func (s *SSH) Run(ctx context.Context, c Command) ([]byte, error) {
 		line, c = s.withSudoPassword(c)
 	}
 	args := append(s.baseArgs("no"), "--", s.destination(), line)
-	cmd := exec.CommandContext(ctx, "ssh", args...)
-	out, err := runCmd(cmd, s.name, append([]string{"ssh"}, args...), c)
+	out, err := Exec(ctx, s.name, append([]string{"ssh"}, args...), c)
 	if ee, ok := err.(*ExitError); ok {
 		ee.Args = c.Args
 		if ee.Code == 255 {

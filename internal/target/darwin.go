@@ -87,11 +87,3 @@ func activationError(err error, a Action, meaning string) error {
 	}
 	return err
 }
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}

@@ -39,6 +39,7 @@ done`
 func ParseGenerations(out string) ([]Generation, error) {
 	current := ""
 	var gens []Generation
+	seen := map[int]bool{}
 	for _, l := range strings.Split(out, "\n") {
 		f := strings.Fields(l)
 		if len(f) == 0 {
@@ -51,17 +52,21 @@ func ParseGenerations(out string) ([]Generation, error) {
 			continue
 		}
 		if len(f) != 3 {
-			return nil, fmt.Errorf("unexpected line in the generation list: %q", l)
+			return nil, fmt.Errorf("unexpected line in the generation list: %.120q", l)
 		}
 		n, err := strconv.Atoi(f[0])
-		if err != nil {
+		if err != nil || n < 1 {
 			// Another profile's link that the glob matched (system-x-1-link).
 			continue
 		}
 		secs, err := strconv.ParseInt(f[1], 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("unexpected line in the generation list: %q", l)
+			return nil, fmt.Errorf("unexpected line in the generation list: %.120q", l)
 		}
+		if seen[n] {
+			return nil, fmt.Errorf("generation %d is listed twice", n)
+		}
+		seen[n] = true
 		gens = append(gens, Generation{Number: n, Date: time.Unix(secs, 0), Path: f[2]})
 	}
 	sort.Slice(gens, func(i, j int) bool { return gens[i].Number < gens[j].Number })

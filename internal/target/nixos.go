@@ -107,7 +107,7 @@ type ActivationError struct {
 
 func (e *ActivationError) Error() string {
 	msg := fmt.Sprintf("%s: activation (%s) exited with status %d: %s", e.Host, e.Action, e.Code, e.Meaning)
-	if out := lastLines(e.Output, 6); out != "" {
+	if out := remote.Excerpt(e.Output); out != "" {
 		msg += "\n" + out
 	}
 	return msg
