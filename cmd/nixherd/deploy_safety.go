@@ -125,7 +125,7 @@ func (s *safetyFlags) approve(stdin io.Reader, out io.Writer, reach fanout.Optio
 			return err
 		}
 		for _, d := range diffs {
-			fmt.Fprint(out, d)
+			printDiff(out, d)
 			fmt.Fprintln(out)
 		}
 		if s.yes {

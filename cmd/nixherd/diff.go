@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/nixherd/nixherd/internal/deploy"
 	"github.com/nixherd/nixherd/internal/fanout"
@@ -9,6 +10,7 @@ import (
 	"github.com/nixherd/nixherd/internal/nix"
 	"github.com/nixherd/nixherd/internal/plan"
 	"github.com/nixherd/nixherd/internal/target"
+	"github.com/nixherd/nixherd/internal/ui"
 	"github.com/spf13/cobra"
 )
 
@@ -60,7 +62,7 @@ Exits 1 when a machine could not be compared.`,
 					if i > 0 {
 						fmt.Fprintln(cmd.OutOrStdout())
 					}
-					fmt.Fprint(cmd.OutOrStdout(), d)
+					printDiff(cmd.OutOrStdout(), d)
 					if d.Err != nil {
 						failed++
 					}
@@ -76,4 +78,10 @@ Exits 1 when a machine could not be compared.`,
 		fl.register(f)
 		return cmd
 	})
+}
+
+// printDiff prints a machine's diff (diff, deploy --ask) with what its host
+// said escaped.
+func printDiff(w io.Writer, d deploy.MachineDiff) {
+	fmt.Fprint(w, ui.EscapeText(d.String()))
 }

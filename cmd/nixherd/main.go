@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/nixherd/nixherd/internal/ui"
 	"github.com/spf13/cobra"
 )
 
@@ -78,14 +79,15 @@ func run(args []string) int {
 	if err == nil {
 		return 0
 	}
+	// Errors carry what hosts said: printed escaped (ui.EscapeText).
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(os.Stderr, "nixherd:", ee.err)
+			fmt.Fprintln(os.Stderr, "nixherd:", ui.EscapeText(ee.err.Error()))
 		}
 		return ee.code
 	}
-	fmt.Fprintln(os.Stderr, "nixherd:", err)
+	fmt.Fprintln(os.Stderr, "nixherd:", ui.EscapeText(err.Error()))
 	return 1
 }
 

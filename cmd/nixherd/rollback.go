@@ -60,7 +60,7 @@ Exits 0 only when every selected machine ended on its target generation.`,
 
 				// Resolve every machine's target first, show it, then act.
 				for _, p := range rb.Plan(ctx) {
-					fmt.Fprintln(stderr, "rollback", p)
+					fmt.Fprintln(stderr, "rollback", ui.EscapeText(p.String()))
 				}
 				if !dryRun {
 					names := make([]string, len(machines))

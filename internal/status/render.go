@@ -71,7 +71,7 @@ func (r Report) WriteTable(w io.Writer) error {
 			if !strings.HasPrefix(msg, m.Name+":") {
 				msg = m.Name + ": " + msg
 			}
-			fmt.Fprintln(w, msg)
+			fmt.Fprintln(w, ui.EscapeText(msg))
 		}
 	}
 	return nil

@@ -15,9 +15,10 @@ type shown struct {
 
 // show turns an event into a row update: the done and failed phases end the
 // machine's row, and an error becomes the row's detail after the outcome,
-// which is said once ("failed", not "failed: failed: …").
+// which is said once ("failed", not "failed: failed: …"). What a host said
+// (in the detail and the error) is escaped here, for every view.
 func show(e report.Event) shown {
-	s := shown{machine: e.Machine, phase: string(e.Phase), detail: e.Detail}
+	s := shown{machine: Escape(e.Machine), phase: Escape(string(e.Phase)), detail: EscapeText(e.Detail)}
 	switch e.Phase {
 	case report.PhaseDone:
 		s.done = true
@@ -28,7 +29,7 @@ func show(e report.Event) shown {
 		s.detail = ""
 	}
 	if e.Err != nil {
-		msg := e.Err.Error()
+		msg := EscapeText(e.Err.Error())
 		if s.detail != "" && !strings.Contains(msg, s.detail) {
 			msg = s.detail + ": " + msg
 		}

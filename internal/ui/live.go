@@ -143,7 +143,7 @@ func (l *Live) Printf(format string, args ...any) {
 	defer l.mu.Unlock()
 	var b strings.Builder
 	l.cursorUp(&b)
-	msg := strings.TrimRight(fmt.Sprintf(format, args...), "\n")
+	msg := Escape(strings.TrimRight(fmt.Sprintf(format, args...), "\n"))
 	b.WriteString(msg + "\x1b[K\n")
 	l.drawn = nil
 	l.frameTo(&b)

@@ -70,14 +70,14 @@ func WriteSummary(w io.Writer, s *report.Summary) error {
 	}
 	for _, r := range results {
 		if len(r.WouldCopy) > 0 {
-			fmt.Fprintf(w, "%s would receive:\n", r.Machine)
+			fmt.Fprintf(w, "%s would receive:\n", Escape(r.Machine))
 			for _, p := range r.WouldCopy {
-				fmt.Fprintf(w, "  %s\n", p)
+				fmt.Fprintf(w, "  %s\n", Escape(p))
 			}
 		}
 	}
 	if len(failed) > 0 {
-		fmt.Fprintf(w, "%d of %d machines failed: %s\n", len(failed), len(results), strings.Join(failed, ", "))
+		fmt.Fprintf(w, "%d of %d machines failed: %s\n", len(failed), len(results), Escape(strings.Join(failed, ", ")))
 	}
 	return nil
 }

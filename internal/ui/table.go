@@ -9,12 +9,17 @@ import (
 
 // Table writes rows as aligned columns separated by two spaces, without
 // trailing blanks (an empty last cell leaves none). Cells are aligned by
-// bytes: keep them ASCII.
+// bytes: keep them ASCII. Every cell is escaped (Escape): tables show
+// store paths, generations and errors that came from hosts.
 func Table(w io.Writer, rows [][]string) error {
 	var buf bytes.Buffer
 	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
 	for _, row := range rows {
-		io.WriteString(tw, strings.Join(row, "\t")+"\n")
+		cells := make([]string, len(row))
+		for i, c := range row {
+			cells[i] = Escape(c)
+		}
+		io.WriteString(tw, strings.Join(cells, "\t")+"\n")
 	}
 	if err := tw.Flush(); err != nil {
 		return err
