@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -95,6 +96,74 @@ func TestDeployNixCannotTurnOffHostKeyChecking(t *testing.T) {
 	out, errOut, code = deploy("--allow-unsafe-ssh-options")
 	if code != 0 || h.CurrentSystem() == "" {
 		t.Errorf("with --allow-unsafe-ssh-options: exit %d, running %q\n%s%s", code, h.CurrentSystem(), out, errOut)
+	}
+}
+
+// hostileWrapper is a test host's sshd session wrapper whose answers
+// depend on the file /run/testhost/mode: "flood" sends 512 MiB without a
+// newline for the generation list; "escapes" lists a generation and a
+// running system whose store paths retitle the terminal and clear it;
+// "fail" fails the generation list with an escape sequence and 2 MiB of
+// noise on stderr. Every other command runs as on any host.
+const hostileWrapper = `mode=$(cat /run/testhost/mode 2>/dev/null)
+evil=$(printf '/nix/store/aaaa-\033]0;pwned\007\033[2J-system')
+case "$mode:$SSH_ORIGINAL_COMMAND" in
+flood:*-\*-link*) head -c 536870912 /dev/zero | tr '\0' x; exit 0 ;;
+escapes:*-\*-link*) printf 'current /nix/var/nix/profiles/system-1-link\n1 1764100000 %s\n' "$evil"; exit 0 ;;
+escapes:*current-system*) printf '%s\n' "$evil"; exit 0 ;;
+fail:*-\*-link*) head -c 2097152 /dev/zero | tr '\0' '\n' >&2; printf '\033]0;pwned\007 boom\n' >&2; exit 1 ;;
+esac
+exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"`
+
+// TestHostileHostCannotExhaustOrRetitle: a host that floods nixherd
+// with output costs it a few MiB and a short error, not gigabytes; a host
+// whose paths and errors carry terminal escape sequences has them shown
+// escaped, in tables and in errors.
+func TestHostileHostCannotExhaustOrRetitle(t *testing.T) {
+	c := testhost.Start(t, testhost.Options{Names: []string{"hostile"}, SessionWrapper: hostileWrapper})
+	h := c.Host("hostile")
+	f := newOpsFleet(t, c)
+	f.write(placement{testhost.FixtureMachine{Name: "hostile", Platform: platform.NixOS, Generation: "1"}, "hostile"})
+	mode := func(m string) { writeTestFile(t, filepath.Join(h.Dir, "mode"), m) }
+	run := func(args ...string) (string, string, int, int64) {
+		cmd := exec.Command(f.bin, append(args, "--flake", f.dir, "-F", c.SSHConfig)...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		// Maxrss is in KiB on Linux.
+		return stdout.String(), stderr.String(), code, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
+	}
+
+	mode("flood")
+	out, errOut, code, rss := run("generations", "hostile")
+	t.Logf("flood: exit %d, max RSS %d MiB, %d bytes of stderr", code, rss>>20, len(errOut))
+	if code != 1 || !strings.Contains(errOut, "printed more than 4 MiB") || len(errOut) > 1000 || out != "" {
+		t.Errorf("flood: exit %d\nstdout %.200q\nstderr %.1000q", code, out, errOut)
+	}
+	if rss > 256<<20 {
+		t.Errorf("a host's flood took nixherd to %d MiB", rss>>20)
+	}
+
+	mode("escapes")
+	out, errOut, code, _ = run("generations", "hostile")
+	if code != 0 || strings.ContainsAny(out+errOut, "\x1b\x07") || !strings.Contains(out, `/nix/store/aaaa-\x1b]0;pwned\x07\x1b[2J-system`) {
+		t.Errorf("generations: exit %d\nstdout %q\nstderr %q", code, out, errOut)
+	}
+	out, errOut, _, _ = run("status")
+	if strings.ContainsAny(out+errOut, "\x1b\x07") || !strings.Contains(out, `\x1b]0;pwned\x07`) {
+		t.Errorf("status:\nstdout %q\nstderr %q", out, errOut)
+	}
+
+	mode("fail")
+	out, errOut, code, _ = run("generations", "hostile")
+	if code != 1 || strings.ContainsAny(errOut, "\x1b\x07") || !strings.Contains(errOut, `\x1b]0;pwned\x07 boom`) || len(errOut) > 1000 {
+		t.Errorf("failing host: exit %d\nstdout %q\nstderr %.1000q", code, out, errOut)
 	}
 }
 

@@ -161,7 +161,14 @@ func startHost(c *Cluster, name string, opts Options, clientPub []byte) (h *Host
 		h.Addr = loopbackAddr(h.lease.index)
 	}
 
-	if err := os.WriteFile(filepath.Join(h.Dir, "sshd_config"), []byte(h.sshdConfig(opts.LogLevel)), 0o644); err != nil {
+	sshdConfig := h.sshdConfig(opts.LogLevel)
+	if opts.SessionWrapper != "" {
+		if err := os.WriteFile(filepath.Join(h.Dir, "session-wrapper"), []byte("#!/bin/sh\n"+opts.SessionWrapper+"\n"), 0o755); err != nil {
+			return h, err
+		}
+		sshdConfig += "ForceCommand /run/testhost/session-wrapper\n"
+	}
+	if err := os.WriteFile(filepath.Join(h.Dir, "sshd_config"), []byte(sshdConfig), 0o644); err != nil {
 		return h, err
 	}
 	sshd, err := lookSbin("sshd")

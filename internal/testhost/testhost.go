@@ -75,6 +75,12 @@ type Options struct {
 	// it may copy unsigned store paths. Without it such copies fail with
 	// "lacks a signature by a trusted key", as on a real host.
 	TrustedDeployUser bool
+	// SessionWrapper makes a broken or hostile host: shell code that the
+	// hosts' sshd runs for every session instead of the client's command
+	// (ForceCommand), which it finds in $SSH_ORIGINAL_COMMAND and runs
+	// only if it wants to (exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"). It
+	// may print floods or escape sequences first, or answer by itself.
+	SessionWrapper string
 }
 
 // Cluster is a set of running test hosts sharing one client key.
