@@ -23,13 +23,25 @@ import (
 // is stale and taken over.
 //
 // Root's lock lives in /run (/var/run on macOS, which has no /run): both are
-// emptied at boot, so a reboot never leaves a lock behind.
+// emptied at boot, so a reboot never leaves a lock behind. Another user's
+// lock lives where only that user may write: $XDG_RUNTIME_DIR/nixherd, else
+// ~/.local/state/nixherd; never in a shared /tmp, where anyone could make
+// the directory first (and so block the user's deploys) or, on macOS,
+// point it elsewhere with a symlink. The directory must be the user's own
+// real directory; it is made private (0700) before the lock is taken in it.
 const lockScript = `if [ "$(id -u)" = 0 ]; then
   if [ -d /run ]; then d=/run/nixherd; else d=/var/run/nixherd; fi
+  mkdir -p "$d" && chmod 700 "$d" || exit 1
 else
-  d="${XDG_RUNTIME_DIR:-/tmp}/nixherd-$(id -u)"
+  d="${XDG_RUNTIME_DIR:-${HOME:?}/.local/state}/nixherd"
+  mkdir -p "${d%/*}" || exit 1
+  mkdir -m 700 "$d" 2>/dev/null
+  if [ -L "$d" ] || [ ! -d "$d" ] || [ ! -O "$d" ]; then
+    echo "$d is not a directory of $(id -un) alone (a symbolic link, not a directory, or another user's); remove it" >&2
+    exit 76
+  fi
+  chmod 700 "$d" || exit 1
 fi
-mkdir -p "$d" && chmod 700 "$d" || exit 1
 l="$d/deploy.lock"
 boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || sysctl -n kern.boottime 2>/dev/null)
 if ! mkdir "$l" 2>/dev/null; then
@@ -48,8 +60,12 @@ echo $$ > "$l/pid"; echo "$boot" > "$l/boot"; printf '%s\n' "$1" > "$l/owner"
 echo locked
 cat >/dev/null`
 
-// lockBusy is lockScript's exit status when another deploy holds the lock.
-const lockBusy = 75
+// lockBusy is lockScript's exit status when another deploy holds the lock;
+// lockDirUnsafe when the user's lock directory is not the user's alone.
+const (
+	lockBusy      = 75
+	lockDirUnsafe = 76
+)
 
 // ErrLocked is returned (wrapped) when another deploy holds a host's lock.
 var ErrLocked = errors.New("another deploy to this host is in progress")
@@ -115,7 +131,10 @@ func Lock(ctx context.Context, r remote.Runner, root bool) (*HostLock, error) {
 	err = <-l.done
 	var ee *remote.ExitError
 	if errors.As(err, &ee) && ee.Code == lockBusy {
-		return nil, &LockedError{Host: r.Name(), Holder: strings.TrimPrefix(strings.TrimSpace(ee.Stderr), "held by ")}
+		return nil, &LockedError{Host: r.Name(), Holder: strings.TrimPrefix(remote.Excerpt(ee.Stderr), "held by ")}
+	}
+	if errors.As(err, &ee) && ee.Code == lockDirUnsafe {
+		return nil, fmt.Errorf("%s: refusing to take the deploy lock: %s", r.Name(), remote.Excerpt(ee.Stderr))
 	}
 	if err == nil {
 		err = fmt.Errorf("the lock script ended without taking the lock")

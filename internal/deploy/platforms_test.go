@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/nixherd/nixherd/internal/deploy"
+	"github.com/nixherd/nixherd/internal/fanout"
 	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/remote"
@@ -196,7 +197,7 @@ func TestDeploySystemAndHomeToOneHostAsUser(t *testing.T) {
 	s, err := deploy.Run(context.Background(), inv.Machines, deploy.Options{Flake: dir, Reporter: report.Func(func(e report.Event) {
 		t.Logf("%s %s %s %v", e.Machine, e.Phase, e.Detail, e.Err)
 		if e.Machine == "umac-home" && e.Phase == report.PhaseActivate {
-			out, err := h.Run(context.Background(), `u=$(id -u deploy); for l in /run/nixherd/deploy.lock /tmp/nixherd-$u/deploy.lock; do [ -d "$l" ] && echo "$l"; done; true`)
+			out, err := h.Run(context.Background(), `for l in /run/nixherd/deploy.lock /home/deploy/.local/state/nixherd/deploy.lock; do [ -d "$l" ] && echo "$l"; done; true`)
 			if err != nil {
 				t.Error(err)
 			}
@@ -212,7 +213,7 @@ func TestDeploySystemAndHomeToOneHostAsUser(t *testing.T) {
 	if rs, rh := result(t, s, "umac"), result(t, s, "umac-home"); h.Profile(target.SystemProfile) != rs.Path || h.HomeGeneration("deploy") != rh.Path {
 		t.Errorf("system profile %s (want %s), home generation %s (want %s)", h.Profile(target.SystemProfile), rs.Path, h.HomeGeneration("deploy"), rh.Path)
 	}
-	if !strings.Contains(held, "/run/nixherd/deploy.lock") || !strings.Contains(held, "/tmp/nixherd-") {
+	if !strings.Contains(held, "/run/nixherd/deploy.lock") || !strings.Contains(held, "/home/deploy/.local/state/nixherd/deploy.lock") {
 		t.Errorf("locks held while the home activates: %q, want the system-wide one and the user's", held)
 	}
 	if s.SSHConnections != 1 {
@@ -349,5 +350,75 @@ func TestDeployToANonStandardPort(t *testing.T) {
 	r := result(t, s, "p1")
 	if !s.OK || r.Outcome != report.Switched || r.Copied.Paths == 0 || c.Host("p1").Profile(target.SystemProfile) != r.Path {
 		t.Fatalf("copy via port 2222: %+v", r)
+	}
+}
+
+// TestUserLockIsTheUsersOwn: a non-root user's deploy lock lives where only
+// that user may write. A directory another user made in /tmp under the
+// name the lock once had does not block the user's deploys; a lock
+// directory that is a symlink or another user's is refused with a clear
+// error, and nothing is done through it.
+func TestUserLockIsTheUsersOwn(t *testing.T) {
+	testenv.NeedTool(t, "sudo")
+	c := testhost.Start(t, testhost.Options{Names: []string{"ulock"}, DeployUser: "deploy", TrustedDeployUser: true})
+	h := c.Host("ulock")
+	ctx := context.Background()
+	dir := t.TempDir()
+	deployNix := fmt.Sprintf("{ machines.ulock-home = { target = %q; configuration = \"deploy@ulock\"; platform = \"home\"; }; }\n", h.TargetAs("deploy"))
+	deployGen := func(gen string) report.Result {
+		t.Helper()
+		home := testhost.FixtureMachine{Name: "deploy@ulock", Platform: platform.Home, Generation: gen}
+		if err := testhost.WriteFixture(dir, testhost.FixtureOptions{Machines: []testhost.FixtureMachine{home}, Files: map[string]string{"deploy.nix": deployNix}}); err != nil {
+			t.Fatal(err)
+		}
+		inv, err := hosts.Load(ctx, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := deploy.Run(ctx, inv.Machines, deploy.Options{Flake: dir, Reach: fanout.Options{SSHOptions: c.SSHArgs()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return result(t, s, "ulock-home")
+	}
+	run := func(script string) string {
+		t.Helper()
+		out, err := h.Run(ctx, script)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", script, err, out)
+		}
+		return strings.TrimSpace(out)
+	}
+	// The host's own /tmp, so that nothing here touches this machine's.
+	run(`mount -t tmpfs -o mode=1777 ulock-tmp /tmp`)
+
+	// Another user ("nobody") made the directory the lock used to live in.
+	run(`d=/tmp/nixherd-$(id -u deploy); mkdir -m 755 "$d" && chown nobody "$d"`)
+	if r := deployGen("1"); r.Outcome != report.Switched {
+		t.Fatalf("with another user's /tmp/nixherd-UID: %+v", r)
+	}
+	if got := run(`stat -c '%a %U' /home/deploy/.local/state/nixherd`); got != "700 deploy" {
+		t.Errorf("the lock directory is %q, want 700 deploy", got)
+	}
+	gen1 := h.HomeGeneration("deploy")
+
+	for name, setup := range map[string]string{
+		"symlink":         `ln -s /run/testhost/elsewhere "$d"`,
+		"another user's":  `mkdir -m 755 "$d" && chown nobody "$d"`,
+		"not a directory": `: > "$d"`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			run(`d=/home/deploy/.local/state/nixherd; rm -rf "$d" /run/testhost/elsewhere; mkdir -m 755 /run/testhost/elsewhere; chown deploy /run/testhost/elsewhere; ` + setup)
+			r := deployGen("2-" + strings.ReplaceAll(name, " ", "-"))
+			if r.Outcome == report.Switched || !strings.Contains(r.Error, "refusing to take the deploy lock: /home/deploy/.local/state/nixherd is not a directory of deploy alone") {
+				t.Errorf("%+v", r)
+			}
+			if got := h.HomeGeneration("deploy"); got != gen1 {
+				t.Errorf("the home moved to %s", got)
+			}
+			if got := run(`stat -c %a /run/testhost/elsewhere; ls -A /run/testhost/elsewhere`); got != "755" {
+				t.Errorf("the symlink's target was changed: %q", got)
+			}
+		})
 	}
 }
