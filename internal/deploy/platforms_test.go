@@ -422,3 +422,39 @@ func TestUserLockIsTheUsersOwn(t *testing.T) {
 		})
 	}
 }
+
+// TestDeployRunsAnActivationWhosePathHasEquals: a store path may hold "="
+// (a derivation's name may). Deployed as a non-root user, the nix-darwin
+// activate script of such a path runs through sudo, and the host records
+// the activation; before, `sudo env PATH=… /nix/store/…=…/activate` took
+// the path for an assignment, ran nothing and the deploy said switched.
+func TestDeployRunsAnActivationWhosePathHasEquals(t *testing.T) {
+	testenv.NeedTool(t, "sudo")
+	c := testhost.Start(t, testhost.Options{Names: []string{"eqmac"}, DeployUser: "deploy", TrustedDeployUser: true})
+	h := c.Host("eqmac")
+	sys := testhost.FixtureMachine{Name: "eqmac=1", Platform: platform.Darwin, Generation: "1"}
+	dir := t.TempDir()
+	deployNix := fmt.Sprintf("{ machines.\"eqmac=1\" = { target = %q; platform = \"darwin\"; }; }\n", h.TargetAs("deploy"))
+	if err := testhost.WriteFixture(dir, testhost.FixtureOptions{Machines: []testhost.FixtureMachine{sys}, Files: map[string]string{"deploy.nix": deployNix}}); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := hosts.Load(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := deploy.Run(context.Background(), inv.Machines, deploy.Options{Flake: dir, Reach: fanout.Options{SSHOptions: c.SSHArgs()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := result(t, s, "eqmac=1")
+	if !strings.Contains(r.Path, "=") || r.Outcome != report.Switched {
+		t.Fatalf("%+v", r)
+	}
+	var acts []string
+	for _, a := range activationsOf(t, h) {
+		acts = append(acts, a.Action+" "+a.Path)
+	}
+	if len(acts) != 1 || acts[0] != "activate "+r.Path {
+		t.Errorf("activations on the host: %q, want activate %s", acts, r.Path)
+	}
+}

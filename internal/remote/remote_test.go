@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/nixherd/nixherd/internal/testenv"
 )
 
 func TestParseAddress(t *testing.T) {
@@ -59,8 +61,34 @@ func TestRemoteCommandAddsNixToPath(t *testing.T) {
 	if !strings.HasSuffix(lines[0], ":"+nixPath) || lines[1] != "a b|it's|" {
 		t.Errorf("got %q", out)
 	}
-	if got := remoteCommand(RootCmd("nix-env", "--version"), false); !strings.Contains(got, `exec sudo -n -- env "PATH=$PATH" nix-env --version`) {
+	if got := remoteCommand(RootCmd("nix-env", "--version"), false); !strings.Contains(got, `exec sudo -n -- /bin/sh -c`) || !strings.HasSuffix(got, " nix-env --version") {
 		t.Errorf("non-root: %s", got)
+	}
+}
+
+// TestRootCommandRunsAProgramWithEquals: a root command of a non-root
+// connection (through sudo) runs a program whose path holds "=", as a
+// store path may, with the caller's PATH; env would have taken the path
+// for an assignment, run nothing and exited 0.
+func TestRootCommandRunsAProgramWithEquals(t *testing.T) {
+	testenv.NeedRoot(t)
+	testenv.NeedTool(t, "sudo")
+	prog := filepath.Join(t.TempDir(), "x=1-darwin-system", "activate")
+	os.MkdirAll(filepath.Dir(prog), 0o755)
+	os.WriteFile(prog, []byte("#!/bin/sh\necho \"ran $1 with $PATH\"\n"), 0o755)
+	for name, line := range map[string]string{
+		"sudo -n": remoteCommand(RootCmd(prog, "arg"), false),
+		"sudo -S": func() string {
+			l, _ := (&SSH{sudoPassword: []byte("x")}).withSudoPassword(RootCmd(prog, "arg"))
+			return l
+		}(),
+	} {
+		cmd := exec.Command("sh", "-c", line)
+		cmd.Stdin = strings.NewReader("x\n") // sudo -S reads a password line; root's sudo asks none
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.HasPrefix(string(out), "ran arg with ") || !strings.Contains(string(out), nixPath) {
+			t.Errorf("%s: %v\n%s", name, err, out)
+		}
 	}
 }
 

@@ -326,11 +326,19 @@ func (s *SSH) Run(ctx context.Context, c Command) ([]byte, error) {
 // that puts Nix on PATH, and sudo's secure_path may drop it too.
 const nixPath = "/run/current-system/sw/bin:/nix/var/nix/profiles/default/bin"
 
+// withPath runs the words after it with the remote shell's PATH (Nix's
+// directories included) as root, where sudo has reset PATH to its
+// secure_path: a shell sets PATH and execs the program. `env "PATH=…"
+// PROG` would not do: env takes a program whose path holds "=" (a store
+// path may) for one more assignment, prints its environment instead and
+// exits 0, so nothing would run and the caller would see success.
+const withPath = `/bin/sh -c 'PATH=$1; export PATH; shift; exec "$@"' nixherd "$PATH"`
+
 // remoteCommand is the command line sent to the remote shell.
 func remoteCommand(c Command, isRoot bool) string {
 	line := `PATH="$PATH:` + nixPath + `"; export PATH; exec `
 	if c.Root && !isRoot {
-		line += `sudo -n -- env "PATH=$PATH" `
+		line += `sudo -n -- ` + withPath + ` `
 	}
 	return line + shell.Join(c.Args)
 }

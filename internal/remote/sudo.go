@@ -74,7 +74,7 @@ func (p *Pool) setupSudo(ctx context.Context, s *SSH) error {
 // read the password line) every time, even with credentials cached from the
 // previous command, so the line never reaches the command itself.
 func (s *SSH) withSudoPassword(c Command) (string, Command) {
-	line := `PATH="$PATH:` + nixPath + `"; export PATH; exec sudo -k -S -p '' -- env "PATH=$PATH" ` + shell.Join(c.Args)
+	line := `PATH="$PATH:` + nixPath + `"; export PATH; exec sudo -k -S -p '' -- ` + withPath + ` ` + shell.Join(c.Args)
 	in := c.Stdin
 	if in == nil {
 		in = bytes.NewReader(nil)

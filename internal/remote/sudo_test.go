@@ -15,7 +15,7 @@ func TestSudoPasswordGoesThroughStdinOnly(t *testing.T) {
 	if strings.Contains(line, "hunter2") {
 		t.Fatalf("the password is on the command line: %s", line)
 	}
-	if !strings.Contains(line, "sudo -k -S -p '' -- env") || !strings.HasSuffix(line, "nix-env -p /nix/var/nix/profiles/system --set /nix/store/x") {
+	if !strings.Contains(line, "sudo -k -S -p '' -- /bin/sh -c") || !strings.HasSuffix(line, "nix-env -p /nix/var/nix/profiles/system --set /nix/store/x") {
 		t.Fatalf("command line %q", line)
 	}
 	in, _ := io.ReadAll(c.Stdin)
