@@ -96,7 +96,8 @@ somewhere; 2 for bad input; 3 when some host could not be reached.`,
 }
 
 // execOutput shows the commands' output: prefixed lines as they come, or
-// one block per host with --group.
+// one block per host with --group; escaped (ui.EscapeText), since it is
+// the hosts' text (--json has it as sent).
 type execOutput struct {
 	stdout, stderr io.Writer
 	group          bool
@@ -110,7 +111,7 @@ func (o *execOutput) Line(h *fleetexec.Host, stderr bool, line string) {
 	if stderr {
 		w = o.stderr
 	}
-	fmt.Fprintf(w, "%s | %s\n", h.Label, line)
+	fmt.Fprintf(w, "%s | %s\n", h.Label, ui.EscapeText(line))
 }
 
 func (o *execOutput) Done(h *fleetexec.Host) {
@@ -119,10 +120,10 @@ func (o *execOutput) Done(h *fleetexec.Host) {
 	}
 	fmt.Fprintf(o.stdout, "── %s (%s): %s ──\n", strings.Join(h.Machines, ", "), h.Target, execStatus(h))
 	if h.Stdout != "" {
-		fmt.Fprint(o.stdout, strings.TrimSuffix(h.Stdout, "\n")+"\n")
+		fmt.Fprint(o.stdout, ui.EscapeText(strings.TrimSuffix(h.Stdout, "\n"))+"\n")
 	}
 	if h.Stderr != "" {
-		fmt.Fprint(o.stderr, strings.TrimSuffix(h.Stderr, "\n")+"\n")
+		fmt.Fprint(o.stderr, ui.EscapeText(strings.TrimSuffix(h.Stderr, "\n"))+"\n")
 	}
 }
 

@@ -110,7 +110,7 @@ evil=$(printf '/nix/store/aaaa-\033]0;pwned\007\033[2J-system')
 case "$mode:$SSH_ORIGINAL_COMMAND" in
 flood:*-\*-link*) head -c 536870912 /dev/zero | tr '\0' x; exit 0 ;;
 escapes:*-\*-link*) printf 'current /nix/var/nix/profiles/system-1-link\n1 1764100000 %s\n' "$evil"; exit 0 ;;
-escapes:*current-system*) printf '%s\n' "$evil"; exit 0 ;;
+escapes:*readlink*current-system*) printf '%s\n' "$evil"; exit 0 ;;
 fail:*-\*-link*) head -c 2097152 /dev/zero | tr '\0' '\n' >&2; printf '\033]0;pwned\007 boom\n' >&2; exit 1 ;;
 esac
 exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"`
@@ -126,7 +126,8 @@ func TestHostileHostCannotExhaustOrRetitle(t *testing.T) {
 	f.write(placement{testhost.FixtureMachine{Name: "hostile", Platform: platform.NixOS, Generation: "1"}, "hostile"})
 	mode := func(m string) { writeTestFile(t, filepath.Join(h.Dir, "mode"), m) }
 	run := func(args ...string) (string, string, int, int64) {
-		cmd := exec.Command(f.bin, append(args, "--flake", f.dir, "-F", c.SSHConfig)...)
+		// The flags go first: exec's command follows "--".
+		cmd := exec.Command(f.bin, append([]string{args[0], "--flake", f.dir, "-F", c.SSHConfig}, args[1:]...)...)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err := cmd.Run()
@@ -158,6 +159,18 @@ func TestHostileHostCannotExhaustOrRetitle(t *testing.T) {
 	out, errOut, _, _ = run("status")
 	if strings.ContainsAny(out+errOut, "\x1b\x07") || !strings.Contains(out, `\x1b]0;pwned\x07`) {
 		t.Errorf("status:\nstdout %q\nstderr %q", out, errOut)
+	}
+
+	// exec shows what the host printed, escaped, and keeps a bounded part.
+	mode("none")
+	out, errOut, code, _ = run("exec", "hostile", "--", "printf", `\033]0;pwned\007 hello\n`)
+	if code != 0 || strings.ContainsAny(out+errOut, "\x1b\x07") || !strings.Contains(out, `hostile | \x1b]0;pwned\x07 hello`) {
+		t.Errorf("exec: exit %d\nstdout %q\nstderr %q", code, out, errOut)
+	}
+	out, errOut, code, rss = run("exec", "hostile", "--group", "--", "head", "-c", "536870912", "/dev/zero")
+	t.Logf("exec of a flood: exit %d, max RSS %d MiB, %d bytes shown", code, rss>>20, len(out))
+	if code != 0 || rss > 256<<20 || !strings.Contains(out, "(only the first 4 MiB are kept)") {
+		t.Errorf("exec of a flood: exit %d, max RSS %d MiB\nstderr %.500q", code, rss>>20, errOut)
 	}
 
 	mode("fail")

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -118,7 +119,7 @@ func runOn(ctx context.Context, h *fanout.Host, m hosts.Machine, argv []string, 
 	_, err = r.Run(ctx, c)
 	stdout.flush()
 	stderr.flush()
-	res.Stdout, res.Stderr = stdout.all.String(), stderr.all.String()
+	res.Stdout, res.Stderr = stdout.kept(), stderr.kept()
 	var ee *remote.ExitError
 	switch {
 	case err == nil:
@@ -133,7 +134,10 @@ func runOn(ctx context.Context, h *fanout.Host, m hosts.Machine, argv []string, 
 	}
 }
 
-// lines splits what a command writes into lines for Output.
+// lines splits what a command writes into lines for Output, and keeps the
+// first remote.MaxOutput bytes of it for the summary: a host may print
+// without end, and neither what is kept nor a line without its newline may
+// grow with it.
 type lines struct {
 	res     *Host
 	out     Output
@@ -141,6 +145,18 @@ type lines struct {
 	stderr  bool
 	partial []byte
 	all     bytes.Buffer
+	cut     bool
+}
+
+// maxLine is where a line that has no newline yet is handed out anyway.
+const maxLine = 64 << 10
+
+// kept is the output kept, marked when more was printed.
+func (l *lines) kept() string {
+	if l.cut {
+		return l.all.String() + fmt.Sprintf("\n… (only the first %d MiB are kept)\n", remote.MaxOutput>>20)
+	}
+	return l.all.String()
 }
 
 // flush hands out a last line that has no newline.
@@ -154,18 +170,24 @@ func (l *lines) flush() {
 }
 
 func (l *lines) Write(p []byte) (int, error) {
-	l.all.Write(p)
+	room := remote.MaxOutput - l.all.Len()
+	l.all.Write(p[:max(0, min(len(p), room))])
+	l.cut = l.cut || len(p) > room
 	if l.out == nil {
 		return len(p), nil
 	}
 	l.partial = append(l.partial, p...)
 	for {
 		i := bytes.IndexByte(l.partial, '\n')
-		if i < 0 {
+		if i < 0 && len(l.partial) < maxLine {
 			break
 		}
-		line := strings.TrimSuffix(string(l.partial[:i]), "\r")
-		l.partial = l.partial[i+1:]
+		end, next := i, i+1
+		if i < 0 || i > maxLine {
+			end, next = maxLine, maxLine
+		}
+		line := strings.TrimSuffix(string(l.partial[:end]), "\r")
+		l.partial = l.partial[next:]
 		l.mu.Lock()
 		l.out.Line(l.res, l.stderr, line)
 		l.mu.Unlock()
