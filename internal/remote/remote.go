@@ -6,7 +6,13 @@
 // ControlMaster with its socket in a private temporary directory); every
 // command and every `nix copy` to that host reuses it, so a deploy costs one
 // SSH handshake per host. Host keys are verified as ssh is configured to:
-// nothing here turns StrictHostKeyChecking off.
+// nothing here turns StrictHostKeyChecking off, and UnsafeOptions names the
+// ssh arguments that would (or would run programs here), which a fleet's
+// own files may not set unless the user allows it.
+//
+// A host's answers are data: every runner reads at most MaxOutput of a
+// command's output (Exec), keeps only the end of its stderr, and errors
+// quote two lines of it (Excerpt).
 package remote
 
 import (
