@@ -5,39 +5,16 @@ package main
 // terminal escape sequences.
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/testhost"
 )
-
-// runNixherd runs the nixherd binary with args and returns stdout, stderr
-// and the exit code.
-func runNixherd(t *testing.T, bin string, args ...string) (string, string, int) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("nixherd %s: %v", strings.Join(args, " "), err)
-	}
-	return stdout.String(), stderr.String(), code
-}
 
 // TestDeployNixCannotTurnOffHostKeyChecking: the deployer's own ssh config
 // knows another key for the host (an impostor answers at its address). A
@@ -71,7 +48,8 @@ func TestDeployNixCannotTurnOffHostKeyChecking(t *testing.T) {
 	}
 	bin := nixherdBin(t)
 	deploy := func(extra ...string) (string, string, int) {
-		return runNixherd(t, bin, append([]string{"deploy", "--all", "--flake", fleet, "-F", config}, extra...)...)
+		out, errOut, code, _ := runNixherd(t, bin, append([]string{"deploy", "--all", "--flake", fleet, "-F", config}, extra...)...)
+		return out, errOut, code
 	}
 
 	// The premise: with the deployer's config alone, ssh refuses the host.
@@ -127,18 +105,7 @@ func TestHostileHostCannotExhaustOrRetitle(t *testing.T) {
 	mode := func(m string) { writeTestFile(t, filepath.Join(h.Dir, "mode"), m) }
 	run := func(args ...string) (string, string, int, int64) {
 		// The flags go first: exec's command follows "--".
-		cmd := exec.Command(f.bin, append([]string{args[0], "--flake", f.dir, "-F", c.SSHConfig}, args[1:]...)...)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		// Maxrss is in KiB on Linux.
-		return stdout.String(), stderr.String(), code, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
+		return runNixherd(t, f.bin, append([]string{args[0], "--flake", f.dir, "-F", c.SSHConfig}, args[1:]...)...)
 	}
 
 	mode("flood")

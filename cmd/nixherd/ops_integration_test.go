@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -86,12 +87,20 @@ func (f *opsFleet) write(ps ...placement) {
 // stderr and the exit code.
 func (f *opsFleet) nixherd(args ...string) (string, string, int) {
 	f.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
 	// The fleet's flags right after the subcommand: before a -- that ends
 	// nixherd's own arguments (exec).
 	args = append([]string{args[0], "--flake", f.dir, "-F", f.c.SSHConfig}, args[1:]...)
-	cmd := exec.CommandContext(ctx, f.bin, args...)
+	out, errOut, code, _ := runNixherd(f.t, f.bin, args...)
+	return out, errOut, code
+}
+
+// runNixherd runs the nixherd binary with args and returns its stdout,
+// stderr, exit code and the most memory it used (its peak RSS in bytes).
+func runNixherd(t *testing.T, bin string, args ...string) (string, string, int, int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -99,9 +108,10 @@ func (f *opsFleet) nixherd(args ...string) (string, string, int) {
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		f.t.Fatalf("nixherd %s: %v", strings.Join(args, " "), err)
+		t.Fatalf("nixherd %s: %v", strings.Join(args, " "), err)
 	}
-	return stdout.String(), stderr.String(), code
+	// Maxrss is in KiB on Linux.
+	return stdout.String(), stderr.String(), code, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
 }
 
 // must runs a nixherd command that has to succeed.
