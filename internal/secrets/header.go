@@ -168,7 +168,7 @@ func parseHeader(br *bufio.Reader) (*Header, error) {
 			return nil, err
 		}
 		if mac, ok := strings.CutPrefix(s, "--- "); ok {
-			if _, err := base64.RawStdEncoding.Strict().DecodeString(mac); err != nil || len(mac) != 43 {
+			if _, err := decodeBase64(mac); err != nil || len(mac) != 43 {
 				return nil, &HeaderError{line, "invalid header MAC encoding"}
 			}
 			if len(h.Stanzas) == 0 {
@@ -203,7 +203,7 @@ func parseHeader(br *bufio.Reader) (*Header, error) {
 			if len(s) > stanzaCols {
 				return nil, &HeaderError{line, "stanza body line longer than 64 columns"}
 			}
-			b, err := base64.RawStdEncoding.Strict().DecodeString(s)
+			b, err := decodeBase64(s)
 			if err != nil {
 				return nil, &HeaderError{line, "invalid base64 in stanza body"}
 			}
@@ -280,4 +280,14 @@ func (d *dearmor) Read(p []byte) (int, error) {
 	n := copy(p, d.buf)
 	d.buf = d.buf[n:]
 	return n, nil
+}
+
+// decodeBase64 decodes unpadded base64 as age does. Go's decoder skips
+// \r and \n anywhere in its input, even in Strict mode; age reads them as
+// part of the line and rejects it, so nixherd must too.
+func decodeBase64(s string) ([]byte, error) {
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, errors.New("a line break inside base64")
+	}
+	return base64.RawStdEncoding.Strict().DecodeString(s)
 }
