@@ -31,6 +31,8 @@ type Host struct {
 	hostKey string // "ssh-ed25519 AAAA…"
 	lease   *lease
 	netns   *netns // nil for loopback hosts
+	systemd bool   // systemd is its process 1 (Options.Systemd)
+	cgroup  string // a systemd host's cgroup directory, removed by stop
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed when cmd has been waited for
 	pid1    int           // the host's process 1 (the supervising shell), seen from outside
@@ -96,14 +98,18 @@ substituters =
 `
 
 func startHost(c *Cluster, name string, opts Options, clientPub []byte) (h *Host, err error) {
-	h = &Host{Name: name, Port: opts.Port, cluster: c, Dir: filepath.Join(c.Dir, "hosts", name)}
+	h = &Host{Name: name, Port: opts.Port, cluster: c, Dir: filepath.Join(c.Dir, "hosts", name), systemd: opts.Systemd}
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("host %s: %w", name, err)
 			h.stop(true)
 		}
 	}()
-	for _, d := range []string{"nix", "etc-nix", "root", "home", "etc", "tmp"} {
+	dirs := []string{"nix", "etc-nix", "root", "home", "etc", "tmp"}
+	if h.systemd {
+		dirs = append(dirs, "root-fs", "upper", "work") // the overlay root
+	}
+	for _, d := range dirs {
 		if err := os.MkdirAll(filepath.Join(h.Dir, d), 0o755); err != nil {
 			return h, err
 		}
@@ -171,6 +177,14 @@ func startHost(c *Cluster, name string, opts Options, clientPub []byte) (h *Host
 	if err := os.WriteFile(filepath.Join(h.Dir, "sshd_config"), []byte(sshdConfig), 0o644); err != nil {
 		return h, err
 	}
+	// Where sshd listens, in a file of its own so that a fixture generation
+	// can move it (FixtureMachine.SSHPort) and the previous one move it back.
+	listen := fmt.Sprintf("ListenAddress %s:%d\n", h.Addr, h.Port)
+	for _, f := range []string{"sshd-listen.default", "sshd-listen.conf"} {
+		if err := os.WriteFile(filepath.Join(h.Dir, f), []byte(listen), 0o644); err != nil {
+			return h, err
+		}
+	}
 	sshd, err := lookSbin("sshd")
 	if err != nil {
 		return h, err
@@ -178,6 +192,17 @@ func startHost(c *Cluster, name string, opts Options, clientPub []byte) (h *Host
 
 	args := []string{"unshare", "--mount", "--propagation", "private", "--uts", "--pid", "--fork", "--kill-child", "--mount-proc",
 		"/bin/sh", "-c", initScript, "testhost-init", h.Dir, h.Name}
+	var cgroup *os.File
+	if h.systemd {
+		args = h.systemdArgs()
+		if h.cgroup, err = newCgroup(name); err != nil {
+			return h, err
+		}
+		if cgroup, err = os.Open(h.cgroup); err != nil {
+			return h, err
+		}
+		defer cgroup.Close()
+	}
 	if h.netns != nil {
 		// nsenter without --fork execs unshare: the recorded pid stays unshare's.
 		args = append([]string{"nsenter", "--net=" + h.netns.path()}, args...)
@@ -188,13 +213,19 @@ func startHost(c *Cluster, name string, opts Options, clientPub []byte) (h *Host
 	}
 	defer log.Close()
 	h.cmd = exec.Command(args[0], args[1:]...)
-	h.cmd.Env = append(os.Environ(), "SSHD="+sshd)
+	h.cmd.Env = append(os.Environ(), "SSHD="+sshd, "NIX_DAEMON="+nixDaemon())
 	h.cmd.Stdout, h.cmd.Stderr = log, log
 	h.cmd.Dir = "/"
 	// Own process group: a terminal's ^C goes to the caller, who stops the
 	// hosts in order. Pdeathsig: if the caller dies, unshare dies, and
 	// --kill-child takes the whole host with it.
 	h.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if cgroup != nil {
+		// Born in the host's cgroup (clone3 CLONE_INTO_CGROUP): the cgroup
+		// namespace unshare makes is rooted there, and nothing of the host
+		// ever runs in this machine's own cgroups.
+		h.cmd.SysProcAttr.UseCgroupFD, h.cmd.SysProcAttr.CgroupFD = true, int(cgroup.Fd())
+	}
 	if err := h.cmd.Start(); err != nil {
 		return h, err
 	}
@@ -204,12 +235,15 @@ func startHost(c *Cluster, name string, opts Options, clientPub []byte) (h *Host
 	if err := h.waitReady(15 * time.Second); err != nil {
 		return h, err
 	}
+	if h.systemd {
+		return h, h.waitSystemRunning(15 * time.Second)
+	}
 	return h, nil
 }
 
 func (h *Host) sshdConfig(logLevel string) string {
-	return fmt.Sprintf(`# nixherd test host %[1]s
-ListenAddress %[2]s:%[3]d
+	return fmt.Sprintf(`# nixherd test host %[1]s (%[2]s:%[3]d)
+Include /run/testhost/sshd-listen.conf
 HostKey /run/testhost/ssh_host_ed25519_key
 PidFile none
 AuthorizedKeysFile /run/testhost/authorized_keys
@@ -290,6 +324,9 @@ func (h *Host) logs() string {
 			fmt.Fprintf(&b, "\n%s:\n%s", f, lastLines(s, 20))
 		}
 	}
+	if j := strings.TrimSpace(h.Journal(context.Background(), 30)); j != "" {
+		fmt.Fprintf(&b, "\njournal:\n%s", j)
+	}
 	if b.Len() == 0 {
 		return "(no output)"
 	}
@@ -343,6 +380,11 @@ func (h *Host) stop(release bool) error {
 			}
 		}
 		h.cmd = nil
+	}
+	if err := removeCgroup(h.cgroup, 10*time.Second); err != nil {
+		errs = append(errs, fmt.Errorf("host %s: %w", h.Name, err))
+	} else {
+		h.cgroup = ""
 	}
 	if h.pidNSFile != nil {
 		h.pidNSFile.Close()

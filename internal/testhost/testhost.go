@@ -81,6 +81,13 @@ type Options struct {
 	// only if it wants to (exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"). It
 	// may print floods or escape sequences first, or answer by itself.
 	SessionWrapper string
+	// Systemd boots real systemd as every host's process 1, as on NixOS:
+	// sshd runs as sshd.service, the system bus answers, systemd-run and
+	// systemctl work. The host's root is an overlay over this machine's,
+	// so nothing it writes reaches this machine (see systemd.go). Needs
+	// Debian's systemd and dbus and a cgroup2 hierarchy. Without it, a
+	// shell supervises sshd.
+	Systemd bool
 }
 
 // Cluster is a set of running test hosts sharing one client key.
@@ -189,6 +196,11 @@ func New(opts Options) (c *Cluster, err error) {
 	if _, err := lookSbin("sshd"); err != nil {
 		return nil, fmt.Errorf("test hosts need sshd (openssh-server): %w", err)
 	}
+	if opts.Systemd {
+		if err := needSystemd(); err != nil {
+			return nil, err
+		}
+	}
 
 	// The hosts' private directories are mounted over these, so they must
 	// exist here. /nix is missing on a fresh machine until Nix first runs as
@@ -203,7 +215,14 @@ func New(opts Options) (c *Cluster, err error) {
 	c = cl
 	if c.Dir == "" {
 		removeStaleDirs()
-		d, err := os.MkdirTemp("", tempPrefix)
+		removeStaleCgroups()
+		// A systemd host's overlay upper directory is kept off /tmp, as
+		// the recipe has it: /tmp is what a wrongly booted systemd wipes.
+		base := ""
+		if opts.Systemd {
+			base = systemdTempDir
+		}
+		d, err := os.MkdirTemp(base, tempPrefix)
 		if err != nil {
 			return nil, err
 		}
@@ -376,9 +395,10 @@ func (c *Cluster) deployNix(sshConfig bool, ms []DeployMachine) (string, error) 
 }
 
 const (
-	tempPrefix  = "nixherd-testhost-"
-	ownerFile   = "owner"    // "PID STARTTIME" of the process that made it
-	ownerNSFile = "owner-ns" // that process's pid namespace
+	tempPrefix     = "nixherd-testhost-"
+	systemdTempDir = "/var/tmp" // where systemd clusters' directories go
+	ownerFile      = "owner"    // "PID STARTTIME" of the process that made it
+	ownerNSFile    = "owner-ns" // that process's pid namespace
 )
 
 // processID identifies a running process across pid reuse: its pid and
@@ -407,7 +427,8 @@ func processID(pid int) string {
 func removeStaleDirs() {
 	ownNS, _ := os.Readlink("/proc/self/ns/pid")
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), tempPrefix+"*"))
-	for _, d := range dirs {
+	more, _ := filepath.Glob(filepath.Join(systemdTempDir, tempPrefix+"*"))
+	for _, d := range append(dirs, more...) {
 		owner, err := os.ReadFile(filepath.Join(d, ownerFile))
 		if err != nil {
 			continue // not ours, or being created
