@@ -1,0 +1,291 @@
+package faults
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nixherd/nixherd/internal/testhost"
+	"github.com/nixherd/nixherd/internal/watchdog"
+)
+
+// The watchdog's systemd branch, on hosts that run real systemd as process
+// 1 as every NixOS host does: the watchdog runs as the transient service
+// nixherd-watchdog-ID.service, the activation in the transient scope
+// nixherd-activation-ID.scope, which is how a hung activation is stopped
+// whole, and sshd is sshd.service, which activations restart and stop.
+// One cluster serves every case, each on a host of its own, in parallel.
+func TestSystemdWatchdog(t *testing.T) {
+	t.Run("systemd", func(t *testing.T) {
+		cases := []struct {
+			name string
+			test func(t *testing.T, f *fleet)
+		}{
+			{"activation-runs-in-a-scope", activationRunsInScope},
+			{"hung-activation-stopped-through-its-scope", hungActivationStoppedThroughScope},
+			{"activation-restarts-sshd.service", activationRestartsSSHD},
+			{"activation-stops-sshd.service", activationStopsSSHD},
+			{"activation-moves-sshd-port", activationMovesSSHDPort},
+		}
+		var names []string
+		for i := range cases {
+			names = append(names, fmt.Sprintf("sd%d", i+1))
+		}
+		c := testhost.Start(t, testhost.Options{Names: names, Systemd: true})
+		for i, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				tc.test(t, fleetOn(t, c, c.Hosts[i]))
+			})
+		}
+	})
+}
+
+// runUnits are the watchdog's units of run id on the host: its service
+// and the activation's scope.
+func runUnits(id string) (service, scope string) {
+	return "nixherd-watchdog-" + id + ".service", "nixherd-activation-" + id + ".scope"
+}
+
+// newestRun is the id of the host's newest watchdog run.
+func newestRun(t *testing.T, h *testhost.Host) string {
+	t.Helper()
+	ws := watchdogs(h)
+	if len(ws) == 0 {
+		t.Fatalf("%s: no watchdog run", h.Name)
+	}
+	return ws[len(ws)-1]
+}
+
+// unitProcesses lists the command lines of the processes in a unit of the
+// host, read from the host's cgroup on this machine.
+func unitProcesses(t *testing.T, h *testhost.Host, unit string) []string {
+	t.Helper()
+	cg, err := h.Systemctl(context.Background(), "show", "-p", "ControlGroup", "--value", unit)
+	if err != nil || strings.TrimSpace(cg) == "" {
+		return nil
+	}
+	procs, _ := os.ReadFile(filepath.Join(h.Cgroup(), strings.TrimSpace(cg), "cgroup.procs"))
+	var cmds []string
+	for _, pid := range strings.Fields(string(procs)) {
+		b, _ := os.ReadFile("/proc/" + pid + "/cmdline")
+		cmds = append(cmds, strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " ")))
+	}
+	return cmds
+}
+
+// awaitUnits waits until the host's units matching pattern are want.
+func awaitUnits(t *testing.T, h *testhost.Host, pattern string, want []string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		got, err := h.Units(context.Background(), pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(got)
+		if slices.Equal(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: units %s are %q, want %q within %s\n%s", h.Name, pattern, got, want, within, h.Journal(context.Background(), 40))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// noWatchdogUnitsLeft: once a run is over, its service and scope are gone
+// (--collect), whatever the outcome.
+func noWatchdogUnitsLeft(t *testing.T, h *testhost.Host) {
+	t.Helper()
+	awaitUnits(t, h, "nixherd-*", nil, 15*time.Second)
+}
+
+func sshdMainPID(t *testing.T, h *testhost.Host) int {
+	t.Helper()
+	out, err := h.Systemctl(context.Background(), "show", "-p", "MainPID", "--value", "sshd.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(out))
+	return pid
+}
+
+func sshdActive(t *testing.T, h *testhost.Host) {
+	t.Helper()
+	out, _ := h.Systemctl(context.Background(), "is-active", "sshd.service")
+	if got := strings.TrimSpace(out); got != "active" {
+		t.Errorf("%s: sshd.service is %s\n%s", h.Name, got, h.Journal(context.Background(), 30))
+	}
+	if _, err := h.Run(context.Background(), "true"); err != nil {
+		t.Errorf("%s: a new login fails: %v", h.Name, err)
+	}
+}
+
+// A guarded switch runs the activation in nixherd-activation-ID.scope and
+// the watchdog in nixherd-watchdog-ID.service; both exist while the
+// activation runs and are gone when the run is over.
+func activationRunsInScope(t *testing.T, f *fleet) {
+	h := f.hosts[0]
+	f.baseline()
+	gate := filepath.Join(h.Dir, "gate") // /run/testhost/gate inside
+	f.machines[h.Name].Generation = "b"
+	f.machines[h.Name].ActivateScript = "while [ ! -e /run/testhost/gate ]; do sleep 0.1; done"
+	f.write()
+
+	before := len(watchdogs(h))
+	r := f.start(h.Name)
+	f.awaitState(h, before, watchdog.Activating, time.Minute)
+	id := newestRun(t, h)
+	service, scope := runUnits(id)
+	awaitUnits(t, h, "nixherd-*", []string{scope, service}, 10*time.Second)
+	if cmds := unitProcesses(t, h, scope); !slices.ContainsFunc(cmds, func(c string) bool { return strings.Contains(c, "fixture/activate-hook") }) {
+		t.Errorf("the activation is not in %s: it holds %q", scope, cmds)
+	}
+	if cmds := unitProcesses(t, h, service); !slices.ContainsFunc(cmds, func(c string) bool { return strings.Contains(c, "watchdog.sh") }) {
+		t.Errorf("the watchdog is not in %s: it holds %q", service, cmds)
+	}
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := r.wait(t, time.Minute); code != 0 {
+		t.Fatalf("deploy exited %d\n%s", code, r.output())
+	}
+	if s := system(h); !consistentlyOn(h, s) || !strings.Contains(s, "fixture") {
+		t.Fatalf("after the deploy: %s", where(h))
+	}
+	noWatchdogUnitsLeft(t, h)
+}
+
+// A hung activation is stopped through its scope, every process of it,
+// also one that left its process group and session (setsid), and the host
+// rolls back.
+func hungActivationStoppedThroughScope(t *testing.T, f *fleet) {
+	h := f.hosts[0]
+	escaped := []string{"sleep", strconv.Itoa(marker(true) + 100)}
+	hung := []string{"sleep", strconv.Itoa(marker(true) + 200)}
+	// The previous generation, which the rollback activates again, notes
+	// what of the hung activation still runs by then: nothing may, the
+	// activation is stopped before the way back is taken. (Once the
+	// watchdog's service ends, systemd kills what is left in it anyway,
+	// so the end state alone would not tell.)
+	f.machines[h.Name].ActivateScript = fmt.Sprintf("pgrep -x -f '%s|%s' >>/run/testhost/left-at-rollback || true", strings.Join(escaped, " "), strings.Join(hung, " "))
+	f.write()
+	on := f.baseline()
+	f.machines[h.Name].Generation = "b"
+	f.machines[h.Name].ActivateScript = fmt.Sprintf("setsid %s </dev/null >/dev/null 2>&1 &\n%s", strings.Join(escaped, " "), strings.Join(hung, " "))
+	f.write()
+
+	before := len(watchdogs(h))
+	r := f.start(h.Name, "--activation-timeout", "3s")
+	f.awaitState(h, before, watchdog.Activating, time.Minute)
+	// The escapee really left the activation's process group.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(processes(escaped)) == 0 || len(processes(hung)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the activation's processes did not start\n%s", r.output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if pg1, pg2 := processGroup(processes(escaped)[0]), processGroup(processes(hung)[0]); pg1 == pg2 {
+		t.Fatalf("the escapee shares the activation's process group %s: the test proves nothing", pg1)
+	}
+	if code := r.wait(t, 25*time.Second); code != 1 {
+		t.Fatalf("deploy exited %d, want 1\n%s", code, r.output())
+	}
+	f.expectRolledBack(r, "activation did not finish within 3s")
+	f.assertOn(h, on[h.Name])
+	acts, _ := h.Activations()
+	if n := len(acts); n < 3 || acts[n-1].Path != on[h.Name] {
+		t.Fatalf("the previous generation was not activated again: %+v", acts)
+	}
+	if left, _ := os.ReadFile(filepath.Join(h.Dir, "left-at-rollback")); len(left) > 0 {
+		t.Errorf("processes (pids in the host) of the hung activation still ran when the rollback activated %s: %s", on[h.Name], left)
+	}
+	for _, argv := range [][]string{escaped, hung} {
+		if pids := processes(argv); len(pids) > 0 {
+			t.Errorf("%q of the stopped activation still runs: pids %v", argv, pids)
+		}
+	}
+	noWatchdogUnitsLeft(t, h)
+}
+
+// processGroup is the process group of a process, from /proc/PID/stat.
+func processGroup(pid string) string {
+	stat, _ := os.ReadFile("/proc/" + pid + "/stat")
+	_, rest, _ := strings.Cut(string(stat), ") ")
+	if f := strings.Fields(rest); len(f) > 2 {
+		return f[2]
+	}
+	return ""
+}
+
+// An activation that restarts sshd.service (NixOS does when sshd's unit
+// changed) keeps its sessions and a fresh login confirms it: committed.
+func activationRestartsSSHD(t *testing.T, f *fleet) {
+	h := f.hosts[0]
+	on := f.baseline()
+	pid := sshdMainPID(t, h)
+	f.machines[h.Name].Generation = "b"
+	f.machines[h.Name].SSHRestart = true
+	f.write()
+
+	r := f.deploy(h.Name)
+	if r.code != 0 {
+		t.Fatalf("deploy exited %d\n%s", r.code, r.output())
+	}
+	if s := system(h); s == on[h.Name] || !consistentlyOn(h, s) {
+		t.Fatalf("%s; want the new generation everywhere", where(h))
+	}
+	if now := sshdMainPID(t, h); now == pid {
+		t.Errorf("sshd.service was not restarted (pid %d)", pid)
+	}
+	sshdActive(t, h)
+	noWatchdogUnitsLeft(t, h)
+}
+
+// An activation that stops sshd.service: no fresh login can confirm it,
+// the host rolls back and sshd.service runs again.
+func activationStopsSSHD(t *testing.T, f *fleet) {
+	h := f.hosts[0]
+	on := f.baseline()
+	f.machines[h.Name].Generation = "b"
+	f.machines[h.Name].SSHDown = true
+	f.write()
+
+	r := f.deploy(h.Name)
+	f.expectRolledBack(r, "no confirmation within")
+	f.assertOn(h, on[h.Name])
+	sshdActive(t, h)
+	noWatchdogUnitsLeft(t, h)
+}
+
+// An activation that moves sshd to another port: no fresh login on the
+// usual port, the host rolls back and sshd listens where it did.
+func activationMovesSSHDPort(t *testing.T, f *fleet) {
+	h := f.hosts[0]
+	on := f.baseline()
+	f.machines[h.Name].Generation = "b"
+	f.machines[h.Name].SSHPort = h.Port + 1
+	f.write()
+
+	r := f.deploy(h.Name)
+	f.expectRolledBack(r, "no confirmation within")
+	f.assertOn(h, on[h.Name])
+	sshdActive(t, h)
+	noWatchdogUnitsLeft(t, h)
+}
+
+// killDeployer SIGKILLs a deploy.
+func killDeployer(t *testing.T, r *run) {
+	t.Helper()
+	r.cmd.Process.Signal(syscall.SIGKILL)
+	r.wait(t, 10*time.Second)
+}
