@@ -33,6 +33,7 @@ func TestSystemdWatchdog(t *testing.T) {
 			{"activation-restarts-sshd.service", activationRestartsSSHD},
 			{"activation-stops-sshd.service", activationStopsSSHD},
 			{"activation-moves-sshd-port", activationMovesSSHDPort},
+			{"activation-leaves-a-process-behind", activationLeavesProcess},
 		}
 		var names []string
 		for i := range cases {
@@ -281,6 +282,32 @@ func activationMovesSSHDPort(t *testing.T, f *fleet) {
 	f.assertOn(h, on[h.Name])
 	sshdActive(t, h)
 	noWatchdogUnitsLeft(t, h)
+}
+
+// An activation that ends but leaves a process behind (here one that left
+// its session): what is left in its scope is stopped when the activation
+// ends, as systemd does with a transient service's leftovers (nixos-rebuild
+// runs switch-to-configuration as one), and the scope goes. Before the fix
+// the scope and the process stayed for good.
+func activationLeavesProcess(t *testing.T, f *fleet) {
+	h := f.hosts[0]
+	on := f.baseline()
+	left := []string{"sleep", strconv.Itoa(marker(true) + 300)}
+	f.machines[h.Name].Generation = "b"
+	f.machines[h.Name].ActivateScript = fmt.Sprintf("setsid %s </dev/null >/dev/null 2>&1 &", strings.Join(left, " "))
+	f.write()
+
+	r := f.deploy(h.Name)
+	if r.code != 0 {
+		t.Fatalf("deploy exited %d\n%s", r.code, r.output())
+	}
+	if s := system(h); s == on[h.Name] || !consistentlyOn(h, s) {
+		t.Fatalf("%s; want the new generation everywhere", where(h))
+	}
+	noWatchdogUnitsLeft(t, h)
+	if pids := processes(left); len(pids) > 0 {
+		t.Errorf("%q, left behind by the activation, still runs: pids %v", left, pids)
+	}
 }
 
 // killDeployer SIGKILLs a deploy.

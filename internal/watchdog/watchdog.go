@@ -15,7 +15,9 @@
 // script on the machine so that it holds without the deployer: it runs in a
 // process group (and under systemd a scope) of its own, and when it has not
 // finished in time (or the deployer aborts meanwhile) all of it is stopped
-// and the machine rolls back.
+// and the machine rolls back. Under systemd, what an activation leaves
+// running in its scope when it ends is stopped too, as systemd stops a
+// transient service's leftovers (nixos-rebuild's way to run it).
 //
 // Limits: the machine must be able to run the previous generation's
 // activation again (that one has no deadline: it is the way back); and a

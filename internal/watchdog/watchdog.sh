@@ -120,6 +120,27 @@ stop_activation() {
 	wait "$apid" 2>/dev/null
 }
 
+# end_scope: once the activation has ended, what it left in its scope (a
+# process that outlived it, also one in a session of its own) is stopped
+# too, so that neither the next step (confirmation or rollback) nor the
+# rest of the machine's life runs beside it, and the scope goes. systemd
+# does the same with a transient service's leftovers when its main process
+# exits; nixos-rebuild runs switch-to-configuration as such a service.
+end_scope() {
+	[ -n "$scope" ] || return 0
+	systemctl kill --signal=SIGTERM "$scope.scope" 2>/dev/null || return 0
+	i=0
+	while systemctl is-active --quiet "$scope.scope" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt 10 ]; then
+			log "processes the activation left behind ignore SIGTERM: killing them"
+			systemctl kill --signal=SIGKILL "$scope.scope" 2>/dev/null
+			break
+		fi
+		sleep 0.1 2>/dev/null || sleep 1
+	done
+}
+
 # in_words SECONDS: 600 -> 10m, 90 -> 90s.
 in_words() {
 	if [ $(($1 % 60)) -eq 0 ]; then echo "$(($1 / 60))m"; else echo "${1}s"; fi
@@ -219,6 +240,7 @@ else
 	wait "$apid"
 	rc=$?
 fi
+end_scope
 printf '%s\n' "$rc" >"$dir/activation.rc"
 log "activation exited $rc"
 if [ "$rc" -ne 0 ]; then
