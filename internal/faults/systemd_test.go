@@ -3,6 +3,7 @@ package faults
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -34,6 +35,7 @@ func TestSystemdWatchdog(t *testing.T) {
 			{"activation-stops-sshd.service", activationStopsSSHD},
 			{"activation-moves-sshd-port", activationMovesSSHDPort},
 			{"activation-leaves-a-process-behind", activationLeavesProcess},
+			{"activation-breaks-sshd.service", activationBreaksSSHD},
 		}
 		var names []string
 		for i := range cases {
@@ -308,6 +310,40 @@ func activationLeavesProcess(t *testing.T, f *fleet) {
 	if pids := processes(left); len(pids) > 0 {
 		t.Errorf("%q, left behind by the activation, still runs: pids %v", left, pids)
 	}
+}
+
+// An activation after which sshd.service cannot start (its new port is
+// taken): systemd restarts it until its start limit stops it, the host
+// rolls back, and sshd.service runs again although the limit was hit
+// moments before. Before the fix the watchdog's `systemctl restart` was
+// refused ("start request repeated too quickly") and the host stayed
+// unreachable.
+func activationBreaksSSHD(t *testing.T, f *fleet) {
+	h := f.hosts[0]
+	on := f.baseline()
+	taken, err := net.Listen("tcp", net.JoinHostPort(h.Addr, strconv.Itoa(h.Port+2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	f.machines[h.Name].Generation = "b"
+	f.machines[h.Name].SSHPort = h.Port + 2
+	f.write()
+
+	r := f.deploy(h.Name)
+	f.expectRolledBack(r, "no confirmation within")
+	f.assertOn(h, on[h.Name])
+	// The rollback's own activation starts sshd.service cleanly (NixOS's
+	// would exit 4 if systemd refused to).
+	acts, _ := h.Activations()
+	if last := acts[len(acts)-1]; last.Path != on[h.Name] || last.Exit != 0 {
+		t.Errorf("the rollback's activation: %+v", last)
+	}
+	if !strings.Contains(h.Journal(context.Background(), 200), "sshd.service: Start request repeated too quickly") {
+		t.Errorf("sshd.service did not hit its start limit: the test proves nothing\n%s", h.Journal(context.Background(), 60))
+	}
+	sshdActive(t, h)
+	noWatchdogUnitsLeft(t, h)
 }
 
 // killDeployer SIGKILLs a deploy.

@@ -11,7 +11,9 @@
 // that a fresh login still works; only then does the script set the profile
 // and make the new generation the boot default. Without a confirmation in
 // time, or after an abort, the script re-activates the previous generation
-// and restarts sshd. The activation itself has a deadline too, kept by the
+// and restarts sshd; under systemd it first clears the failed state and
+// start limits the new generation left (a crash-looping sshd.service hits
+// its limit within a second, and systemd would refuse to start it again). The activation itself has a deadline too, kept by the
 // script on the machine so that it holds without the deployer: it runs in a
 // process group (and under systemd a scope) of its own, and when it has not
 // finished in time (or the deployer aborts meanwhile) all of it is stopped

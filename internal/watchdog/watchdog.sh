@@ -74,10 +74,12 @@ activate() { # activate STOREPATH MODE
 # Under systemd the activation gets a scope of its own: its cgroup holds
 # whatever the activation starts, even what leaves its process group, and it
 # is not this script's unit, so stopping it does not stop us.
-scope=
-if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1 &&
-	command -v systemctl >/dev/null 2>&1; then
-	scope=nixherd-activation-${dir##*/}
+systemd= scope=
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+	systemd=1
+	if command -v systemd-run >/dev/null 2>&1; then
+		scope=nixherd-activation-${dir##*/}
+	fi
 fi
 
 # start_activation COMMAND...: runs COMMAND in the background as the leader
@@ -149,7 +151,7 @@ in_words() {
 restart_sshd() {
 	if [ -x "$hooks/restart-sshd" ]; then
 		"$hooks/restart-sshd"
-	elif [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+	elif [ -n "$systemd" ]; then
 		systemctl restart sshd.service 2>/dev/null || systemctl restart ssh.service
 	elif [ "$kind" = darwin ] && command -v launchctl >/dev/null 2>&1; then
 		launchctl kickstart -k system/com.openssh.sshd
@@ -169,6 +171,10 @@ rollback() { # rollback REASON
 	if [ "$(readlink -f "$profile" 2>/dev/null)" != "$prev" ]; then
 		nix-env -p "$profile" --set "$prev" || log "resetting $profile failed"
 	fi
+	# Units that the new generation made fail, and start limits they hit
+	# (a crash-looping sshd hits its limit within a second), must not keep
+	# the previous generation from starting them again.
+	[ -z "$systemd" ] || systemctl reset-failed 2>/dev/null || log "systemctl reset-failed failed"
 	case $kind in
 	nixos) activate "$prev" switch ;;
 	*) activate "$prev" ;;
