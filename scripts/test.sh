@@ -12,6 +12,10 @@ command -v age >/dev/null 2>&1 || need+=(age)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v git >/dev/null 2>&1 || need+=(git)
 command -v sudo >/dev/null 2>&1 || need+=(sudo)  # test hosts' non-root deploy user
+# Test hosts with real systemd as process 1 (never booted on this machine's
+# own root: see internal/testhost/systemd.go).
+[ -x /lib/systemd/systemd ] && command -v systemd-run >/dev/null 2>&1 || need+=(systemd)
+command -v dbus-daemon >/dev/null 2>&1 || need+=(dbus)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: missing ${need[*]}; run as root or install them" >&2
@@ -19,8 +23,16 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
   echo "test.sh: installing ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${need[@]}" >/dev/null
+  # Installed packages must not start their services on this machine (dbus
+  # and systemd would try): policy-rc.d says no while apt runs.
+  policy=/usr/sbin/policy-rc.d own_policy=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && own_policy=1
+  fi
+  rc=0
+  { apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null; } || rc=$?
+  [ -z "$own_policy" ] || rm -f "$policy"
+  [ $rc -eq 0 ] || exit $rc
 fi
 export PATH="$PATH:/usr/sbin:/sbin"
 

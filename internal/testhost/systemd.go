@@ -110,8 +110,7 @@ Description=SSH Daemon (nixherd test host $name)
 DefaultDependencies=no
 
 [Service]
-ExecStart=$SSHD -D -f /run/testhost/sshd_config -E /run/testhost/sshd.log
-ExecStartPost=/bin/sh -c 'echo \$\$MAINPID >/run/testhost/sshd.pid'
+ExecStart=$SSHD -D -f /run/testhost/sshd_config -E /run/testhost/sshd.log -o PidFile=/run/testhost/sshd.pid
 ExecStopPost=/bin/rm -f /run/testhost/sshd.pid
 KillMode=process
 Restart=always

@@ -3,15 +3,18 @@ package testhost_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/nixherd/nixherd/internal/testenv"
 	"github.com/nixherd/nixherd/internal/testhost"
 )
 
@@ -275,8 +278,17 @@ func TestSystemdFixtureDrivesSSHD(t *testing.T) {
 	if err := waitSSH(h, false, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(readHostFile(t, h, "/run/testhost/sshd.log"), fmt.Sprintf("port %d", h.Port+1)) {
-		t.Errorf("sshd does not listen on port %d:\n%s", h.Port+1, h.SSHDLog())
+	moved := net.JoinHostPort(h.Addr, strconv.Itoa(h.Port+1))
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		conn, err := net.DialTimeout("tcp", moved, time.Second)
+		if err == nil {
+			conn.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sshd does not listen on %s: %v\n%s", moved, err, h.SSHDLog())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	inside("good")
 	if err := waitSSH(h, true, 10*time.Second); err != nil {
@@ -399,4 +411,26 @@ func TestSystemdHostCleanup(t *testing.T) {
 		}
 		run(t, next.Hosts[0], "true")
 	})
+}
+
+// A deploy user on a systemd host: sudo works, the store is reached
+// through the host's nix-daemon.service, and sudo reaches systemd.
+func TestSystemdDeployUser(t *testing.T) {
+	testenv.NeedTool(t, "sudo")
+	c := startSystemd(t, testhost.Options{N: 1, DeployUser: "deploy", TrustedDeployUser: true})
+	h := c.Hosts[0]
+	out, err := h.SSHAs(context.Background(), "deploy", `id -un; sudo -n id -u; test -S /nix/var/nix/daemon-socket/socket && echo socket; sudo -n systemd-run --wait --pipe --quiet echo as root`).CombinedOutput()
+	if got := strings.TrimSpace(string(out)); err != nil || got != "deploy\n0\nsocket\nas root" {
+		t.Fatalf("as deploy: %q, %v", got, err)
+	}
+	if units := activeUnits(t, h); !slices.Contains(units, "nix-daemon.service") {
+		t.Errorf("nix-daemon.service does not run: %q", units)
+	}
+	m := testhost.FixtureMachine{Name: "devnix", Platform: testhost.NixOS, Generation: "user"}
+	top := build(t, fixture(t, m), m)[0]
+	cmd := exec.Command("nix", "copy", "--to", "ssh://"+strings.SplitN(h.TargetAs("deploy"), ":", 2)[0], top)
+	cmd.Env = append(os.Environ(), c.Env()...)
+	if out, err := cmd.CombinedOutput(); err != nil || !h.HasStorePath(top) {
+		t.Fatalf("copy as the deploy user: %v\n%s", err, out)
+	}
 }
