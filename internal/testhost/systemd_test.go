@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/testenv"
 	"github.com/nixherd/nixherd/internal/testhost"
 )
@@ -227,10 +228,10 @@ func TestSystemdFixtureDrivesSSHD(t *testing.T) {
 	c := startSystemd(t, testhost.Options{N: 1})
 	h := c.Hosts[0]
 	ctx := context.Background()
-	good := testhost.FixtureMachine{Name: "devnix", Platform: testhost.NixOS, Generation: "good"}
-	restarts := testhost.FixtureMachine{Name: "devnix", Platform: testhost.NixOS, Generation: "restart", SSHRestart: true}
-	closes := testhost.FixtureMachine{Name: "devnix", Platform: testhost.NixOS, Generation: "nossh", SSHDown: true}
-	moves := testhost.FixtureMachine{Name: "devnix", Platform: testhost.NixOS, Generation: "port", SSHPort: h.Port + 1}
+	good := testhost.FixtureMachine{Name: "devnix", Platform: platform.NixOS, Generation: "good"}
+	restarts := testhost.FixtureMachine{Name: "devnix", Platform: platform.NixOS, Generation: "restart", SSHRestart: true}
+	closes := testhost.FixtureMachine{Name: "devnix", Platform: platform.NixOS, Generation: "nossh", SSHDown: true}
+	moves := testhost.FixtureMachine{Name: "devnix", Platform: platform.NixOS, Generation: "port", SSHPort: h.Port + 1}
 	paths := map[string]string{}
 	for _, m := range []testhost.FixtureMachine{good, restarts, closes, moves} {
 		paths[m.Generation] = build(t, fixture(t, m), m)[0]
@@ -426,7 +427,7 @@ func TestSystemdDeployUser(t *testing.T) {
 	if units := activeUnits(t, h); !slices.Contains(units, "nix-daemon.service") {
 		t.Errorf("nix-daemon.service does not run: %q", units)
 	}
-	m := testhost.FixtureMachine{Name: "devnix", Platform: testhost.NixOS, Generation: "user"}
+	m := testhost.FixtureMachine{Name: "devnix", Platform: platform.NixOS, Generation: "user"}
 	top := build(t, fixture(t, m), m)[0]
 	cmd := exec.Command("nix", "copy", "--to", "ssh://"+strings.SplitN(h.TargetAs("deploy"), ":", 2)[0], top)
 	cmd.Env = append(os.Environ(), c.Env()...)
