@@ -540,7 +540,8 @@ func TestKilledDeployerLeavesHostToRollBack(t *testing.T) {
 				before := len(watchdogs(h))
 				r := f.start(h.Name)
 				f.awaitState(h, before, state, time.Minute)
-				killDeployer(t, r)
+				r.cmd.Process.Signal(syscall.SIGKILL)
+				r.wait(t, 10*time.Second)
 				activated := f.awaitState(h, before, watchdog.Activated, 30*time.Second)
 				if consistentlyOn(h, on[h.Name]) {
 					t.Fatal("rolled back before the deployer died: the test proves nothing")

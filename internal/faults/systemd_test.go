@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -32,8 +31,8 @@ func TestSystemdWatchdog(t *testing.T) {
 			{"activation-runs-in-a-scope", activationRunsInScope},
 			{"hung-activation-stopped-through-its-scope", hungActivationStoppedThroughScope},
 			{"activation-restarts-sshd.service", activationRestartsSSHD},
-			{"activation-stops-sshd.service", activationStopsSSHD},
-			{"activation-moves-sshd-port", activationMovesSSHDPort},
+			{"activation-stops-sshd.service", sshdGoes(func(m *testhost.FixtureMachine, _ *testhost.Host) { m.SSHDown = true })},
+			{"activation-moves-sshd-port", sshdGoes(func(m *testhost.FixtureMachine, h *testhost.Host) { m.SSHPort = h.Port + 1 })},
 			{"activation-leaves-a-process-behind", activationLeavesProcess},
 			{"activation-breaks-sshd.service", activationBreaksSSHD},
 		}
@@ -113,11 +112,10 @@ func noWatchdogUnitsLeft(t *testing.T, h *testhost.Host) {
 
 func sshdMainPID(t *testing.T, h *testhost.Host) int {
 	t.Helper()
-	out, err := h.Systemctl(context.Background(), "show", "-p", "MainPID", "--value", "sshd.service")
+	pid, err := h.MainPID(context.Background(), "sshd.service")
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(out))
 	return pid
 }
 
@@ -240,13 +238,7 @@ func activationRestartsSSHD(t *testing.T, f *fleet) {
 	f.machines[h.Name].SSHRestart = true
 	f.write()
 
-	r := f.deploy(h.Name)
-	if r.code != 0 {
-		t.Fatalf("deploy exited %d\n%s", r.code, r.output())
-	}
-	if s := system(h); s == on[h.Name] || !consistentlyOn(h, s) {
-		t.Fatalf("%s; want the new generation everywhere", where(h))
-	}
+	f.expectCommitted(f.deploy(h.Name), h, on[h.Name])
 	if now := sshdMainPID(t, h); now == pid {
 		t.Errorf("sshd.service was not restarted (pid %d)", pid)
 	}
@@ -254,36 +246,23 @@ func activationRestartsSSHD(t *testing.T, f *fleet) {
 	noWatchdogUnitsLeft(t, h)
 }
 
-// An activation that stops sshd.service: no fresh login can confirm it,
-// the host rolls back and sshd.service runs again.
-func activationStopsSSHD(t *testing.T, f *fleet) {
-	h := f.hosts[0]
-	on := f.baseline()
-	f.machines[h.Name].Generation = "b"
-	f.machines[h.Name].SSHDown = true
-	f.write()
+// sshdGoes is an activation that takes sshd away (change sets it up: stop
+// sshd.service, move it to another port): no fresh login can confirm it,
+// the host rolls back and sshd.service runs where it did.
+func sshdGoes(change func(m *testhost.FixtureMachine, h *testhost.Host)) func(t *testing.T, f *fleet) {
+	return func(t *testing.T, f *fleet) {
+		h := f.hosts[0]
+		on := f.baseline()
+		f.machines[h.Name].Generation = "b"
+		change(f.machines[h.Name], h)
+		f.write()
 
-	r := f.deploy(h.Name)
-	f.expectRolledBack(r, "no confirmation within")
-	f.assertOn(h, on[h.Name])
-	sshdActive(t, h)
-	noWatchdogUnitsLeft(t, h)
-}
-
-// An activation that moves sshd to another port: no fresh login on the
-// usual port, the host rolls back and sshd listens where it did.
-func activationMovesSSHDPort(t *testing.T, f *fleet) {
-	h := f.hosts[0]
-	on := f.baseline()
-	f.machines[h.Name].Generation = "b"
-	f.machines[h.Name].SSHPort = h.Port + 1
-	f.write()
-
-	r := f.deploy(h.Name)
-	f.expectRolledBack(r, "no confirmation within")
-	f.assertOn(h, on[h.Name])
-	sshdActive(t, h)
-	noWatchdogUnitsLeft(t, h)
+		r := f.deploy(h.Name)
+		f.expectRolledBack(r, "no confirmation within")
+		f.assertOn(h, on[h.Name])
+		sshdActive(t, h)
+		noWatchdogUnitsLeft(t, h)
+	}
 }
 
 // An activation that ends but leaves a process behind (here one that left
@@ -299,13 +278,7 @@ func activationLeavesProcess(t *testing.T, f *fleet) {
 	f.machines[h.Name].ActivateScript = fmt.Sprintf("setsid %s </dev/null >/dev/null 2>&1 &", strings.Join(left, " "))
 	f.write()
 
-	r := f.deploy(h.Name)
-	if r.code != 0 {
-		t.Fatalf("deploy exited %d\n%s", r.code, r.output())
-	}
-	if s := system(h); s == on[h.Name] || !consistentlyOn(h, s) {
-		t.Fatalf("%s; want the new generation everywhere", where(h))
-	}
+	f.expectCommitted(f.deploy(h.Name), h, on[h.Name])
 	noWatchdogUnitsLeft(t, h)
 	if pids := processes(left); len(pids) > 0 {
 		t.Errorf("%q, left behind by the activation, still runs: pids %v", left, pids)
@@ -346,9 +319,14 @@ func activationBreaksSSHD(t *testing.T, f *fleet) {
 	noWatchdogUnitsLeft(t, h)
 }
 
-// killDeployer SIGKILLs a deploy.
-func killDeployer(t *testing.T, r *run) {
-	t.Helper()
-	r.cmd.Process.Signal(syscall.SIGKILL)
-	r.wait(t, 10*time.Second)
+// expectCommitted checks the deploy succeeded and the host is consistently
+// on a generation other than old.
+func (f *fleet) expectCommitted(r *run, h *testhost.Host, old string) {
+	f.t.Helper()
+	if r.code != 0 {
+		f.t.Fatalf("deploy exited %d\n%s", r.code, r.output())
+	}
+	if s := system(h); s == old || !consistentlyOn(h, s) {
+		f.t.Fatalf("%s; want the new generation everywhere", where(h))
+	}
 }

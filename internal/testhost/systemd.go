@@ -374,6 +374,16 @@ func (h *Host) Units(ctx context.Context, pattern string) ([]string, error) {
 	return units, nil
 }
 
+// MainPID is the main process of a unit of the host (its pid inside the
+// host), 0 when it has none.
+func (h *Host) MainPID(ctx context.Context, unit string) (int, error) {
+	out, err := h.Systemctl(ctx, "show", "-p", "MainPID", "--value", unit)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(out))
+}
+
 // Journal returns the end of the host's journal.
 func (h *Host) Journal(ctx context.Context, lines int) string {
 	if !h.systemd || h.pid1 == 0 {

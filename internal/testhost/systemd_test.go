@@ -205,11 +205,10 @@ func TestSystemdHosts(t *testing.T) {
 
 func mainPID(t *testing.T, h *testhost.Host) int {
 	t.Helper()
-	out, err := h.Systemctl(context.Background(), "show", "-p", "MainPID", "--value", "sshd.service")
+	pid, err := h.MainPID(context.Background(), "sshd.service")
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(out))
 	return pid
 }
 
