@@ -83,6 +83,23 @@ func unitProcesses(t *testing.T, h *testhost.Host, unit string) []string {
 	return cmds
 }
 
+// awaitProcess waits until a process whose command line contains cmd runs
+// in the host's unit.
+func awaitProcess(t *testing.T, h *testhost.Host, unit, cmd string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		cmds := unitProcesses(t, h, unit)
+		if slices.ContainsFunc(cmds, func(c string) bool { return strings.Contains(c, cmd) }) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no %s in %s: it holds %q", h.Name, cmd, unit, cmds)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // awaitUnits waits until the host's units matching pattern are want.
 func awaitUnits(t *testing.T, h *testhost.Host, pattern string, want []string, within time.Duration) {
 	t.Helper()
@@ -119,14 +136,21 @@ func sshdMainPID(t *testing.T, h *testhost.Host) int {
 	return pid
 }
 
+// sshdActive waits until sshd.service runs and a new login works.
 func sshdActive(t *testing.T, h *testhost.Host) {
 	t.Helper()
-	out, _ := h.Systemctl(context.Background(), "is-active", "sshd.service")
-	if got := strings.TrimSpace(out); got != "active" {
-		t.Errorf("%s: sshd.service is %s\n%s", h.Name, got, h.Journal(context.Background(), 30))
-	}
-	if _, err := h.Run(context.Background(), "true"); err != nil {
-		t.Errorf("%s: a new login fails: %v", h.Name, err)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, _ := h.Systemctl(context.Background(), "is-active", "sshd.service")
+		state := strings.TrimSpace(out)
+		_, err := h.Run(context.Background(), "true")
+		if state == "active" && err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: sshd.service is %s, a new login: %v\n%s", h.Name, state, err, h.Journal(context.Background(), 30))
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -147,12 +171,8 @@ func activationRunsInScope(t *testing.T, f *fleet) {
 	id := newestRun(t, h)
 	service, scope := runUnits(id)
 	awaitUnits(t, h, "nixherd-*", []string{scope, service}, 10*time.Second)
-	if cmds := unitProcesses(t, h, scope); !slices.ContainsFunc(cmds, func(c string) bool { return strings.Contains(c, "fixture/activate-hook") }) {
-		t.Errorf("the activation is not in %s: it holds %q", scope, cmds)
-	}
-	if cmds := unitProcesses(t, h, service); !slices.ContainsFunc(cmds, func(c string) bool { return strings.Contains(c, "watchdog.sh") }) {
-		t.Errorf("the watchdog is not in %s: it holds %q", service, cmds)
-	}
+	awaitProcess(t, h, scope, "fixture/activate-hook") // the activation's hook, which waits for the gate
+	awaitProcess(t, h, service, "watchdog.sh")
 	if err := os.WriteFile(gate, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
