@@ -24,8 +24,8 @@ import (
 // system bus — is tested against the real thing. It follows the recipe in
 // the team's contracts (§9), whose hazard is that systemd booted on this
 // machine's own root starts every enabled unit and wipes the real /tmp. So
-// systemd is exec'ed only when all of this holds, checked by the init
-// script itself just before the exec:
+// systemd is exec'ed only once all of this is in place (the init script
+// checks the file systems and the probe right before the exec):
 //   - the root is an overlay (lower: this machine's /, upper: the host's
 //     directory), so that every write lands in the host's upper directory;
 //     /run, /tmp and /dev/shm are tmpfs of their own, /nix, /etc/nix, /root

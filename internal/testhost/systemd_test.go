@@ -131,7 +131,14 @@ func TestSystemdHosts(t *testing.T) {
 					t.Errorf("%s runs %s, which is not the host's", h.Name, u)
 				}
 			}
-			for _, u := range []string{"ssh.service", "ssh.socket", "systemd-tmpfiles-setup.service", "apt-daily.timer", "getty@tty1.service", "systemd-logind.service", "systemd-sysctl.service", "systemd-modules-load.service"} {
+			// Debian's sshd, and the units that reach past the host (kernel
+			// modules, sysctl, binfmt, clock, pstore, firstboot, logind,
+			// gettys, debugfs, configfs, tracing and fuse mounts, timers).
+			for _, u := range []string{"ssh.service", "ssh.socket",
+				"systemd-modules-load.service", "systemd-sysctl.service", "systemd-binfmt.service", "proc-sys-fs-binfmt_misc.automount",
+				"systemd-timesyncd.service", "systemd-pstore.service", "systemd-firstboot.service", "systemd-logind.service",
+				"getty@tty1.service", "getty.target", "sys-kernel-debug.mount", "sys-kernel-config.mount", "sys-kernel-tracing.mount",
+				"sys-fs-fuse-connections.mount", "systemd-tmpfiles-setup.service", "apt-daily.timer"} {
 				if out, _ := h.Systemctl(ctx, "show", "-p", "LoadState", "--value", u); strings.TrimSpace(out) != "masked" && strings.TrimSpace(out) != "not-found" {
 					t.Errorf("%s: %s is %q, want masked", h.Name, u, strings.TrimSpace(out))
 				}
