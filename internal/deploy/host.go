@@ -48,9 +48,15 @@ func (d *run) machine(ctx context.Context, c plan.Closure, h *fanout.Host, locks
 	m := c.Machine
 	start := time.Now()
 	res = report.Result{Machine: m.Name, Target: m.Target, Platform: string(c.Platform), Path: c.OutPath}
-	progress := report.To(d.o.Reporter, m.Name)
+	phases := &report.Phases{}
+	toReporter := report.To(d.o.Reporter, m.Name)
+	progress := func(p report.Phase, detail string) {
+		phases.Enter(p, time.Now())
+		toReporter(p, detail)
+	}
 	defer func() {
 		res.Seconds = time.Since(start).Seconds()
+		res.Phases = phases.Seconds(time.Now())
 		if res.Err != nil {
 			res.Error = res.Err.Error()
 			d.o.Reporter.Event(report.Event{Machine: m.Name, Phase: report.PhaseFailed, Detail: string(res.Outcome), Err: res.Err, Time: time.Now()})

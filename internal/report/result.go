@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"slices"
+	"time"
 )
 
 // Outcome is how the work on one machine ended.
@@ -61,8 +62,49 @@ type Result struct {
 	Copied    *Copied  `json:"copied,omitempty"`
 	WouldCopy []string `json:"wouldCopy,omitempty"`
 	Seconds   float64  `json:"seconds"`
-	Error     string   `json:"error,omitempty"`
-	Err       error    `json:"-"`
+	// Phases is the time spent in each phase, in seconds (a deploy's:
+	// where the time of a guarded switch goes).
+	Phases map[Phase]float64 `json:"phases,omitempty"`
+	Error  string            `json:"error,omitempty"`
+	Err    error             `json:"-"`
+}
+
+// Phases times the phases a machine goes through: each lasts until the
+// next one is entered.
+type Phases struct {
+	current Phase
+	since   time.Time
+	spent   map[Phase]float64
+}
+
+// Enter starts phase p at t (a repeated phase, such as a copy's progress,
+// goes on).
+func (ps *Phases) Enter(p Phase, t time.Time) {
+	if p == ps.current {
+		return
+	}
+	ps.close(t)
+	ps.current, ps.since = p, t
+	if p == PhaseDone || p == PhaseFailed {
+		ps.current = "" // the end, not a phase that takes time
+	}
+}
+
+func (ps *Phases) close(t time.Time) {
+	if ps.current == "" {
+		return
+	}
+	if ps.spent == nil {
+		ps.spent = map[Phase]float64{}
+	}
+	ps.spent[ps.current] += t.Sub(ps.since).Seconds()
+}
+
+// Seconds ends the phase going on at t and returns the time of each.
+func (ps *Phases) Seconds(t time.Time) map[Phase]float64 {
+	ps.close(t)
+	ps.current = ""
+	return ps.spent
 }
 
 // Copied counts store paths sent to a host.

@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -53,6 +54,8 @@ type bench struct {
 	payload int
 	nixLog  string // where the nix wrappers log their argv
 	env     []string
+	// phases are the per-phase seconds of the last deploy's machines.
+	phases []map[string]float64
 }
 
 func run(nixherd string, n, payload int) error {
@@ -103,10 +106,12 @@ func run(nixherd string, n, payload int) error {
 	if err != nil {
 		return err
 	}
+	guardedPhases := medians(b.phases)
 	nhPlain, err := b.deploy("5", append([]string{"--no-rollback"}, b.names...)...)
 	if err != nil {
 		return err
 	}
+	plainPhases := medians(b.phases)
 	noop, err := b.deploy("5", b.names...)
 	if err != nil {
 		return err
@@ -122,6 +127,8 @@ func run(nixherd string, n, payload int) error {
 
 	fmt.Fprintf(os.Stderr, "# %d hosts, %d KiB changed per closure: 1 host %.2fs, %d hosts %.2fs; by hand %.2fs, nixherd %.2fs, with --no-rollback %.2fs; no-op %.2fs (evaluation and build alone %.2fs); ssh true to every host %.2fs\n",
 		n, payload>>10, one.Seconds(), n, all.Seconds(), raw.Seconds(), nh.Seconds(), nhPlain.Seconds(), noop.Seconds(), planOnly.Seconds(), sshTrue.Seconds())
+	fmt.Fprintf(os.Stderr, "# phases of one host, median of %d (guarded): %s\n", n, guardedPhases)
+	fmt.Fprintf(os.Stderr, "# phases of one host, median of %d (--no-rollback): %s\n", n, plainPhases)
 	fmt.Printf("bench: fanout=%.2f\n", all.Seconds()/one.Seconds())
 	fmt.Printf("bench: overhead=%.2f\n", nh.Seconds()/raw.Seconds())
 	fmt.Printf("bench: overhead_no_rollback=%.2f\n", nhPlain.Seconds()/raw.Seconds())
@@ -176,12 +183,15 @@ func (b *bench) deploy(gen string, args ...string) (time.Duration, error) {
 		OK       bool `json:"ok"`
 		Machines []struct {
 			Machine, Outcome, Path string
+			Phases                 map[string]float64
 		} `json:"machines"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil || !sum.OK || len(sum.Machines) != len(machines) {
 		return 0, fmt.Errorf("nixherd deploy (generation %s) did not deploy every host: %v\n%s", gen, err, stdout.String())
 	}
+	b.phases = b.phases[:0]
 	for _, h := range sum.Machines {
+		b.phases = append(b.phases, h.Phases)
 		if got := b.c.Host(h.Machine).CurrentSystem(); got != h.Path {
 			return 0, fmt.Errorf("%s runs %s after the deploy, want %s", h.Machine, got, h.Path)
 		}
@@ -239,6 +249,27 @@ func (b *bench) byHand(gen string) (time.Duration, error) {
 		}
 	}
 	return d, nil
+}
+
+// medians writes the median time of each phase over the machines, in the
+// order the pipeline goes through them.
+func medians(ms []map[string]float64) string {
+	order := []string{"connect", "lock", "copy", "realise", "guard", "profile", "activate", "health", "confirm", "rollback"}
+	var out []string
+	for _, p := range order {
+		var xs []float64
+		for _, m := range ms {
+			if v, ok := m[p]; ok {
+				xs = append(xs, v)
+			}
+		}
+		if len(xs) == 0 {
+			continue
+		}
+		sort.Float64s(xs)
+		out = append(out, fmt.Sprintf("%s %.3fs", p, xs[len(xs)/2]))
+	}
+	return strings.Join(out, ", ")
 }
 
 // sshTrue times one `ssh HOST true` per host, all at once: a new login to
