@@ -58,6 +58,12 @@ type Nix struct {
 	// Env is added to the environment of every nix process (for NIX_SSHOPTS
 	// the copy functions add their own).
 	Env []string
+	// Flags are the user's nix options (-L, --show-trace, …), given to
+	// every nix invocation that evaluates or builds.
+	Flags Flags
+	// Log, when set, receives nix's stderr as it is written (it is kept
+	// for error messages too): what -L, -v and --show-trace ask to see.
+	Log io.Writer
 }
 
 var features = []string{"--extra-experimental-features", "nix-command flakes"}
@@ -131,15 +137,19 @@ func (n *Nix) runLog(ctx context.Context, env []string, log io.Writer, text func
 	cmd.WaitDelay = 2 * time.Second
 	var stdout bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, log
+	if n.Log != nil {
+		cmd.Stderr = io.MultiWriter(log, n.Log)
+	}
 	if err := cmd.Run(); err != nil {
 		return stdout.Bytes(), &Error{Args: append([]string{prog}, args...), Stderr: text(), Err: err}
 	}
 	return stdout.Bytes(), nil
 }
 
-// nix runs `nix <sub> <features> args...`.
+// nix runs `nix <sub> <features> <the user's flags> args...`.
 func (n *Nix) nix(ctx context.Context, env []string, args ...string) ([]byte, error) {
 	full := append([]string{args[0]}, features...)
+	full = append(full, n.Flags.Args(args[0])...)
 	full = append(full, args[1:]...)
 	return n.run(ctx, env, n.Bin, full...)
 }

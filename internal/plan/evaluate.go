@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/nixherd/nixherd/internal/flakeref"
 	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/nix"
 	"github.com/nixherd/nixherd/internal/platform"
@@ -79,7 +80,7 @@ func Evaluate(ctx context.Context, n *nix.Nix, flakeDir string, machines []hosts
 
 // evaluate is Evaluate that also counts the nix evaluations it ran.
 func evaluate(ctx context.Context, n *nix.Nix, flakeDir string, machines []hosts.Machine) ([]Closure, int, error) {
-	abs, err := filepath.Abs(flakeDir)
+	abs, err := flakeref.ForNix(flakeDir)
 	if err != nil {
 		return nil, 0, err
 	}
