@@ -16,6 +16,9 @@ func ParseRef(s string) (map[string]string, error) {
 	if s == "" {
 		return nil, fmt.Errorf("empty flake reference")
 	}
+	if strings.ContainsAny(s, " \t\r\n") {
+		return nil, fmt.Errorf("%q: a flake reference has no spaces", s)
+	}
 	if strings.HasPrefix(s, "/") || strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../") || s == "." {
 		return withQuery(map[string]string{"type": "path"}, "path", s)
 	}
@@ -32,6 +35,9 @@ func ParseRef(s string) (map[string]string, error) {
 		return withQuery(map[string]string{"type": "path"}, "path", rest)
 	}
 	if kind, transport, ok := strings.Cut(scheme, "+"); ok {
+		if err := needHost(transport + ":" + rest); err != nil {
+			return nil, err
+		}
 		switch kind {
 		case "git", "hg":
 			return parseRepoURL(kind, transport+":"+rest)
@@ -42,6 +48,9 @@ func ParseRef(s string) (map[string]string, error) {
 	}
 	switch scheme {
 	case "http", "https", "file":
+		if err := needHost(s); err != nil {
+			return nil, err
+		}
 		if isArchive(rest) {
 			return withQuery(map[string]string{"type": "tarball"}, "url", s)
 		}
@@ -54,6 +63,22 @@ func ParseRef(s string) (map[string]string, error) {
 }
 
 var revRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
+// flakeIDRE is what nix takes as a registry name (its flakeIdRegex).
+var flakeIDRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_-]*$`)
+
+// needHost refuses a network URL without a host ("https://", "ssh:///x"):
+// nix cannot fetch it. file: URLs name a local path instead.
+func needHost(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL: %w", raw, err)
+	}
+	if u.Scheme != "file" && u.Host == "" {
+		return fmt.Errorf("%q has no host", raw)
+	}
+	return nil
+}
 
 // refOrRev stores a trailing path component or query value under "rev"
 // when it looks like a commit hash and under "ref" otherwise, as nix does.
@@ -107,6 +132,9 @@ func parseIndirect(s string) (map[string]string, error) {
 	parts := strings.Split(path, "/")
 	if parts[0] == "" || len(parts) > 3 {
 		return nil, fmt.Errorf("bad flake reference %q", s)
+	}
+	if !flakeIDRE.MatchString(parts[0]) {
+		return nil, fmt.Errorf("%q is not a flake reference: give a URL (github:owner/repo, git+https://…, path:./dir) or a registry name", s)
 	}
 	attrs := map[string]string{"type": "indirect", "id": parts[0]}
 	for _, p := range parts[1:] {

@@ -13,6 +13,28 @@ import (
 	"github.com/nixherd/nixherd/internal/nixlang"
 )
 
+// MinPort is the lowest port a service may be given: the ones below are
+// privileged and belong to the host's own services.
+const MinPort = 1024
+
+// UnknownSecretError is a secret for a service that secrets.nix does not
+// list (or a fleet without secrets.nix): it must be declared, with the keys
+// that may read it, before it can be created and mounted.
+type UnknownSecretError struct {
+	Secret string
+	// Rules is the secrets.nix that lacks it ("" when the fleet has none);
+	// Listed are the secrets it lists.
+	Rules  string
+	Listed []string
+}
+
+func (e *UnknownSecretError) Error() string {
+	if e.Rules == "" {
+		return fmt.Sprintf("secret %s: the fleet has no secrets/secrets.nix to declare it in", e.Secret)
+	}
+	return fmt.Sprintf("secret %s: %s does not list %s.age (it lists: %s)", e.Secret, e.Rules, e.Secret, strings.Join(e.Listed, ", "))
+}
+
 // MaxNameLength is the longest container name: with privateNetwork the
 // host side of the container's veth is "ve-NAME", and older kernels limit
 // interface names to 15 bytes.
@@ -42,10 +64,10 @@ type EnvVar struct{ Key, Value string }
 func ParseEnv(s string) (EnvVar, error) {
 	key, value, ok := strings.Cut(s, "=")
 	if !ok {
-		return EnvVar{}, fmt.Errorf("--env %q: want KEY=VALUE", s)
+		return EnvVar{}, fmt.Errorf("%q: want KEY=VALUE", s)
 	}
 	if !validEnvKey(key) {
-		return EnvVar{}, fmt.Errorf("--env %q: %q is not an environment variable name (letters, digits and _, not starting with a digit)", s, key)
+		return EnvVar{}, fmt.Errorf("%q: %q is not an environment variable name (letters, digits and _, not starting with a digit)", s, key)
 	}
 	return EnvVar{Key: key, Value: value}, nil
 }
@@ -118,6 +140,9 @@ type Change struct {
 	// because flake.nix still uses it elsewhere); KeptInput says why not.
 	Input     string
 	KeptInput string
+	// Warnings are what the edit does not refuse but the user should know:
+	// the port is used on a machine that will run the service.
+	Warnings []string
 }
 
 // fleetFiles are the two files a service edit touches, read and parsed.
@@ -178,14 +203,17 @@ func Add(root string, spec Spec) (*Change, error) {
 	if err := CheckName(spec.Name); err != nil {
 		return nil, err
 	}
-	if strings.TrimSpace(spec.FlakeURL) == "" || strings.ContainsAny(spec.FlakeURL, "\n\r") {
-		return nil, fmt.Errorf("--flake: give the service flake's URL, e.g. git+ssh://git@github.com/you/%s.git", spec.Name)
+	if strings.TrimSpace(spec.FlakeURL) == "" {
+		return nil, fmt.Errorf("the service flake's URL is empty: give one such as git+ssh://git@github.com/you/%s.git", spec.Name)
 	}
 	if _, err := flakelock.ParseRef(spec.FlakeURL); err != nil {
-		return nil, fmt.Errorf("--flake %s is not a flake reference: %w", spec.FlakeURL, err)
+		return nil, fmt.Errorf("the service flake's URL %q is not a flake reference: %w", spec.FlakeURL, err)
 	}
 	if spec.Port < 1 || spec.Port > 65535 {
 		return nil, fmt.Errorf("port %d is not a TCP port (1..65535)", spec.Port)
+	}
+	if spec.Port < MinPort {
+		return nil, fmt.Errorf("port %d is below %d: ports under %d belong to the host's own services (ssh on 22, a web server on 80 and 443) and need privileges in the container; give the service a port from %d up", spec.Port, MinPort, MinPort, MinPort)
 	}
 	if spec.Index > MaxIndex {
 		return nil, fmt.Errorf("index %d gives 192.168.100.%d: 10 + index must be at most %d (index 0..%d)", spec.Index, firstOctet+spec.Index, lastOctet, MaxIndex)
@@ -223,9 +251,10 @@ func Add(root string, spec Spec) (*Change, error) {
 		return nil, err
 	}
 	return &Change{
-		Root:    root,
-		Service: spec,
-		Input:   spec.Name,
+		Root:     root,
+		Service:  spec,
+		Input:    spec.Name,
+		Warnings: portWarnings(ff, spec.Port),
 		Files: []FileChange{
 			{Path: FlakeFile, Old: ff.flakeSrc, New: []byte(newFlake.Src)},
 			{Path: ff.servicesPath, Old: ff.servicesSrc, New: []byte(newServices.Src)},
@@ -241,20 +270,20 @@ func checkEnvironment(spec Spec) error {
 	seen := map[string]bool{}
 	for _, e := range spec.Environment {
 		if !validEnvKey(e.Key) {
-			return fmt.Errorf("--env %s=…: %q is not an environment variable name", e.Key, e.Key)
+			return fmt.Errorf("environment %s=…: %q is not an environment variable name", e.Key, e.Key)
 		}
 		if why, ok := reserved[e.Key]; ok {
-			return fmt.Errorf("--env %s=…: %s", e.Key, why)
+			return fmt.Errorf("environment %s=…: %s", e.Key, why)
 		}
 		if seen[e.Key] {
-			return fmt.Errorf("--env %s is given twice", e.Key)
+			return fmt.Errorf("environment variable %s is given twice", e.Key)
 		}
 		seen[e.Key] = true
 	}
 	secrets := map[string]bool{}
 	for _, s := range spec.Secrets {
 		if secrets[s] {
-			return fmt.Errorf("--secret %s is given twice", s)
+			return fmt.Errorf("secret %s is given twice", s)
 		}
 		secrets[s] = true
 	}
@@ -309,7 +338,7 @@ func pickIndex(root string, f *fleet.Fleet, spec Spec) (int, error) {
 func checkSecrets(f *fleet.Fleet, secrets []string) error {
 	for _, s := range secrets {
 		if f.SecretsFile == "" {
-			return fmt.Errorf("--secret %s: the fleet has no secrets/secrets.nix to list it", s)
+			return &UnknownSecretError{Secret: s}
 		}
 		listed := false
 		var names []string
@@ -319,7 +348,7 @@ func checkSecrets(f *fleet.Fleet, secrets []string) error {
 			listed = listed || sec.Name == s+".age"
 		}
 		if !listed {
-			return fmt.Errorf("--secret %s: %s does not list %s.age (it lists: %s); add it with nixherd secrets edit %s.age", s, filepath.Join(f.Root, f.SecretsFile), s, strings.Join(names, ", "), s)
+			return &UnknownSecretError{Secret: s, Rules: filepath.Join(f.Root, f.SecretsFile), Listed: names}
 		}
 	}
 	return nil
