@@ -65,6 +65,8 @@ type Activation struct {
 	// when there was none): what a rollback returns to.
 	Previous target.Generation
 	Report   func(report.Phase, string)
+	// Output is what a dry activation printed (what would change).
+	Output string
 }
 
 // Strategy makes a machine run its new configuration.
@@ -116,7 +118,9 @@ func Apply(ctx context.Context, req Request, res *report.Result) {
 	res.PreviousGeneration = prev.Number
 	a := &Activation{Machine: req.Machine, Runner: r, Executor: exec, Path: req.Path, Action: req.Action,
 		Generation: req.Generation, Profile: profile, Previous: prev, Report: req.Report}
-	if err := req.Strategy.Activate(ctx, a); err != nil {
+	err = req.Strategy.Activate(ctx, a)
+	res.Output = a.Output
+	if err != nil {
 		// Where the machine ended, as far as its profile tells.
 		res.Generation = prev.Number
 		if cur, e := target.Current(context.WithoutCancel(ctx), r, profile); e == nil {
@@ -183,9 +187,15 @@ func OutcomeOf(a target.Action) report.Outcome {
 // nixos-rebuild, darwin-rebuild and home-manager switch do. For a rollback
 // (Activation.Generation) it switches the profile to that generation, checks
 // it resolves to the planned path, and activates it.
-type Direct struct{}
+type Direct struct {
+	// RestoreProfile puts the profile back on the generation it was on
+	// when the activation of a new one fails (a local switch), so the
+	// failed configuration is not what the machine boots next. The failed
+	// generation stays, unused, until it is deleted.
+	RestoreProfile bool
+}
 
-func (Direct) Activate(ctx context.Context, a *Activation) error {
+func (d Direct) Activate(ctx context.Context, a *Activation) error {
 	switch {
 	case a.Generation > 0:
 		a.Report(report.PhaseProfile, fmt.Sprintf("generation %d", a.Generation))
@@ -201,9 +211,52 @@ func (Direct) Activate(ctx context.Context, a *Activation) error {
 		if err := a.Executor.SetProfile(ctx, a.Runner, a.Path); err != nil {
 			return err
 		}
+		a.Report(report.PhaseActivate, string(a.Action))
+		err := activate(ctx, a)
+		if err != nil && d.RestoreProfile {
+			return restoreProfile(ctx, a, err)
+		}
+		return err
 	}
 	a.Report(report.PhaseActivate, string(a.Action))
+	return activate(ctx, a)
+}
+
+// activate runs the executor's activation; a dry activation's output is
+// kept in a.Output, since showing it is what dry-activate is for.
+func activate(ctx context.Context, a *Activation) error {
+	if dry, ok := a.Executor.(target.DryActivator); ok && a.Action == target.DryActivate {
+		out, err := dry.DryActivate(ctx, a.Runner, a.Path)
+		a.Output = out
+		return err
+	}
 	return a.Executor.Activate(ctx, a.Runner, a.Path, a.Action)
+}
+
+// restoreProfile puts the profile back on the previous generation after the
+// new one failed to activate, and, where the platform has a boot loader
+// (NixOS), makes the previous generation the boot default again: the
+// failed activation may have installed its own. The failed configuration
+// keeps running until the next switch or reboot.
+func restoreProfile(ctx context.Context, a *Activation, failed error) error {
+	ctx = context.WithoutCancel(ctx) // an interrupt must not leave it half done
+	if a.Previous.Number == 0 {
+		return fmt.Errorf("%w\n%s had no generation before this one: it stays on the new one", failed, a.Profile)
+	}
+	a.Report(report.PhaseRollback, fmt.Sprintf("profile back to generation %d", a.Previous.Number))
+	cur, err := target.SwitchGeneration(ctx, a.Runner, a.Profile, a.Previous.Number, target.NeedsRoot(a.Executor))
+	if err != nil {
+		return fmt.Errorf("%w\nputting %s back on generation %d failed too: %w", failed, a.Profile, a.Previous.Number, err)
+	}
+	if cur.Path != a.Previous.Path {
+		return fmt.Errorf("%w\n%s was put back on generation %d, but it points at %s, not %s", failed, a.Profile, a.Previous.Number, cur.Path, a.Previous.Path)
+	}
+	if a.Executor.Supports(target.Boot) == nil {
+		if err := a.Executor.Activate(ctx, a.Runner, a.Previous.Path, target.Boot); err != nil {
+			return fmt.Errorf("%w\n%s is back on generation %d, but making it the boot default again failed: %w", failed, a.Profile, a.Previous.Number, err)
+		}
+	}
+	return fmt.Errorf("%w\n%s is back on generation %d (%s), the default for the next boot; the failed configuration runs until the next switch or reboot", failed, a.Profile, a.Previous.Number, a.Previous.Path)
 }
 
 // Elapsed sets res.Seconds to the time since start.

@@ -65,11 +65,49 @@ func (c Configurations) All() []string {
 	return slices.Compact(all)
 }
 
-// Identity is what the local machine is called.
+// Identity is what the local machine is called, and what it is.
 type Identity struct {
 	Hostname string // short host name (darwin: LocalHostName)
 	User     string
 	GOOS     string
+	// NixOS is true on NixOS (it has /etc/NIXOS, or os-release says ID=nixos).
+	NixOS bool
+}
+
+// ErrWrongPlatform is returned (wrapped) when this machine cannot run a
+// configuration of the platform asked for: a NixOS system anywhere but on
+// NixOS, a nix-darwin system anywhere but on macOS.
+var ErrWrongPlatform = errors.New("this machine cannot run it")
+
+// CanRun says why this machine cannot switch to a configuration of platform
+// p, before anything is built or changed: its profile and activation would
+// take over a system of another kind (a NixOS profile set on Debian stays
+// there, failing at every activation). home-manager runs anywhere.
+func (id Identity) CanRun(p platform.Platform) error {
+	switch {
+	case p == platform.NixOS && !id.NixOS:
+		return fmt.Errorf("%w: it is a NixOS configuration and this machine is not NixOS (it has no /etc/NIXOS)", ErrWrongPlatform)
+	case p == platform.Darwin && id.GOOS != "darwin":
+		return fmt.Errorf("%w: it is a nix-darwin configuration and this machine is not a Mac (%s)", ErrWrongPlatform, id.GOOS)
+	}
+	return nil
+}
+
+// isNixOS looks for the marks NixOS leaves on the machines it runs.
+func isNixOS() bool {
+	if _, err := os.Stat("/etc/NIXOS"); err == nil {
+		return true
+	}
+	data, err := os.ReadFile("/etc/os-release")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "ID="); ok && strings.Trim(v, `"'`) == "nixos" {
+			return true
+		}
+	}
+	return false
 }
 
 // Resolve picks the configuration to build for the machine described by id:
@@ -131,7 +169,7 @@ func list(names []string) string {
 
 // This describes the machine nixherd runs on.
 func This(ctx context.Context) Identity {
-	id := Identity{GOOS: runtime.GOOS, User: os.Getenv("USER")}
+	id := Identity{GOOS: runtime.GOOS, User: os.Getenv("USER"), NixOS: runtime.GOOS == "linux" && isNixOS()}
 	if id.User == "" && os.Geteuid() == 0 {
 		id.User = "root"
 	}

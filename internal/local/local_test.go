@@ -27,16 +27,16 @@ func TestResolve(t *testing.T) {
 		want     Machine
 		err      string
 	}{
-		{name: "nixos by hostname", conf: fleet, id: Identity{"devnix", "dylan", "linux"}, want: Machine{"devnix", platform.NixOS}},
-		{name: "darwin by LocalHostName", conf: fleet, id: Identity{"devmac", "dylan", "darwin"}, want: Machine{"devmac", platform.Darwin}},
-		{name: "a darwin name on linux is not this host", conf: fleet, id: Identity{"devmac", "x", "linux"}, err: `no machine of the flake matches this host "devmac"`},
-		{name: "home user@host", conf: fleet, id: Identity{"build", "dylan", "linux"}, want: Machine{"dylan@build", platform.Home}},
-		{name: "home user", conf: fleet, id: Identity{"anything", "ci", "linux"}, want: Machine{"ci", platform.Home}},
-		{name: "explicit wins", conf: fleet, id: Identity{"devnix", "dylan", "linux"}, explicit: "ephem", want: Machine{"ephem", platform.NixOS}},
-		{name: "explicit unknown", conf: fleet, id: Identity{"devnix", "dylan", "linux"}, explicit: "nope", err: `the flake defines no machine "nope" (machines: ci, devmac, devnix, dylan@build, ephem)`},
-		{name: "deploy.nix local", conf: withLocal("ephem"), id: Identity{"laptop", "me", "linux"}, want: Machine{"ephem", platform.NixOS}},
-		{name: "two local", conf: withLocal("ephem", "devnix"), id: Identity{"laptop", "me", "linux"}, err: "several machines are deployed to \"local\" (ephem, devnix)"},
-		{name: "nothing matches", conf: fleet, id: Identity{"laptop", "me", "linux"}, err: "no machine of the flake matches this host"},
+		{name: "nixos by hostname", conf: fleet, id: Identity{"devnix", "dylan", "linux", false}, want: Machine{"devnix", platform.NixOS}},
+		{name: "darwin by LocalHostName", conf: fleet, id: Identity{"devmac", "dylan", "darwin", false}, want: Machine{"devmac", platform.Darwin}},
+		{name: "a darwin name on linux is not this host", conf: fleet, id: Identity{"devmac", "x", "linux", false}, err: `no machine of the flake matches this host "devmac"`},
+		{name: "home user@host", conf: fleet, id: Identity{"build", "dylan", "linux", false}, want: Machine{"dylan@build", platform.Home}},
+		{name: "home user", conf: fleet, id: Identity{"anything", "ci", "linux", false}, want: Machine{"ci", platform.Home}},
+		{name: "explicit wins", conf: fleet, id: Identity{"devnix", "dylan", "linux", false}, explicit: "ephem", want: Machine{"ephem", platform.NixOS}},
+		{name: "explicit unknown", conf: fleet, id: Identity{"devnix", "dylan", "linux", false}, explicit: "nope", err: `the flake defines no machine "nope" (machines: ci, devmac, devnix, dylan@build, ephem)`},
+		{name: "deploy.nix local", conf: withLocal("ephem"), id: Identity{"laptop", "me", "linux", false}, want: Machine{"ephem", platform.NixOS}},
+		{name: "two local", conf: withLocal("ephem", "devnix"), id: Identity{"laptop", "me", "linux", false}, err: "several machines are deployed to \"local\" (ephem, devnix)"},
+		{name: "nothing matches", conf: fleet, id: Identity{"laptop", "me", "linux", false}, err: "no machine of the flake matches this host"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Resolve(tc.conf, tc.id, tc.explicit)
@@ -60,7 +60,7 @@ func withLocal(names ...string) Configurations {
 }
 
 func TestBootstrapCommand(t *testing.T) {
-	args, err := BootstrapCommand("darwin", "/src/fleet", "devmac", false)
+	args, err := BootstrapCommand("darwin", "/src/fleet", "devmac", false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,14 +69,14 @@ func TestBootstrapCommand(t *testing.T) {
 	if !slices.Equal(args, want) {
 		t.Fatalf("args = %q\nwant   %q", args, want)
 	}
-	args, _ = BootstrapCommand("darwin", "/src/fleet", "devmac", true)
+	args, _ = BootstrapCommand("darwin", "/src/fleet", "devmac", true, nil)
 	if args[0] != "nix" {
 		t.Fatalf("as root the command starts with %q, want no sudo", args[0])
 	}
 }
 
 func TestBootstrapRefusesOffDarwin(t *testing.T) {
-	_, err := BootstrapCommand("linux", ".", "devmac", true)
+	_, err := BootstrapCommand("linux", ".", "devmac", true, nil)
 	if !errors.Is(err, ErrNotDarwin) || !strings.Contains(err.Error(), "this is linux") {
 		t.Fatalf("err = %v", err)
 	}

@@ -3,10 +3,10 @@ package local
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/nixherd/nixherd/internal/apply"
+	"github.com/nixherd/nixherd/internal/flakeref"
 	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/nix"
 	"github.com/nixherd/nixherd/internal/plan"
@@ -29,7 +29,7 @@ in {
 
 // FlakeConfigurations reads the configuration names of the flake in dir.
 func FlakeConfigurations(ctx context.Context, n *nix.Nix, dir string) (Configurations, error) {
-	abs, err := filepath.Abs(dir)
+	abs, err := flakeref.ForNix(dir)
 	if err != nil {
 		return Configurations{}, err
 	}
@@ -49,6 +49,9 @@ type SwitchOptions struct {
 	Runner  remote.Runner
 	// Reporter receives the progress (machine = the machine's name).
 	Reporter report.Reporter
+	// Host is what this machine is (default: This); a configuration it
+	// cannot run is refused before anything is built or changed.
+	Host *Identity
 }
 
 // SwitchResult is where a local rebuild left the machine.
@@ -58,6 +61,8 @@ type SwitchResult struct {
 	Path       string // the built configuration
 	Generation int    // the profile's generation afterwards (0 for build)
 	Previous   int
+	// Output is what a dry activation printed: what it would change.
+	Output string
 }
 
 // Switch builds the machine's configuration and, unless the action is
@@ -74,6 +79,22 @@ func Switch(ctx context.Context, o SwitchOptions) (SwitchResult, error) {
 	}
 	progress := report.To(o.Reporter, m.Name)
 	res := SwitchResult{Machine: m.Name}
+	host := o.Host
+	if host == nil {
+		id := This(ctx)
+		host = &id
+	}
+	// Refused before anything is built when the platform is known already,
+	// and in any case before the profile is touched.
+	canRun := func(p platform.Platform) error {
+		if o.Action == target.Build || p == "" {
+			return nil
+		}
+		return host.CanRun(p)
+	}
+	if err := canRun(m.Platform); err != nil {
+		return res, err
+	}
 
 	progress(report.PhaseEval, m.Configuration)
 	closures, err := plan.Evaluate(ctx, o.Nix, o.Flake, []hosts.Machine{m})
@@ -92,6 +113,9 @@ func Switch(ctx context.Context, o SwitchOptions) (SwitchResult, error) {
 	if err := exec.Supports(o.Action); err != nil {
 		return res, err
 	}
+	if err := canRun(c.Platform); err != nil {
+		return res, err
+	}
 
 	progress(report.PhaseBuild, exec.Attr(m.Configuration))
 	if err := plan.Build(ctx, o.Nix, closures); err != nil {
@@ -106,9 +130,11 @@ func Switch(ctx context.Context, o SwitchOptions) (SwitchResult, error) {
 	locks := &apply.Locks{}
 	defer locks.Release()
 	var out report.Result
+	// A failed activation puts the profile back: the machine must not boot
+	// into the configuration that just failed.
 	apply.Apply(ctx, apply.Request{Machine: m, Runner: o.Runner, Executor: exec, Path: c.OutPath, Action: o.Action,
-		Locks: locks, Report: progress}, &out)
-	res.Previous, res.Generation = out.PreviousGeneration, out.Generation
+		Locks: locks, Strategy: apply.Direct{RestoreProfile: true}, Report: progress}, &out)
+	res.Previous, res.Generation, res.Output = out.PreviousGeneration, out.Generation, out.Output
 	return res, out.Err
 }
 

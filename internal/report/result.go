@@ -61,7 +61,9 @@ type Result struct {
 	// send; WouldCopy lists it); nil when the command copies nothing.
 	Copied    *Copied  `json:"copied,omitempty"`
 	WouldCopy []string `json:"wouldCopy,omitempty"`
-	Seconds   float64  `json:"seconds"`
+	// Output is what a dry activation printed: what it would change.
+	Output  string  `json:"output,omitempty"`
+	Seconds float64 `json:"seconds"`
 	// Phases is the time spent in each phase, in seconds (a deploy's:
 	// where the time of a guarded switch goes).
 	Phases map[Phase]float64 `json:"phases,omitempty"`

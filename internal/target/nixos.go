@@ -73,6 +73,27 @@ func (NixOS) Activate(ctx context.Context, r remote.Runner, path string, a Actio
 	return err
 }
 
+// DryActivator is an executor that can show what an activation would do
+// without doing it (NixOS's dry-activate).
+type DryActivator interface {
+	DryActivate(ctx context.Context, r remote.Runner, path string) (output string, err error)
+}
+
+// DryActivate runs switch-to-configuration dry-activate and returns what it
+// prints (the units it would stop, start, restart, reload), stderr with
+// stdout in order: that output is the point of a dry activation. It changes
+// nothing, so it needs no transient unit.
+func (NixOS) DryActivate(ctx context.Context, r remote.Runner, path string) (string, error) {
+	c := remote.Sh(`exec "$1" dry-activate 2>&1`, path+"/bin/switch-to-configuration")
+	c.Root = true
+	out, err := r.Run(ctx, c)
+	var ee *remote.ExitError
+	if errors.As(err, &ee) {
+		return string(out), &ActivationError{Host: ee.Host, Action: DryActivate, Code: ee.Code, Meaning: SwitchExitMeaning(ee.Code), Output: string(out) + ee.Stderr}
+	}
+	return string(out), err
+}
+
 // activationUnit is the transient unit activations run in where systemd
 // runs the host; systemd refuses to start a second one of that name.
 const activationUnit = "nixherd-switch-to-configuration"

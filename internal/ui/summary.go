@@ -69,6 +69,14 @@ func WriteSummary(w io.Writer, s *report.Summary) error {
 		return err
 	}
 	for _, r := range results {
+		if out := strings.TrimRight(r.Output, "\n"); out != "" {
+			fmt.Fprintf(w, "%s %s:\n", r.Machine, r.Outcome)
+			for _, l := range strings.Split(out, "\n") {
+				fmt.Fprintf(w, "  %s\n", l)
+			}
+		}
+	}
+	for _, r := range results {
 		if len(r.WouldCopy) > 0 {
 			fmt.Fprintf(w, "%s would receive:\n", Escape(r.Machine))
 			for _, p := range r.WouldCopy {
