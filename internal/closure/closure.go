@@ -153,14 +153,15 @@ func Query(ctx context.Context, r Runner, storePath string) (Closure, error) {
 // Package is a package name with the versions of it a closure holds (a
 // system can hold two versions of one library).
 type Package struct {
-	Name     string
-	Versions []string
+	Name     string   `json:"name"`
+	Versions []string `json:"versions"`
 }
 
 // Change is a package whose set of versions differs between the closures.
 type Change struct {
-	Name     string
-	Old, New []string
+	Name string   `json:"name"`
+	Old  []string `json:"old"`
+	New  []string `json:"new"`
 }
 
 // Diff is what changes when a machine goes from Old to New.

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -25,6 +26,50 @@ type MachineDiff struct {
 	New  string
 	Diff closure.Diff
 	Err  error
+}
+
+// diffJSON is one machine of `nixherd diff --json`, in the vocabulary of
+// deploy's summary (machine, target, path).
+type diffJSON struct {
+	Machine string `json:"machine"`
+	Target  string `json:"target,omitempty"`
+	// Current is what the machine runs now, Path what a deploy would
+	// activate.
+	Current string            `json:"current,omitempty"`
+	Path    string            `json:"path,omitempty"`
+	Changed []closure.Change  `json:"changed"`
+	Added   []closure.Package `json:"added"`
+	Removed []closure.Package `json:"removed"`
+	// Paths and Bytes are the closure's size now and after.
+	Paths *sizes `json:"paths,omitempty"`
+	Bytes *sizes `json:"bytes,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+type sizes struct {
+	Old   int64 `json:"old"`
+	New   int64 `json:"new"`
+	Delta int64 `json:"delta"`
+}
+
+// MarshalJSON writes the machine's diff for `nixherd diff --json`.
+func (d MachineDiff) MarshalJSON() ([]byte, error) {
+	j := diffJSON{Machine: d.Machine, Target: d.Target, Current: d.Current, Path: d.New,
+		Changed: orEmpty(d.Diff.Changed), Added: orEmpty(d.Diff.Added), Removed: orEmpty(d.Diff.Removed)}
+	if d.Err != nil {
+		j.Error = d.Err.Error()
+	} else {
+		j.Paths = &sizes{int64(d.Diff.OldPaths), int64(d.Diff.NewPaths), int64(d.Diff.NewPaths - d.Diff.OldPaths)}
+		j.Bytes = &sizes{d.Diff.OldSize, d.Diff.NewSize, d.Diff.SizeDelta()}
+	}
+	return json.Marshal(j)
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // String renders the machine's diff under a heading.

@@ -30,10 +30,12 @@ func NewReport(machines []Machine) Report {
 	return r
 }
 
-// Unreachable reports whether some machine could not be reached or read.
+// Unreachable reports whether some machine could not be reached. A machine
+// that was reached but could not be read, or whose configuration does not
+// evaluate, is not unreachable: it has an Error.
 func (r Report) Unreachable() bool {
 	for _, m := range r.Machines {
-		if !m.Reachable || m.Error != "" {
+		if !m.Reachable {
 			return true
 		}
 	}

@@ -93,3 +93,15 @@ func TestShortPath(t *testing.T) {
 		t.Errorf("ShortPath of a non-store path = %q", got)
 	}
 }
+
+// A machine that was reached but whose configuration does not evaluate is
+// an error of the fleet, not a host that is down (exit 1, not 3).
+func TestEvaluationErrorIsNotUnreachable(t *testing.T) {
+	r := NewReport([]Machine{{Name: "ephem", Reachable: true, Error: "evaluating ephem: error: boom"}})
+	if r.Unreachable() {
+		t.Error("an evaluation error counts as unreachable")
+	}
+	if r.InSync {
+		t.Error("a machine with an error counts as in sync")
+	}
+}
