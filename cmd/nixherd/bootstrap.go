@@ -13,25 +13,36 @@ import (
 
 func init() {
 	register(func() *cobra.Command {
-		var machine, flake string
+		var machine string
+		var fl flakeFlag
+		var nf nixFlags
 		var dryRun bool
 		cmd := &cobra.Command{
-			Use:   "bootstrap [--machine NAME] [--flake DIR]",
+			Use:   "bootstrap [--machine NAME] [--flake FLAKE[#NAME]]",
 			Short: "Install nix-darwin on a Mac for the first time",
 			Long: `bootstrap does the first-time nix-darwin install on a Mac that has Nix but
 not yet darwin-rebuild: it runs nix-darwin's own darwin-rebuild through
 "nix run" as root, with flakes enabled on the command line, and switches to
 the machine's configuration. Afterwards use "nixherd switch".
 
-The machine defaults to the Mac's LocalHostName, as darwin-rebuild does.
+The machine is --machine NAME or --flake FLAKE#NAME, else the Mac's
+LocalHostName, as darwin-rebuild does.
 On Linux it refuses: NixOS and home-manager machines need no bootstrap.`,
-			Example: "  nixherd bootstrap --machine devmac --flake ~/fleet",
+			Example: "  nixherd bootstrap --flake ~/fleet#devmac",
 			Args:    cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
+				machine, err := fl.machineArg(machine)
+				if err != nil {
+					return err
+				}
+				flags, err := nf.nix(nf.set)
+				if err != nil {
+					return exitCode(exitUsage, err)
+				}
 				if machine == "" && runtime.GOOS == "darwin" {
 					machine = local.This(cmd.Context()).Hostname
 				}
-				args, err := local.BootstrapCommand(runtime.GOOS, flake, machine, os.Geteuid() == 0)
+				args, err := local.BootstrapCommand(runtime.GOOS, fl.ref().Flake, machine, os.Geteuid() == 0, flags.Args("run"))
 				if err != nil {
 					return exitCode(2, withMachineHint(err))
 				}
@@ -48,7 +59,8 @@ On Linux it refuses: NixOS and home-manager machines need no bootstrap.`,
 			},
 		}
 		cmd.Flags().StringVar(&machine, "machine", "", "the darwinConfigurations `NAME` to install (default: this Mac's LocalHostName)")
-		cmd.Flags().StringVar(&flake, "flake", ".", "the fleet flake `DIR`")
+		fl.register(cmd.Flags())
+		nf.register(cmd.Flags())
 		cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the command without running it")
 		return cmd
 	})

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/nixherd/nixherd/internal/check"
+	"github.com/nixherd/nixherd/internal/flakeref"
 	"github.com/nixherd/nixherd/internal/fleet"
 	"github.com/nixherd/nixherd/internal/nix"
 	"github.com/spf13/cobra"
@@ -16,9 +17,9 @@ import (
 func init() {
 	register(func() *cobra.Command {
 		var (
-			flakeDir string
-			jsonOut  bool
-			strict   bool
+			fl      flakeFlag
+			jsonOut bool
+			strict  bool
 		)
 		cmd := &cobra.Command{
 			Use:   "check [PATH...]",
@@ -33,13 +34,20 @@ enough for the fleet's relative path: inputs.
 
 Each finding prints as file:line:col: error|warning: message. Exit status:
 0 when there is no error (warnings do not fail unless --strict), 1 when there
-is one, 2 when the check could not run. With PATH arguments that are .nix
-files, only their syntax is checked.
+is one, 2 when the check could not run (bad input: no fleet there, an
+unknown flag). With PATH arguments that are .nix files, only their syntax is
+checked.
+
+--flake takes the fleet as nixos-rebuild does: a directory, or a flake
+reference nix fetches (path:, git+file:, github:…), which is then checked as
+fetched. A #machine must name a machine of the flake; the rules are checked
+for the whole fleet.
 
 Rules:
 ` + ruleList(),
 			Example: `  nixherd check
   nixherd check --flake ~/fleet --json
+  nixherd check --flake github:me/fleet
   nixherd check machines/devnix/default.nix`,
 			RunE: func(cmd *cobra.Command, args []string) error {
 				var report *check.Report
@@ -47,7 +55,11 @@ Rules:
 				if len(args) > 0 {
 					report, err = checkPaths(args)
 				} else {
-					report, err = checkFleet(flakeDir, localEnv(cmd.Context()))
+					var fleet flakeref.Fleet
+					if fleet, err = fl.resolve(cmd.Context(), nil); err != nil {
+						return err
+					}
+					report, err = checkFleet(fleet.Dir, fl.ref().Machine, localEnv(cmd.Context()))
 				}
 				if err != nil {
 					return exitCode(2, err)
@@ -69,7 +81,7 @@ Rules:
 				return nil
 			},
 		}
-		cmd.Flags().StringVar(&flakeDir, "flake", ".", "the fleet's flake directory")
+		fl.register(cmd.Flags())
 		cmd.Flags().BoolVar(&jsonOut, "json", false, "print the findings as JSON")
 		cmd.Flags().BoolVar(&strict, "strict", false, "fail on warnings too")
 		return cmd
@@ -97,11 +109,17 @@ func localEnv(ctx context.Context) check.Env {
 }
 
 // checkFleet checks the fleet in dir; finding paths are shown relative to
-// the current directory, so editors can open them.
-func checkFleet(dir string, env check.Env) (*check.Report, error) {
+// the current directory, so editors can open them. A machine named with
+// --flake DIR#machine must be one the flake defines.
+func checkFleet(dir, machine string, env check.Env) (*check.Report, error) {
 	f, err := fleet.Read(dir)
 	if err != nil {
 		return nil, err
+	}
+	if machine != "" {
+		if err := definesMachine(f, machine); err != nil {
+			return nil, err
+		}
 	}
 	report := check.Fleet(f, env)
 	for i := range report.Findings {
@@ -141,4 +159,17 @@ func checkPaths(paths []string) (*check.Report, error) {
 	}
 	report.Sort()
 	return report, nil
+}
+
+// definesMachine checks that the flake defines machine, naming those it
+// does otherwise.
+func definesMachine(f *fleet.Fleet, machine string) error {
+	var names []string
+	for _, m := range f.Machines {
+		if m.Name == machine {
+			return nil
+		}
+		names = append(names, m.Name)
+	}
+	return fmt.Errorf("%s defines no machine %q (machines: %s)", filepath.Join(f.Root, "flake.nix"), machine, strings.Join(names, ", "))
 }

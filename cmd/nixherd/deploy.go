@@ -74,13 +74,13 @@ Exits 0 only when every selected host ended on its new configuration.`,
 					return exitCode(2, err)
 				}
 				ctx := cmd.Context()
-				inv, err := fl.inventory(ctx)
+				inv, err := fl.inventory(ctx, cmd.ErrOrStderr())
 				if err != nil {
-					return exitCode(2, err)
+					return err
 				}
 				machines, err := fl.selectIn(inv, selection{hosts.Selection{Selectors: args, All: all}, "deploy", true})
 				if err != nil {
-					return exitCode(2, err)
+					return err
 				}
 				var stages []rollout.Wave
 				var inFlight int
@@ -100,12 +100,14 @@ Exits 0 only when every selected host ended on its new configuration.`,
 					return exitCode(2, err)
 				}
 				reach := fanout.Options{Parallel: parallel, SSHOptions: extra, SudoPassword: sudoPassword}
-				view := safety.view(cmd.ErrOrStderr(), names)
+				// nix's own output (-L, -v, --show-trace) is not drawn over.
+				view := safety.view(cmd.ErrOrStderr(), names, fl.nix.Log != nil)
 				if waves.enabled() {
 					view = ui.NewPlain(cmd.ErrOrStderr(), names...)
 				}
 				o := deploy.Options{
-					Flake:                   fl.flake,
+					Flake:                   fl.fleet.Flake,
+					Nix:                     fl.nix,
 					Action:                  a,
 					BuildOn:                 buildOn,
 					SubstituteOnDestination: subst,
@@ -138,10 +140,7 @@ Exits 0 only when every selected host ended on its new configuration.`,
 				} else {
 					ui.WriteSummary(cmd.OutOrStdout(), summary)
 				}
-				if !summary.OK {
-					return exitCode(1, nil)
-				}
-				return nil
+				return summaryExit(summary)
 			},
 		}
 		f := cmd.Flags()

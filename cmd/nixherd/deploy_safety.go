@@ -103,9 +103,10 @@ func (s *safetyFlags) strategy() apply.Strategy {
 }
 
 // view is deploy's progress view: plain lines with --ask, so that the
-// diff and the question are not redrawn over by the live view.
-func (s *safetyFlags) view(w io.Writer, hosts []string) ui.View {
-	if s.ask {
+// diff and the question are not redrawn over by the live view, and when
+// nix's own output is shown.
+func (s *safetyFlags) view(w io.Writer, hosts []string, nixOutput bool) ui.View {
+	if s.ask || nixOutput {
 		return ui.NewPlain(w, hosts...)
 	}
 	return ui.New(w, hosts...)

@@ -4,33 +4,104 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 
+	"github.com/nixherd/nixherd/internal/flakeref"
 	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/nix"
 	"github.com/nixherd/nixherd/internal/status"
 	"github.com/spf13/pflag"
 )
 
+// flakeFlag is --flake, the fleet every command works on, as nixos-rebuild,
+// darwin-rebuild, deploy-rs and colmena take it: a directory, DIR#machine,
+// or a flake reference nix fetches (path:, git+file:, github:…).
+type flakeFlag struct {
+	value string
+}
+
+const flakeUsage = "the fleet: a `FLAKE` directory or reference (DIR, DIR#machine, path:…, git+file:…, github:owner/repo#machine)"
+
+func (f *flakeFlag) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.value, "flake", ".", flakeUsage)
+}
+
+func (f *flakeFlag) ref() flakeref.Ref { return flakeref.Parse(f.value) }
+
+// resolve finds the fleet: a directory as it is, a reference fetched by nix
+// (probed when n is nil). A directory that does not exist is bad input
+// (exit 2); a reference nix cannot fetch fails the command (exit 1).
+func (f *flakeFlag) resolve(ctx context.Context, n *nix.Nix) (flakeref.Fleet, error) {
+	r := f.ref()
+	if r.IsDirectory() {
+		fl, err := flakeref.Local(r)
+		if err != nil {
+			return fl, exitCode(2, err)
+		}
+		return fl, nil
+	}
+	if n == nil {
+		var err error
+		if n, err = nix.Probe(ctx); err != nil {
+			return flakeref.Fleet{}, err
+		}
+	}
+	return flakeref.Resolve(ctx, r, n.FetchFlake)
+}
+
+// dir is the fleet's directory for a command that changes its files or
+// works on all of it: a flake reference or a #machine is bad input.
+func (f *flakeFlag) dir(command string) (string, error) {
+	r := f.ref()
+	fl, err := flakeref.Local(r)
+	if err != nil {
+		return "", exitCode(2, fmt.Errorf("%s: %w", command, err))
+	}
+	if r.Machine != "" {
+		return "", exitCode(2, fmt.Errorf("%s works on the whole fleet, not on one machine: drop #%s from --flake", command, r.Machine))
+	}
+	return fl.Dir, nil
+}
+
+// machineArg merges the machine a command takes by name (--machine) with
+// the one --flake's fragment names.
+func (f *flakeFlag) machineArg(explicit string) (string, error) {
+	frag := f.ref().Machine
+	switch {
+	case frag == "":
+		return explicit, nil
+	case explicit == "" || explicit == frag:
+		return frag, nil
+	}
+	return "", exitCode(2, fmt.Errorf("--machine %s and --flake …#%s name different machines", explicit, frag))
+}
+
 // fleetFlags are the flags of the commands that reach the fleet's machines
-// (deploy, diff, status, generations, rollback): where the fleet is and how
-// to ssh.
+// (deploy, diff, status, generations, rollback): where the fleet is, how
+// to ssh, and the nix options for the evaluation and build.
 type fleetFlags struct {
-	flake     string
+	flakeFlag
+	nixFlags
 	sshConfig string
 	sshOpts   []string
 	// allowUnsafeSSH lets deploy.nix's sshOptions weaken host key
 	// checking, run programs here or hand hosts this machine's agent,
 	// credentials or network (hosts.RefuseUnsafeSSHOptions).
 	allowUnsafeSSH bool
+
+	// Set by open.
+	nix   *nix.Nix
+	fleet flakeref.Fleet
 }
 
 func (f *fleetFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.flake, "flake", ".", "the fleet `DIR` (flake.nix and deploy.nix)")
+	f.flakeFlag.register(fs)
 	fs.StringVarP(&f.sshConfig, "ssh-config", "F", "", "ssh configuration `FILE` for every host (ssh -F)")
 	fs.StringArrayVarP(&f.sshOpts, "ssh-option", "o", nil, "extra ssh `OPTION=VALUE` for every host (ssh -o), repeatable")
 	fs.BoolVar(&f.allowUnsafeSSH, allowUnsafeSSHFlag, false, "use deploy.nix's sshOptions even where they weaken host key checking, run programs here or forward to hosts (ProxyCommand, StrictHostKeyChecking=no, -F, ForwardAgent ...)")
+	f.nixFlags.register(fs)
 }
 
 const allowUnsafeSSHFlag = "allow-unsafe-ssh-options"
@@ -46,6 +117,18 @@ func (f *fleetFlags) sshOptions() []string {
 	return extra
 }
 
+// open probes nix (with the user's nix flags; nix's own output goes to
+// stderr when they ask for it) and resolves the fleet.
+func (f *fleetFlags) open(ctx context.Context, stderr io.Writer) error {
+	n, err := f.nixFlags.probe(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	f.nix = n
+	f.fleet, err = f.flakeFlag.resolve(ctx, n)
+	return err
+}
+
 // selection is the machines a command was asked to act on, and how to word
 // a selection that names none: what the command does to machines ("deploy",
 // "roll back") and whether it has --all.
@@ -55,22 +138,38 @@ type selection struct {
 	offersAll bool
 }
 
-// inventory reads deploy.nix.
-func (f *fleetFlags) inventory(ctx context.Context) (*hosts.Inventory, error) {
-	return hosts.Load(ctx, filepath.Join(f.flake, hosts.FileName))
+// inventory opens the fleet and reads its deploy.nix; one that cannot be
+// read is bad input (exit 2).
+func (f *fleetFlags) inventory(ctx context.Context, stderr io.Writer) (*hosts.Inventory, error) {
+	if err := f.open(ctx, stderr); err != nil {
+		return nil, err
+	}
+	inv, err := hosts.Load(ctx, filepath.Join(f.fleet.Dir, hosts.FileName))
+	if err != nil {
+		return nil, exitCode(2, err)
+	}
+	return inv, nil
 }
 
-// selectMachines reads deploy.nix and resolves the selection.
-func (f *fleetFlags) selectMachines(ctx context.Context, sel selection) ([]hosts.Machine, error) {
-	inv, err := f.inventory(ctx)
+// selectMachines opens the fleet, reads deploy.nix and resolves the
+// selection.
+func (f *fleetFlags) selectMachines(ctx context.Context, stderr io.Writer, sel selection) ([]hosts.Machine, error) {
+	inv, err := f.inventory(ctx, stderr)
 	if err != nil {
 		return nil, err
 	}
 	return f.selectIn(inv, sel)
 }
 
-// selectIn resolves the selection in inv, worded for the command.
+// selectIn resolves the selection in inv, to which --flake's #machine adds
+// itself, worded for the command. A bad selection is bad input (exit 2).
 func (f *fleetFlags) selectIn(inv *hosts.Inventory, sel selection) ([]hosts.Machine, error) {
+	if m := f.ref().Machine; m != "" {
+		sel.Selectors = append(sel.Selectors, m)
+		if sel.All {
+			return nil, exitCode(2, fmt.Errorf("--all and the machine %s of --flake cannot be combined", m))
+		}
+	}
 	ms, err := inv.SelectFor(sel.Selection)
 	switch {
 	case errors.Is(err, hosts.ErrNothingSelected):
@@ -78,31 +177,27 @@ func (f *fleetFlags) selectIn(inv *hosts.Inventory, sel selection) ([]hosts.Mach
 		if sel.offersAll {
 			msg += " or pass --all"
 		}
-		return nil, errors.New(msg)
+		return nil, exitCode(2, errors.New(msg))
 	case errors.Is(err, hosts.ErrAllAndSelectors):
-		return nil, fmt.Errorf("--all and machine selectors %s cannot be combined", strings.Join(sel.Selectors, " "))
+		return nil, exitCode(2, fmt.Errorf("--all and machine selectors %s cannot be combined", strings.Join(sel.Selectors, " ")))
 	case err != nil:
-		return nil, err
+		return nil, exitCode(2, err)
 	}
 	if !f.allowUnsafeSSH {
 		if err := hosts.RefuseUnsafeSSHOptions(ms); err != nil {
-			return nil, fmt.Errorf("%w; move them into your own ssh config (~/.ssh/config, or -F FILE), or pass --%s to use them", err, allowUnsafeSSHFlag)
+			return nil, exitCode(2, fmt.Errorf("%w; move them into your own ssh config (~/.ssh/config, or -F FILE), or pass --%s to use them", err, allowUnsafeSSHFlag))
 		}
 	}
 	return ms, nil
 }
 
-// selectWithPlatforms selects machines (a bad selection is exit 2) and
-// finds, for those whose deploy.nix entry does not say it, their platform in
-// the flake: generations and rollback need it before reaching a host.
-func (f *fleetFlags) selectWithPlatforms(ctx context.Context, sel selection) ([]hosts.Machine, error) {
-	machines, err := f.selectMachines(ctx, sel)
-	if err != nil {
-		return nil, exitCode(2, err)
-	}
-	n, err := nix.Probe(ctx)
+// selectWithPlatforms selects machines and finds, for those whose
+// deploy.nix entry does not say it, their platform in the flake:
+// generations and rollback need it before reaching a host.
+func (f *fleetFlags) selectWithPlatforms(ctx context.Context, stderr io.Writer, sel selection) ([]hosts.Machine, error) {
+	machines, err := f.selectMachines(ctx, stderr, sel)
 	if err != nil {
 		return nil, err
 	}
-	return status.Platforms(ctx, n, f.flake, machines)
+	return status.Platforms(ctx, f.nix, f.fleet.Flake, machines)
 }

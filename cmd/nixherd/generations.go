@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -19,7 +20,7 @@ func init() {
 		var fl fleetFlags
 		var asJSON bool
 		cmd := &cobra.Command{
-			Use:   "generations MACHINE",
+			Use:   "generations MACHINE | --flake FLAKE#MACHINE",
 			Short: "List a machine's profile generations",
 			Long: `generations lists the generations of a machine's profile (the system
 profile for NixOS and nix-darwin, the home-manager profile for a home), oldest
@@ -29,14 +30,25 @@ profile points at; "running" marks the configuration active now (on NixOS
 
 Use the numbers with "nixherd rollback MACHINE --to N".`,
 			Example: `  nixherd generations devnix
-  nixherd generations devmac --json`,
-			Args: cobra.ExactArgs(1),
+  nixherd generations devmac --json
+  nixherd generations --flake ~/fleet#devnix`,
+			Args: cobra.MaximumNArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				ctx := cmd.Context()
-				if strings.ContainsAny(args[0], "*?[,@") {
-					return exitCode(2, fmt.Errorf("generations takes one machine name, not the selector %q", args[0]))
+				names := args
+				if m := fl.ref().Machine; m != "" {
+					names = append(names, m)
 				}
-				machines, err := fl.selectWithPlatforms(ctx, selection{hosts.Selection{Selectors: args}, "list the generations of", false})
+				switch {
+				case len(names) == 0:
+					return exitCode(exitUsage, errors.New("generations needs a machine: nixherd generations MACHINE (or --flake FLAKE#MACHINE)"))
+				case len(names) > 1 && names[0] != names[1]:
+					return exitCode(exitUsage, fmt.Errorf("generations lists one machine: %s and the #%s of --flake differ", names[0], names[1]))
+				case strings.ContainsAny(names[0], "*?[,@"):
+					return exitCode(exitUsage, fmt.Errorf("generations takes one machine name, not the selector %q", names[0]))
+				}
+				// selectMachines adds --flake's fragment to args.
+				machines, err := fl.selectWithPlatforms(ctx, cmd.ErrOrStderr(), selection{hosts.Selection{Selectors: args}, "list the generations of", false})
 				if err != nil {
 					return err
 				}

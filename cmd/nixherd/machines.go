@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -30,8 +31,8 @@ type machineRow struct {
 func init() {
 	register(func() *cobra.Command {
 		var (
-			flakeDir string
-			jsonOut  bool
+			fl      flakeFlag
+			jsonOut bool
 		)
 		cmd := &cobra.Command{
 			Use:   "machines",
@@ -40,20 +41,31 @@ func init() {
 darwinConfigurations and homeConfigurations) with its platform, its system
 and, from deploy.nix, where it is deployed and its tags. The flake is read
 statically, without evaluating nixpkgs; a system that cannot be known
-without evaluation shows as "?".`,
+without evaluation shows as "?". With --flake FLAKE#NAME only that machine
+is listed.`,
 			Example: `  nixherd machines
   nixherd machines --flake ~/fleet --json`,
 			Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				f, err := readFleet(flakeDir)
+				fleet, err := fl.resolve(cmd.Context(), nil)
+				if err != nil {
+					return err
+				}
+				f, err := readFleet(fleet.Dir)
 				if err != nil {
 					return exitCode(2, err)
 				}
-				inv, err := loadInventory(cmd, flakeDir)
+				inv, err := loadInventory(cmd, fleet.Dir)
 				if err != nil {
 					return exitCode(2, err)
 				}
 				rows := machineRows(f, inv, cmd)
+				if name := fl.ref().Machine; name != "" {
+					if err := definesMachine(f, name); err != nil {
+						return exitCode(2, err)
+					}
+					rows = slices.DeleteFunc(rows, func(r machineRow) bool { return r.Name != name })
+				}
 				if jsonOut {
 					enc := json.NewEncoder(cmd.OutOrStdout())
 					enc.SetIndent("", "  ")
@@ -67,7 +79,7 @@ without evaluation shows as "?".`,
 				return tw.Flush()
 			},
 		}
-		cmd.Flags().StringVar(&flakeDir, "flake", ".", "the fleet's flake directory")
+		fl.register(cmd.Flags())
 		cmd.Flags().BoolVar(&jsonOut, "json", false, "print the machines as JSON")
 		return cmd
 	})

@@ -12,10 +12,21 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"github.com/nixherd/nixherd/internal/ui"
+	"github.com/nixherd/nixherd/internal/remote"
+	"github.com/nixherd/nixherd/internal/report"
 	"github.com/spf13/cobra"
+)
+
+// Exit codes, one contract for every command (README, "Exit status").
+const (
+	exitDone        = 0 // the command did what it was asked
+	exitReported    = 1 // what the command exists to report: findings, failed machines
+	exitUsage       = 2 // usage or bad input: nothing was done
+	exitUnreachable = 3 // a host could not be reached
 )
 
 // exitError carries a specific exit code out of a subcommand. Commands that
@@ -55,11 +66,43 @@ adds services to the fleet in one command.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.CompletionOptions.HiddenDefaultCmd = true
 	for _, newCmd := range subcommands {
 		root.AddCommand(newCmd())
 	}
+	// Cobra's own errors (unknown command or flag, a bad flag value, the
+	// wrong number of arguments) are usage errors; every error a command
+	// returns carries its code (classify).
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return exitCode(exitUsage, fmt.Errorf("%w (see %s --help)", err, c.CommandPath()))
+	})
+	var wrap func(c *cobra.Command)
+	wrap = func(c *cobra.Command) {
+		if run := c.RunE; run != nil {
+			c.RunE = func(cmd *cobra.Command, args []string) error { return classify(run(cmd, args)) }
+		}
+		for _, sub := range c.Commands() {
+			wrap(sub)
+		}
+	}
+	wrap(root)
 	return root
+}
+
+// classify gives an error a command returned without a code its code: a
+// host that could not be reached is 3, anything else 1.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	var ce *remote.ConnectError
+	if errors.As(err, &ce) {
+		return exitCode(exitUnreachable, err)
+	}
+	return exitCode(exitReported, err)
 }
 
 // run executes nixherd with args and returns the process exit code. An
@@ -74,7 +117,7 @@ func run(args []string) int {
 		stop()
 	}()
 	root := newRootCmd()
-	root.SetArgs(args)
+	root.SetArgs(splitOptionArgs(args))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
@@ -87,8 +130,23 @@ func run(args []string) int {
 		}
 		return ee.code
 	}
+	// Not from a command: cobra refused the command line.
 	fmt.Fprintln(os.Stderr, "nixherd:", ui.EscapeText(err.Error()))
-	return 1
+	return exitUsage
 }
 
 func main() { os.Exit(run(os.Args[1:])) }
+
+// summaryExit is the exit of a command that reports each machine's outcome
+// (deploy, rollback): 0 when every machine ended well, 3 when a host could
+// not be reached (the summary names it and what became of the others), 1
+// when machines failed otherwise.
+func summaryExit(s *report.Summary) error {
+	switch {
+	case s.OK:
+		return nil
+	case slices.ContainsFunc(s.Machines, func(r report.Result) bool { return r.Outcome == report.Unreachable }):
+		return exitCode(exitUnreachable, nil)
+	}
+	return exitCode(exitReported, nil)
+}

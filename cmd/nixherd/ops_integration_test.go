@@ -169,7 +169,7 @@ type statusMachine struct {
 }
 
 // status after a deploy: every machine in sync (exit 0); after the flake
-// changes: that machine out of sync (exit 4); an unreachable machine is
+// changes: that machine out of sync (exit 1); an unreachable machine is
 // shown and makes the exit 3. generations lists the profile with its
 // markers; rollback returns to the previous generation and to --to N by
 // store path, activating it with the platform's contract.
@@ -182,7 +182,7 @@ func TestStatusGenerationsRollback(t *testing.T) {
 	f.write(placement{devnix1, "devnix"}, placement{devmac, "devmac"}, placement{home, "devmac"})
 
 	// Never deployed: reachable, out of sync.
-	st := f.status(statusOutOfSync)
+	st := f.status(exitReported)
 	if m := st["devnix"]; !m.Reachable || m.InSync || m.Running != "" || m.Desired == "" {
 		t.Fatalf("before any deploy devnix = %+v", m)
 	}
@@ -207,7 +207,7 @@ func TestStatusGenerationsRollback(t *testing.T) {
 	devnix2 := devnix1
 	devnix2.Generation = "2"
 	f.write(placement{devnix2, "devnix"}, placement{devmac, "devmac"}, placement{home, "devmac"})
-	st = f.status(statusOutOfSync)
+	st = f.status(exitReported)
 	if m := st["devnix"]; m.InSync || m.Running != gen1 || m.Desired == gen1 {
 		t.Fatalf("after the change devnix = %+v", m)
 	}
@@ -215,7 +215,7 @@ func TestStatusGenerationsRollback(t *testing.T) {
 		t.Errorf("devmac went out of sync: %+v", st["devmac"])
 	}
 	out, _, code := f.nixherd("status", "devnix")
-	if code != statusOutOfSync || !regexpMatch(`(?m)^devnix\s+root@\S+\s+out of sync\s+1\s`, out) || strings.Contains(out, "devmac") {
+	if code != exitReported || !regexpMatch(`(?m)^devnix\s+root@\S+\s+out of sync\s+1\s`, out) || strings.Contains(out, "devmac") {
 		t.Errorf("status devnix: exit %d\n%s", code, out)
 	}
 
@@ -264,7 +264,7 @@ func TestStatusGenerationsRollback(t *testing.T) {
 	if last := acts[len(acts)-1]; last.Action != "switch" || last.Path != gen1 {
 		t.Errorf("last activation %+v, want switch of %s", last, gen1)
 	}
-	if m := f.status(statusOutOfSync)["devnix"]; m.Generation != 1 || m.Running != gen1 {
+	if m := f.status(exitReported)["devnix"]; m.Generation != 1 || m.Running != gen1 {
 		t.Errorf("status after rollback: %+v", m)
 	}
 
@@ -328,7 +328,7 @@ func TestStatusGenerationsRollback(t *testing.T) {
 	f.write(placement{devnix2, "devnix"}, placement{devmac2, "devmac"}, placement{home2, "devmac"},
 		placement{testhost.FixtureMachine{Name: "ephem", Platform: platform.NixOS, Generation: "1"}, "root@127.0.0.1:" + closedPort(t)})
 	out, errOut, code = f.nixherd("status")
-	if code != statusUnreachable || !regexpMatch(`(?m)^ephem\s+root@127\.0\.0\.1:\d+\s+unreachable`, out) ||
+	if code != exitUnreachable || !regexpMatch(`(?m)^ephem\s+root@127\.0\.0\.1:\d+\s+unreachable`, out) ||
 		!regexpMatch(`(?m)^devnix\s+\S+\s+in sync`, out) || !regexpMatch(`(?m)^devmac\s+\S+\s+out of sync\s+1\s`, out) {
 		t.Fatalf("status with ephem down: exit %d\n%s%s", code, out, errOut)
 	}

@@ -31,7 +31,9 @@ platform's contract (switch-to-configuration switch on NixOS, activate on
 nix-darwin and home-manager). No generation is deleted: a later rollback --to
 can return to where the machine was.
 
-Exits 0 only when every selected machine ended on its target generation.`,
+Exit status: 0 when every selected machine ended on its target generation
+(or already was on it), 1 when some machine failed, 3 when a host could not
+be reached, 2 for bad input.`,
 			Example: `  nixherd rollback devnix
   nixherd rollback devnix --to 4
   nixherd rollback @vm --dry-run`,
@@ -41,7 +43,7 @@ Exits 0 only when every selected machine ended on its target generation.`,
 				}
 				ctx := cmd.Context()
 				stderr := cmd.ErrOrStderr()
-				machines, err := fl.selectWithPlatforms(ctx, selection{hosts.Selection{Selectors: args, All: all}, "roll back", true})
+				machines, err := fl.selectWithPlatforms(ctx, stderr, selection{hosts.Selection{Selectors: args, All: all}, "roll back", true})
 				if err != nil {
 					return err
 				}
@@ -82,10 +84,7 @@ Exits 0 only when every selected machine ended on its target generation.`,
 				} else {
 					ui.WriteSummary(cmd.OutOrStdout(), summary)
 				}
-				if !summary.OK {
-					return exitCode(1, nil)
-				}
-				return nil
+				return summaryExit(summary)
 			},
 		}
 		fl.register(cmd.Flags())

@@ -20,40 +20,67 @@ import (
 
 // secretsFlags are shared by every secrets subcommand.
 type secretsFlags struct {
+	fleet      flakeFlag
 	rules      string
 	identities []string
 }
 
-// load finds and reads the rules; a missing or broken rules file is bad
-// input (exit 2).
-func (f *secretsFlags) load() (*secrets.Rules, error) {
-	wd, err := os.Getwd()
+// base is the directory the rules file is looked for in: the current one,
+// as agenix does, unless --flake names the fleet. A fleet nix fetched can be
+// read (list, check, decrypt) but not written.
+func (f *secretsFlags) base(cmd *cobra.Command, writes bool) (string, error) {
+	if !cmd.Flags().Changed("flake") {
+		return os.Getwd()
+	}
+	if writes {
+		return f.fleet.dir("secrets " + cmd.Name())
+	}
+	if m := f.fleet.ref().Machine; m != "" {
+		return "", exitCode(exitUsage, fmt.Errorf("secrets works on the whole fleet, not on one machine: drop #%s from --flake", m))
+	}
+	fleet, err := f.fleet.resolve(cmd.Context(), nil)
+	return fleet.Dir, err
+}
+
+// load finds and reads the rules file; one that is missing or does not
+// read is bad input (exit 2).
+func (f *secretsFlags) load(cmd *cobra.Command, writes bool) (*secrets.Rules, error) {
+	dir, err := f.base(cmd, writes)
 	if err != nil {
 		return nil, err
 	}
-	path, err := secrets.FindRules(wd, f.rules)
+	path, err := secrets.FindRules(dir, f.rules)
 	if err != nil {
-		return nil, exitCode(2, err)
+		return nil, exitCode(exitUsage, err)
 	}
 	rs, err := secrets.LoadRules(path)
 	if err != nil {
-		return nil, exitCode(2, err)
+		return nil, exitCode(exitUsage, err)
 	}
 	return rs, nil
 }
 
 // secret loads the rules and finds the secret called name in them; a name
-// the rules do not know is bad input (exit 2).
-func (f *secretsFlags) secret(name string) (*secrets.Rules, *secrets.Rule, error) {
-	rs, err := f.load()
+// the rules do not list is bad input.
+func (f *secretsFlags) secret(cmd *cobra.Command, name string, writes bool) (*secrets.Rules, *secrets.Rule, error) {
+	rs, err := f.load(cmd, writes)
 	if err != nil {
 		return nil, nil, err
 	}
 	r, err := rs.Lookup(name)
 	if err != nil {
-		return nil, nil, exitCode(2, err)
+		return nil, nil, exitCode(exitUsage, err)
 	}
 	return rs, r, nil
+}
+
+// identities loads the -i keys; one that cannot be read is bad input.
+func (f *secretsFlags) loadIdentities() (*secrets.Identities, error) {
+	ids, err := secrets.LoadIdentities(f.identities)
+	if err != nil {
+		return nil, exitCode(exitUsage, err)
+	}
+	return ids, nil
 }
 
 func init() {
@@ -67,7 +94,8 @@ SSH and age public keys that secrets/secrets.nix lists for each file. The files
 stay readable by the agenix NixOS and nix-darwin modules and the age CLI.
 
 The rules file is --rules, else $RULES, else ./secrets.nix (as agenix), else
-./secrets/secrets.nix. It is read as plain data; what nixherd cannot follow
+./secrets/secrets.nix; with --flake DIR those two are looked for in DIR
+instead of the current directory. It is read as plain data; what nixherd cannot follow
 on its own (an import of keys.nix) is evaluated by nix restricted to the
 fleet: no other file, no network, no environment. Secrets are named by their
 file, relative to the rules folder or to the current directory, with or
@@ -81,6 +109,7 @@ Identities (-i, repeatable) are SSH private keys or age identity files; the
 default is ~/.ssh/id_ed25519 and ~/.ssh/id_rsa. A passphrase-protected key asks
 once per run, on the terminal (or through the program in $NIXHERD_ASKPASS).`,
 		}
+		f.fleet.register(cmd.PersistentFlags())
 		cmd.PersistentFlags().StringVar(&f.rules, "rules", "", "the rules file (default $RULES, ./secrets.nix or ./secrets/secrets.nix)")
 		cmd.PersistentFlags().StringArrayVarP(&f.identities, "identity", "i", nil, "private key or age identity file to decrypt with (repeatable)")
 		cmd.AddCommand(
@@ -102,7 +131,7 @@ and its status: ok, needs rekey, missing file, not in rules, not encrypted.
 Reads only the files' headers; no private key is needed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rs, err := f.load()
+			rs, err := f.load(cmd, false)
 			if err != nil {
 				return err
 			}
@@ -163,11 +192,11 @@ Where the new content comes from:
   pass show gh | nixherd secrets edit github-token`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rs, r, err := f.secret(args[0])
+			rs, r, err := f.secret(cmd, args[0], true)
 			if err != nil {
 				return err
 			}
-			ids, err := secrets.LoadIdentities(f.identities)
+			ids, err := f.loadIdentities()
 			if err != nil {
 				return err
 			}
@@ -240,11 +269,11 @@ file's recipients are printed.`,
 		Example: `  nixherd secrets decrypt github-token -i ~/.ssh/id_ed25519`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rs, r, err := f.secret(args[0])
+			rs, r, err := f.secret(cmd, args[0], false)
 			if err != nil {
 				return err
 			}
-			ids, err := secrets.LoadIdentities(f.identities)
+			ids, err := f.loadIdentities()
 			if err != nil {
 				return err
 			}
@@ -273,7 +302,7 @@ not read it can (agenix #9). Empty input is refused.`,
 		Example: `  printf %s "$TOKEN" | nixherd secrets encrypt github-token`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rs, r, err := f.secret(args[0])
+			rs, r, err := f.secret(cmd, args[0], true)
 			if err != nil {
 				return err
 			}
@@ -312,7 +341,7 @@ files are renamed only when all were written; on any failure nothing changed.`,
 		Example: `  nixherd secrets rekey                 # after adding a key to secrets.nix
   nixherd secrets rekey github-token --all`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rs, err := f.load()
+			rs, err := f.load(cmd, true)
 			if err != nil {
 				return err
 			}
@@ -320,11 +349,11 @@ files are renamed only when all were written; on any failure nothing changed.`,
 			for _, a := range args {
 				r, err := rs.Lookup(a)
 				if err != nil {
-					return err
+					return exitCode(exitUsage, err)
 				}
 				rules = append(rules, r)
 			}
-			ids, err := secrets.LoadIdentities(f.identities)
+			ids, err := f.loadIdentities()
 			if err != nil {
 				return err
 			}
@@ -377,7 +406,7 @@ what differs), 2 when the rules cannot be read. --json prints
   nixherd secrets check --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rs, err := f.load()
+			rs, err := f.load(cmd, false)
 			if err != nil {
 				return err
 			}
@@ -436,18 +465,18 @@ func secretsInstallHookCmd(f *secretsFlags) *cobra.Command {
 		Short: "Install a git pre-commit hook that runs nixherd secrets check",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			wd, err := os.Getwd()
+			dir, err := f.base(cmd, true)
 			if err != nil {
 				return err
 			}
-			rules, err := secrets.FindRules(wd, f.rules)
+			rules, err := secrets.FindRules(dir, f.rules)
 			if err != nil {
 				return exitCode(2, err)
 			}
 			if err := shell.CheckText("the rules file's path", rules); err != nil {
 				return exitCode(2, err)
 			}
-			hook, err := secrets.InstallHook(wd, rules, force)
+			hook, err := secrets.InstallHook(dir, rules, force)
 			if err != nil {
 				return err
 			}

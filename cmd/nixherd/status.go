@@ -2,15 +2,8 @@ package main
 
 import (
 	"github.com/nixherd/nixherd/internal/hosts"
-	"github.com/nixherd/nixherd/internal/nix"
 	"github.com/nixherd/nixherd/internal/status"
 	"github.com/spf13/cobra"
-)
-
-// Exit codes of nixherd status.
-const (
-	statusUnreachable = 3 // a machine could not be reached or read
-	statusOutOfSync   = 4 // every machine was read; some do not run their desired configuration
 )
 
 func init() {
@@ -32,23 +25,21 @@ parallel, over one ssh connection each. On NixOS the running configuration is
 action; on nix-darwin and home-manager it is the profile's generation.
 
 Exit status: 0 when every machine was reached and runs its desired
-configuration; 3 when some machine could not be reached or read; 4 when all
-were read but some are out of sync (or were never deployed); 2 for bad input
-and 1 when the flake could not be evaluated.`,
+configuration; 1 when some machine is out of sync, was never deployed, or
+could not be read or evaluated; 3 when some machine could not be reached
+(this outranks 1, so monitoring can tell "a host is down" from "the fleet
+drifted"); 2 for bad input.`,
 			Example: `  nixherd status
   nixherd status @vm --json
   nixherd status devnix -F ~/.ssh/fleet_config`,
 			RunE: func(cmd *cobra.Command, args []string) error {
 				ctx := cmd.Context()
-				machines, err := fl.selectMachines(ctx, selection{hosts.Selection{Selectors: args, All: len(args) == 0}, "show", false})
-				if err != nil {
-					return exitCode(2, err)
-				}
-				n, err := nix.Probe(ctx)
+				all := len(args) == 0 && fl.ref().Machine == ""
+				machines, err := fl.selectMachines(ctx, cmd.ErrOrStderr(), selection{hosts.Selection{Selectors: args, All: all}, "show", false})
 				if err != nil {
 					return err
 				}
-				ms, err := status.Query(ctx, machines, status.Options{Flake: fl.flake, Nix: n, SSHOptions: fl.sshOptions()})
+				ms, err := status.Query(ctx, machines, status.Options{Flake: fl.fleet.Flake, Nix: fl.nix, SSHOptions: fl.sshOptions()})
 				if err != nil {
 					return err
 				}
@@ -60,9 +51,9 @@ and 1 when the flake could not be evaluated.`,
 				}
 				switch {
 				case report.Unreachable():
-					return exitCode(statusUnreachable, nil)
+					return exitCode(exitUnreachable, nil)
 				case !report.InSync:
-					return exitCode(statusOutOfSync, nil)
+					return exitCode(exitReported, nil)
 				}
 				return nil
 			},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/local"
@@ -16,9 +17,11 @@ import (
 
 func init() {
 	register(func() *cobra.Command {
-		var machine, action, flake string
+		var machine, action string
+		var fl flakeFlag
+		var nf nixFlags
 		cmd := &cobra.Command{
-			Use:   "switch [--machine NAME] [--action ACTION] [--flake DIR]",
+			Use:   "switch [--machine NAME] [--action ACTION] [--flake FLAKE[#NAME]]",
 			Short: "Rebuild the machine nixherd runs on",
 			Long: `switch builds this machine's configuration from the fleet flake and
 activates it here, with the contract of its platform: NixOS
@@ -29,7 +32,14 @@ nixos-rebuild, darwin-rebuild and home-manager switch.
 The machine is found by host name, as those tools do: nixosConfigurations
 (Linux) or darwinConfigurations (macOS, LocalHostName) named after the host,
 then homeConfigurations "USER@HOST" and "USER", then the one machine whose
-deploy.nix target is "local". --machine overrides the lookup.
+deploy.nix target is "local". --machine NAME, or --flake FLAKE#NAME as
+nixos-rebuild takes it, overrides the lookup.
+
+A NixOS configuration is only switched to on NixOS (/etc/NIXOS), a nix-darwin
+one only on a Mac: anywhere else switch refuses before anything is built or
+changed (deploy it to its host instead). If the activation of a new
+generation fails, the profile is put back on the generation it was on, so
+the machine does not boot into the failed configuration.
 
 Actions: switch (new generation, active now), boot (new generation, active
 after a reboot; NixOS only), test (active now, no new generation),
@@ -39,43 +49,55 @@ ask for your password; home-manager runs as you. Like a deploy, a switch
 holds the machine's deploy lock while it changes the machine.
 
 Exit status: 0 on success, 2 for bad input (unknown action or machine, no
-flake.nix), 1 when the build or the activation failed.`,
+flake.nix, a configuration this machine cannot run), 1 when the build or
+the activation failed.`,
 			Example: `  nixherd switch
-  nixherd switch --machine devnix --action boot
-  nixherd switch --action build --flake ~/fleet`,
+  nixherd switch --flake .#devnix --action boot
+  nixherd switch --action build --flake ~/fleet -L`,
 			Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				a, err := target.ParseAction(action)
 				if err != nil {
 					return exitCode(2, err)
 				}
-				if _, err := os.Stat(filepath.Join(flake, "flake.nix")); err != nil {
-					return exitCode(2, fmt.Errorf("%s: no flake.nix here; pass --flake DIR", flake))
-				}
-				ctx := cmd.Context()
-
-				var inv *hosts.Inventory
-				if _, err := os.Stat(filepath.Join(flake, hosts.FileName)); err == nil {
-					if inv, err = hosts.Load(ctx, filepath.Join(flake, hosts.FileName)); err != nil {
-						return exitCode(2, err)
-					}
-				}
-				n, err := nix.Probe(ctx)
+				name, err := fl.machineArg(machine)
 				if err != nil {
 					return err
 				}
-				m, err := localMachine(cmd, n, flake, inv, machine)
+				ctx := cmd.Context()
+				n, err := nf.probe(ctx, cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				fleet, err := fl.resolve(ctx, n)
+				if err != nil {
+					return err
+				}
+				if _, err := os.Stat(filepath.Join(fleet.Dir, "flake.nix")); err != nil {
+					return exitCode(2, fmt.Errorf("%s: no flake.nix here; pass --flake DIR", fleet.Dir))
+				}
+
+				var inv *hosts.Inventory
+				if _, err := os.Stat(filepath.Join(fleet.Dir, hosts.FileName)); err == nil {
+					if inv, err = hosts.Load(ctx, filepath.Join(fleet.Dir, hosts.FileName)); err != nil {
+						return exitCode(2, err)
+					}
+				}
+				m, err := localMachine(cmd, n, fleet.Flake, inv, name)
 				if err != nil {
 					return exitCode(2, err)
 				}
 				res, err := local.Switch(ctx, local.SwitchOptions{
-					Flake:    flake,
+					Flake:    fleet.Flake,
 					Machine:  m,
 					Action:   a,
 					Nix:      n,
 					Runner:   local.Runner{Stderr: cmd.ErrOrStderr()},
 					Reporter: ui.NewPlain(cmd.ErrOrStderr()),
 				})
+				if errors.Is(err, local.ErrWrongPlatform) {
+					return exitCode(2, fmt.Errorf("%s: %w; nothing was changed (nixherd deploy %s switches it on its host, --action build only builds it)", m.Name, err, m.Name))
+				}
 				if err != nil {
 					return fmt.Errorf("%s: %w", m.Name, err)
 				}
@@ -83,6 +105,9 @@ flake.nix), 1 when the build or the activation failed.`,
 				switch {
 				case a == target.Build:
 					fmt.Fprintln(out, res.Path)
+				case a == target.DryActivate:
+					fmt.Fprintf(out, "%s: dry-activate %s (nothing changed):\n", res.Machine, res.Path)
+					fmt.Fprint(out, indent(res.Output))
 				case a.SetsProfile():
 					fmt.Fprintf(out, "%s: %s, generation %d (was %d): %s\n", res.Machine, done(a), res.Generation, res.Previous, res.Path)
 				default:
@@ -94,7 +119,8 @@ flake.nix), 1 when the build or the activation failed.`,
 		f := cmd.Flags()
 		f.StringVar(&machine, "machine", "", "build the configuration `NAME` instead of the one named after this host")
 		f.StringVar(&action, "action", "switch", "switch, boot, test, dry-activate or build")
-		f.StringVar(&flake, "flake", ".", "the fleet flake `DIR`")
+		fl.register(f)
+		nf.register(f)
 		return cmd
 	})
 }
@@ -140,8 +166,6 @@ func done(a target.Action) string {
 		return "set for next boot"
 	case target.Test:
 		return "activated"
-	case target.DryActivate:
-		return "dry-activated"
 	}
 	return string(a)
 }
@@ -153,4 +177,13 @@ func withMachineHint(err error) error {
 		return fmt.Errorf("%w; pass --machine NAME", err)
 	}
 	return err
+}
+
+// indent prints each line of text two spaces in, ending with a newline.
+func indent(text string) string {
+	text = strings.TrimRight(text, "\n")
+	if text == "" {
+		return ""
+	}
+	return "  " + strings.ReplaceAll(text, "\n", "\n  ") + "\n"
 }

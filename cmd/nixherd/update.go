@@ -19,7 +19,7 @@ import (
 func init() {
 	register(func() *cobra.Command {
 		var (
-			flakeDir   string
+			fl         flakeFlag
 			identities []string
 			jsonOut    bool
 		)
@@ -35,16 +35,21 @@ GitHub limits anonymous API requests to 60 an hour. When nix has no
 access-tokens configured and the fleet has a secret named github-token
 (secrets/github-token.age), nixherd decrypts it in memory and hands it to
 nix through NIX_CONFIG in nix's environment only: never on the command line,
-never on disk, never in the output.`,
+never on disk, never in the output.
+
+update writes flake.lock, so --flake must be a directory here.`,
 			Example: `  nixherd update                 # every input
   nixherd update nixpkgs agenix  # only these two
   nixherd update --flake ~/fleet home-manager`,
 			RunE: func(cmd *cobra.Command, args []string) error {
-				ctx := cmd.Context()
-				return runUpdate(ctx, cmd, flakeDir, args, identities, jsonOut)
+				dir, err := fl.dir("update")
+				if err != nil {
+					return err
+				}
+				return runUpdate(cmd.Context(), cmd, dir, args, identities, jsonOut)
 			},
 		}
-		cmd.Flags().StringVar(&flakeDir, "flake", ".", "the fleet's flake directory")
+		fl.register(cmd.Flags())
 		cmd.Flags().StringArrayVarP(&identities, "identity", "i", nil, "identity to decrypt the github-token secret with (default ~/.ssh/id_ed25519, ~/.ssh/id_rsa)")
 		cmd.Flags().BoolVar(&jsonOut, "json", false, "print the changed inputs as JSON")
 		return cmd
