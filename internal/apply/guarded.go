@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -130,7 +131,7 @@ func (g Guarded) Activate(ctx context.Context, a *Activation) error {
 }
 
 // check runs the machine's health checks from deploy.nix and names the
-// failing ones.
+// failing ones, each with why it failed.
 func (g Guarded) check(ctx context.Context, a *Activation) []string {
 	return CheckHealth(ctx, a.Runner, a.Machine.HealthChecks, g.HealthDeadline, a.Report)
 }
@@ -188,5 +189,11 @@ func (a AsRoot) RunScript(ctx context.Context, script string, args ...string) ([
 type hostShell struct{ r remote.Runner }
 
 func (s hostShell) Run(ctx context.Context, command string) ([]byte, error) {
-	return s.r.Run(ctx, remote.Sh(command))
+	out, err := s.r.Run(ctx, remote.Sh(command))
+	var ee *remote.ExitError
+	if errors.As(err, &ee) && ee.Code >= 0 && ee.Code != 255 {
+		// The command ran and failed (255 is ssh's own failure).
+		return out, &health.ExitError{Code: ee.Code, Output: ee.Stderr}
+	}
+	return out, err
 }

@@ -61,7 +61,7 @@ func (d *run) machine(ctx context.Context, c plan.Closure, h *fanout.Host, locks
 			res.Error = res.Err.Error()
 			d.o.Reporter.Event(report.Event{Machine: m.Name, Phase: report.PhaseFailed, Detail: string(res.Outcome), Err: res.Err, Time: time.Now()})
 		} else {
-			progress(report.PhaseDone, string(res.Outcome))
+			progress(report.PhaseDone, doneDetail(res))
 		}
 	}()
 	fail := func(o report.Outcome, err error) report.Result {
@@ -162,24 +162,40 @@ func (d *run) copyClosure(ctx context.Context, r remote.Runner, c plan.Closure, 
 	if len(missing) == 0 || d.o.DryRun {
 		return nil
 	}
+	copied := 0
 	err = d.plan.Nix.Copy(ctx, r.Store(), []string{c.OutPath}, nix.CopyOptions{
 		SSHOpts:                 r.NixSSHOpts(),
 		SubstituteOnDestination: d.o.SubstituteOnDestination,
-		Progress:                copyProgress(missing, progress),
+		Progress:                copyProgress(missing, progress, &copied),
 	})
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%s: %w", r.Name(), interruptedCopy(copied, len(missing)))
+	}
 	if err != nil {
 		return explainCopy(r.Name(), fmt.Errorf("%s: copying the closure: %w", r.Name(), err))
 	}
 	return nil
 }
 
+// ErrInterrupted is a deploy step that the interrupt (Ctrl-C, SIGTERM)
+// stopped.
+var ErrInterrupted = errors.New("interrupted")
+
+// interruptedCopy says how far a copy got when the run was interrupted:
+// nothing was activated, and the paths sent stay valid on the host.
+func interruptedCopy(started, total int) error {
+	return fmt.Errorf("%w while copying the closure (%d of %d paths started): nothing was activated", ErrInterrupted, started, total)
+}
+
 // copyProgress reports which path is being copied, at most a few times a
-// second so that plain-line logs of large closures stay readable.
-func copyProgress(missing []nix.PathInfo, progress func(report.Phase, string)) func(string) {
+// second so that plain-line logs of large closures stay readable; started
+// counts the paths nix began to copy.
+func copyProgress(missing []nix.PathInfo, progress func(report.Phase, string), started *int) func(string) {
 	var last time.Time
 	n := 0
 	return func(path string) {
 		n++
+		*started = n
 		if time.Since(last) < 500*time.Millisecond && n < len(missing) {
 			return
 		}
@@ -190,6 +206,18 @@ func copyProgress(missing []nix.PathInfo, progress func(report.Phase, string)) f
 		}
 		progress(report.PhaseCopy, fmt.Sprintf("copying %d/%d: %s", min(n, len(missing)), len(missing), name))
 	}
+}
+
+// doneDetail is what a machine's last progress line says: its outcome, and
+// for a dry run what the host would receive.
+func doneDetail(res report.Result) string {
+	if res.Outcome != report.WouldCopy || res.Copied == nil {
+		return string(res.Outcome)
+	}
+	if res.Copied.Paths == 0 {
+		return "dry run: nothing to copy"
+	}
+	return fmt.Sprintf("dry run: would copy %d paths (%s)", res.Copied.Paths, report.HumanBytes(res.Copied.Bytes))
 }
 
 func copyDetail(missing []nix.PathInfo, dry bool) string {
@@ -224,12 +252,16 @@ func (d *run) buildOnTarget(ctx context.Context, r remote.Runner, c plan.Closure
 	}
 	if len(missing) > 0 {
 		err = d.plan.Nix.CopyDerivations(ctx, r.Store(), []string{c.DrvPath}, r.NixSSHOpts())
+		if err != nil && ctx.Err() != nil {
+			return fmt.Errorf("%s: %w while copying the derivations: nothing was built or activated", r.Name(), ErrInterrupted)
+		}
 		if err != nil {
 			return explainCopy(r.Name(), fmt.Errorf("%s: copying the derivations: %w", r.Name(), err))
 		}
 	}
 	progress(report.PhaseRealise, "building on the host")
-	cmd := remote.Cmd("nix-store", "--realise", c.DrvPath)
+	// The user's nix options, as the host's nix-store takes them.
+	cmd := remote.Cmd(append(append([]string{"nix-store", "--realise"}, d.plan.Nix.Flags.LegacyArgs()...), c.DrvPath)...)
 	cmd.Root = root
 	out, err := r.Run(ctx, cmd)
 	if err != nil {

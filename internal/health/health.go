@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -166,15 +167,62 @@ func RunAll(ctx context.Context, checks []Check, runner Runner) (results []Resul
 	return results, ok
 }
 
-// Failed names the failing checks, for the summary line of a rolled back host.
+// Failed names the failing checks and why each failed, for the summary
+// line of a rolled back host ("tcp 10.0.0.2:22: connection refused").
 func Failed(results []Result) []string {
-	var names []string
+	var failed []string
 	for _, r := range results {
 		if !r.OK {
-			names = append(names, r.Name)
+			failed = append(failed, fmt.Sprintf("%s: %v", r.Name, r.Err))
 		}
 	}
-	return names
+	return failed
+}
+
+// ExitError is a command check's command that ran on the machine and
+// failed: its exit status and what it printed (stdout and stderr).
+type ExitError struct {
+	Code   int
+	Output string
+}
+
+func (e *ExitError) Error() string { return fmt.Sprintf("exited with status %d", e.Code) }
+
+// commandFailure says why a command check failed: its exit status and the
+// last line it printed, or that it did not finish in time.
+func commandFailure(ctx context.Context, err error, stdout []byte, timeout time.Duration) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("did not finish within %s", timeout)
+	}
+	output := string(stdout)
+	code := -1
+	var ee *ExitError
+	var xe interface{ ExitCode() int }
+	switch {
+	case errors.As(err, &ee):
+		code, output = ee.Code, output+"\n"+ee.Output
+	case errors.As(err, &xe):
+		code = xe.ExitCode()
+	default:
+		return err
+	}
+	if tail := lastLine([]byte(output)); tail != "" {
+		return fmt.Errorf("exited with status %d: %s", code, tail)
+	}
+	return fmt.Errorf("exited with status %d and printed nothing", code)
+}
+
+// netFailure says why an HTTP or TCP probe failed in the words a person
+// looks for: refused, no answer in time, or the network's own error.
+func netFailure(err error, timeout time.Duration) error {
+	var ne net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return errors.New("connection refused")
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return fmt.Errorf("no answer within %s", timeout)
+	}
+	return err
 }
 
 func attempt(ctx context.Context, c Check, runner Runner) error {
@@ -182,21 +230,18 @@ func attempt(ctx context.Context, c Check, runner Runner) error {
 	defer cancel()
 	switch c.Kind {
 	case HTTP:
-		return probeHTTP(ctx, c.URL, c.Status)
+		return probeHTTP(ctx, c.URL, c.Status, c.AttemptTimeout)
 	case TCP:
 		var d net.Dialer
 		conn, err := d.DialContext(ctx, "tcp", c.Address)
 		if err != nil {
-			return err
+			return netFailure(err, c.AttemptTimeout)
 		}
 		return conn.Close()
 	case Command:
 		out, err := runner.Run(ctx, c.Command)
 		if err != nil {
-			if tail := lastLine(out); tail != "" {
-				return fmt.Errorf("%w: %s", err, tail)
-			}
-			return err
+			return commandFailure(ctx, err, out, c.AttemptTimeout)
 		}
 		return nil
 	}
@@ -208,14 +253,14 @@ var client = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
-func probeHTTP(ctx context.Context, url string, want int) error {
+func probeHTTP(ctx context.Context, url string, want int, timeout time.Duration) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return netFailure(err, timeout)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))

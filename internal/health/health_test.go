@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -159,10 +160,66 @@ func TestRunAllNamesTheFailingChecks(t *testing.T) {
 	if ok || len(results) != 3 {
 		t.Fatalf("ok=%v results=%v", ok, results)
 	}
-	if got := Failed(results); len(got) != 1 || got[0] != "b" {
-		t.Fatalf("Failed = %v, want [b]", got)
+	if got := Failed(results); len(got) != 1 || got[0] != "b: exited with status 1 and printed nothing" {
+		t.Fatalf("Failed = %v, want b with its reason", got)
 	}
 }
+
+// A failed check says why, in the words a person looks for: the port
+// refused, no answer in time, the command's exit status and the last line
+// it printed (on stderr too, as a host's shell returns it).
+func TestFailuresSayWhy(t *testing.T) {
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := closed.Addr().String()
+	closed.Close()
+	// A listener that accepts but never answers HTTP.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	hostShell := runnerFunc(func(ctx context.Context, command string) ([]byte, error) {
+		// What apply's host shell returns for a command that ran and failed.
+		return []byte("checking units\n"), &ExitError{Code: 3, Output: "warning: 2 units failed\nnginx.service: failed\n"}
+	})
+	for _, tc := range []struct {
+		check  Check
+		runner Runner
+		want   string
+	}{
+		{Check{Name: "tcp", Kind: TCP, Address: refused}, nil, "tcp: failed after .* attempt\\(s\\) in .*: connection refused$"},
+		{Check{Name: "http", Kind: HTTP, URL: "http://" + refused + "/health"}, nil, ": connection refused$"},
+		{Check{Name: "http", Kind: HTTP, URL: "http://" + silent.Addr().String() + "/"}, nil, ": no answer within 500ms$"},
+		{Check{Name: "cmd", Kind: Command, Command: "echo first; echo 'nginx.service failed' >&2; exit 3"}, &shell{}, ": exited with status 3: nginx.service failed$"},
+		{Check{Name: "cmd", Kind: Command, Command: "x"}, hostShell, ": exited with status 3: nginx.service: failed$"},
+		{Check{Name: "cmd", Kind: Command, Command: "sleep 5", AttemptTimeout: 100 * time.Millisecond}, &shell{}, ": did not finish within 100ms$"},
+	} {
+		c := fast(tc.check)
+		if tc.check.AttemptTimeout != 0 {
+			c.AttemptTimeout = tc.check.AttemptTimeout
+		}
+		r := Run(context.Background(), c, tc.runner)
+		if r.OK || !regexp.MustCompile(tc.want).MatchString(r.String()) {
+			t.Errorf("%s: %q, want it to match %q", tc.check.Name, r.String(), tc.want)
+		}
+	}
+}
+
+type runnerFunc func(ctx context.Context, command string) ([]byte, error)
+
+func (f runnerFunc) Run(ctx context.Context, command string) ([]byte, error) { return f(ctx, command) }
 
 func TestValidateRejectsUnusableChecks(t *testing.T) {
 	for _, c := range []Check{

@@ -345,11 +345,10 @@ func (n *Nix) DerivationClosure(ctx context.Context, drvs []string) ([]PathInfo,
 	if len(drvs) == 0 {
 		return nil, nil
 	}
-	out, err := n.run(ctx, nil, n.tool("nix-store"), append([]string{"--query", "--requisites"}, drvs...)...)
+	paths, err := n.Requisites(ctx, drvs...)
 	if err != nil {
 		return nil, err
 	}
-	paths := strings.Fields(string(out))
 	sizes, err := n.run(ctx, nil, n.tool("nix-store"), append([]string{"--query", "--size"}, paths...)...)
 	if err != nil {
 		return nil, err

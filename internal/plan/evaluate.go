@@ -3,6 +3,7 @@ package plan
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -204,8 +205,10 @@ func Build(ctx context.Context, n *nix.Nix, closures []Closure) error {
 }
 
 // failUnbuilt marks the machines whose closure a failed build did not
-// produce; nix built the others (--keep-going), so they still deploy. It
-// returns buildErr when nothing was built at all.
+// produce; nix built the others (--keep-going), so they still deploy. Each
+// failed machine gets the failures of its own derivations, read from nix's
+// error output: nix's error line and the end of the builder's log, never
+// another machine's. It returns buildErr when nothing was built at all.
 func failUnbuilt(ctx context.Context, n *nix.Nix, closures []Closure, buildErr error) error {
 	var outs []string
 	for _, c := range closures {
@@ -214,13 +217,75 @@ func failUnbuilt(ctx context.Context, n *nix.Nix, closures []Closure, buildErr e
 		}
 	}
 	invalid, err := n.Invalid(ctx, outs)
-	if err != nil || len(invalid) == len(outs) {
+	if err != nil {
 		return buildErr
+	}
+	var failures []nix.BuildFailure
+	var nixErr *nix.Error
+	if errors.As(buildErr, &nixErr) {
+		failures = nix.BuildFailures(nixErr.Stderr)
+	}
+	if len(invalid) == len(outs) && len(failures) == 0 {
+		return buildErr // nothing built, and nix did not say which derivation failed
 	}
 	for i := range closures {
 		if c := &closures[i]; c.Err == nil && invalid[c.OutPath] {
-			c.Err = fmt.Errorf("%s: its closure did not build: %w", c.Machine.Name, buildErr)
+			c.Err = unbuilt(ctx, n, c, failures, buildErr)
 		}
 	}
 	return nil
 }
+
+// unbuilt is the error of a machine whose closure did not build: the
+// failures among its own derivations, else nix's error as it is.
+func unbuilt(ctx context.Context, n *nix.Nix, c *Closure, failures []nix.BuildFailure, buildErr error) error {
+	reqs, err := n.Requisites(ctx, c.DrvPath)
+	if err != nil {
+		return fmt.Errorf("%s: its closure did not build: %w", c.Machine.Name, buildErr)
+	}
+	own := map[string]bool{}
+	for _, r := range reqs {
+		own[r] = true
+	}
+	var mine []nix.BuildFailure
+	for _, f := range failures {
+		if own[f.Drv] {
+			mine = append(mine, f)
+		}
+	}
+	if len(mine) == 0 {
+		// nix said nothing of this machine's derivations (Nix 2.8 reports
+		// one failure per build): the store says which ones failed.
+		mine, _ = n.FailedDerivations(ctx, c.DrvPath)
+	}
+	if len(mine) == 0 {
+		return fmt.Errorf("%s: its closure did not build: %w", c.Machine.Name, buildErr)
+	}
+	for i := range mine {
+		if len(mine[i].Log) == 0 {
+			// With -L nix printed the log as it ran, not with the error.
+			mine[i].Log = n.BuildLog(ctx, mine[i].Drv, 5)
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: did not build: %s", c.Machine.Name, mine[0].Reason())
+	for i, f := range mine {
+		if i > 0 {
+			fmt.Fprintf(&b, "\nalso: %s", f.Reason())
+		}
+		for _, l := range f.Log {
+			fmt.Fprintf(&b, "\n  > %s", l)
+		}
+	}
+	return &BuildError{Machine: c.Machine.Name, Failures: mine, msg: b.String()}
+}
+
+// BuildError is a machine whose closure did not build, with the failed
+// derivations among its own.
+type BuildError struct {
+	Machine  string
+	Failures []nix.BuildFailure
+	msg      string
+}
+
+func (e *BuildError) Error() string { return e.msg }
