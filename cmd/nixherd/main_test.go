@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -34,6 +35,10 @@ func TestScript(t *testing.T) {
 					env.Setenv(k, v)
 				}
 			}
+			// Flakes cannot read builtins.currentSystem: scripts write
+			// $NIX_SYSTEM into the flakes they build.
+			arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]
+			env.Setenv("NIX_SYSTEM", arch+"-"+runtime.GOOS)
 			return nil
 		},
 		// [tool:nix] is true when the program is installed; when it is not
