@@ -41,10 +41,15 @@ func TestScript(t *testing.T) {
 			env.Setenv("NIX_SYSTEM", arch+"-"+runtime.GOOS)
 			return nil
 		},
-		// [tool:nix] is true when the program is installed; when it is not
+		// [nixos] is true on NixOS. [tool:nix] is true when the program is
+		// installed; when it is not
 		// and NIXHERD_REQUIRE_TOOLS is set (CI), the script fails instead of
 		// skipping, as testenv.NeedTool does for Go tests.
 		Condition: func(cond string) (bool, error) {
+			if cond == "nixos" { // this machine runs NixOS
+				_, err := os.Stat("/etc/NIXOS")
+				return err == nil, nil
+			}
 			tool, ok := strings.CutPrefix(cond, "tool:")
 			if !ok {
 				return false, fmt.Errorf("unknown condition %q", cond)

@@ -350,6 +350,18 @@ func TestSwitchLocal(t *testing.T) {
 	f.write(placement{devnix, "local"}, placement{devmac, "local"}, placement{home, "local"})
 	h := c.Host("devnix")
 
+	// A test host is not NixOS, and switch refuses a NixOS configuration
+	// there before building anything.
+	if _, errOut, code := f.switchOnCode(h); code != exitUsage || !strings.Contains(errOut, "this machine is not NixOS") {
+		t.Fatalf("switch on a machine that is not NixOS: exit %d\n%s", code, errOut)
+	}
+	if h.Profile(systemProfile) != "" {
+		t.Fatal("the refused switch set the system profile")
+	}
+	// Marked the way NixOS marks itself (os-release, inside the host's own
+	// mount namespace only), it is NixOS to switch.
+	markNixOS(t, h)
+
 	// build: prints the path, activates nothing.
 	out := f.switchOn(h, "--action", "build")
 	gen1 := strings.TrimSpace(out)
@@ -449,23 +461,65 @@ func TestSwitchLocal(t *testing.T) {
 		t.Errorf("the home switch touched the system profile")
 	}
 
-	// nix-darwin, named explicitly: system profile, then activate-user and
-	// activate.
-	f.switchOn(m, "--machine", "devmac")
-	sys := m.Profile(systemProfile)
-	if !strings.HasSuffix(sys, "-darwin-system-devmac-fixture") || m.CurrentSystem() != sys {
-		t.Fatalf("darwin switch: profile %q, running %q", sys, m.CurrentSystem())
+	// nix-darwin, named explicitly, on a machine that is not a Mac: refused
+	// before anything is built or changed (the darwin contract itself is
+	// tested by the deploys to test hosts, with the same executor).
+	if _, errOut, code := f.switchOnCode(m, "--machine", "devmac"); code != exitUsage || !strings.Contains(errOut, "it is a nix-darwin configuration and this machine is not a Mac") {
+		t.Errorf("darwin switch on Linux: exit %d\n%s", code, errOut)
 	}
-	acts, _ = m.Activations()
-	if n := len(acts); n != 3 || acts[n-2].Action != "activate-user" || acts[n-1].Action != "activate" {
-		t.Errorf("darwin activations %+v, want home-activate, activate-user, activate", acts)
+	if _, errOut, code := f.switchOnCode(m, "--machine", "devmac", "--action", "test"); code != exitUsage || !strings.Contains(errOut, "this machine is not a Mac") {
+		t.Errorf("darwin test on Linux: exit %d\n%s", code, errOut)
 	}
-	// nix-darwin has no boot action: refused before anything changes.
-	if _, errOut, code := f.switchOnCode(m, "--machine", "devmac", "--action", "boot"); code == 0 || !strings.Contains(errOut, "nix-darwin has no boot action") {
-		t.Errorf("darwin boot: exit %d\n%s", code, errOut)
+	if acts2, _ := m.Activations(); len(acts2) != 1 || m.Profile(systemProfile) != "" {
+		t.Errorf("the refused darwin switches changed something: %+v, profile %q", acts2, m.Profile(systemProfile))
 	}
-	if acts2, _ := m.Activations(); len(acts2) != 3 {
-		t.Errorf("the refused boot activated something: %+v", acts2)
+}
+
+// A failed local activation puts the profile back where it was (and the
+// boot default with it): the machine must not boot into what just failed.
+func TestSwitchLocalFailureRestoresTheProfile(t *testing.T) {
+	c := testhost.Start(t, testhost.Options{Names: []string{"devnix"}})
+	f := newOpsFleet(t, c)
+	h := c.Host("devnix")
+	markNixOS(t, h)
+	devnix := testhost.FixtureMachine{Name: "devnix", Platform: platform.NixOS, Generation: "1"}
+	f.write(placement{devnix, "local"})
+	f.switchOn(h)
+	gen1 := h.Profile(systemProfile)
+
+	devnix.Generation, devnix.ActivateExit = "2", 4
+	f.write(placement{devnix, "local"})
+	out, errOut, code := f.switchOnCode(h)
+	t.Logf("failed switch:\n%s%s", out, errOut)
+	if code != exitReported || !strings.Contains(errOut, "exited with status 4") ||
+		!strings.Contains(errOut, systemProfile+" is back on generation 1 ("+gen1+"), the default for the next boot") {
+		t.Fatalf("failed switch: exit %d\n%s%s", code, out, errOut)
+	}
+	if h.Profile(systemProfile) != gen1 || h.BootDefault() != gen1 {
+		t.Fatalf("after the failed switch the profile is %s and the boot default %s, want %s", h.Profile(systemProfile), h.BootDefault(), gen1)
+	}
+	// The failed generation stays, unused; the next switch is generation 3.
+	devnix.Generation, devnix.ActivateExit = "3", 0
+	f.write(placement{devnix, "local"})
+	if out := f.switchOn(h); !strings.Contains(out, "generation 3 (was 1)") {
+		t.Errorf("the switch after the failed one: %s", out)
+	}
+}
+
+// markNixOS makes a test host look like NixOS to `nixherd switch`, the way
+// NixOS marks itself (ID=nixos in /etc/os-release): a file of the host's
+// own bound over /etc/os-release in the host's private mount namespace, so
+// this machine's /etc is untouched.
+func markNixOS(t *testing.T, h *testhost.Host) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	before := readFile("/etc/os-release")
+	if out, err := h.Run(ctx, `printf 'ID=nixos\nNAME=NixOS\n' > /run/testhost/os-release && mount --bind /run/testhost/os-release /etc/os-release && grep -qx ID=nixos /etc/os-release`); err != nil {
+		t.Fatalf("marking %s as NixOS: %v\n%s", h.Name, err, out)
+	}
+	if readFile("/etc/os-release") != before {
+		t.Fatal("the mark reached this machine's /etc/os-release")
 	}
 }
 

@@ -3,6 +3,7 @@ package apply_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -133,5 +134,29 @@ func TestLocksAreTakenOncePerRun(t *testing.T) {
 	h.LockedBy = "someone"
 	if err := (&apply.Locks{}).Hold(context.Background(), h, true, nil); !errors.Is(err, apply.ErrLocked) {
 		t.Fatalf("a held lock: %v", err)
+	}
+}
+
+// A local switch whose activation fails puts the profile back on the
+// generation it was on, and makes it the boot default again; without
+// RestoreProfile (a deploy's --no-rollback, as nixos-rebuild) it stays.
+func TestDirectRestoresTheProfileWhenAsked(t *testing.T) {
+	h := host()
+	h.ActivationExit[sys2] = 4
+	res := run(h, apply.Request{Path: sys2, Strategy: apply.Direct{RestoreProfile: true}})
+	if res.Outcome != report.Failed || res.Generation != 1 || !strings.Contains(res.Error, "/nix/var/nix/profiles/system is back on generation 1 ("+sys1+")") {
+		t.Fatalf("result %+v", res)
+	}
+	if h.Current != 1 || len(h.Generations) != 2 {
+		t.Fatalf("the profile is on generation %d of %d", h.Current, len(h.Generations))
+	}
+	if !slices.Contains(h.Log, sys1+"/bin/switch-to-configuration boot") {
+		t.Errorf("the old generation was not made the boot default again: %q", h.Log)
+	}
+
+	h = host()
+	h.ActivationExit[sys2] = 4
+	if res := run(h, apply.Request{Path: sys2}); res.Outcome != report.Failed || h.Current != 2 {
+		t.Fatalf("without RestoreProfile: %+v, profile on %d", res, h.Current)
 	}
 }

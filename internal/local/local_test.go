@@ -108,3 +108,33 @@ func TestRunnerReportsExitStatus(t *testing.T) {
 		t.Fatalf("stderr shown = %q", shown.String())
 	}
 }
+
+// A configuration this machine cannot run is refused by platform: NixOS
+// only on NixOS, nix-darwin only on macOS; home-manager anywhere.
+func TestCanRun(t *testing.T) {
+	debian := Identity{"box", "me", "linux", false}
+	nixosBox := Identity{"box", "me", "linux", true}
+	mac := Identity{"mac", "me", "darwin", false}
+	for _, tc := range []struct {
+		id   Identity
+		p    platform.Platform
+		want string
+	}{
+		{debian, platform.NixOS, "it is a NixOS configuration and this machine is not NixOS (it has no /etc/NIXOS)"},
+		{debian, platform.Darwin, "it is a nix-darwin configuration and this machine is not a Mac (linux)"},
+		{debian, platform.Home, ""},
+		{nixosBox, platform.NixOS, ""},
+		{nixosBox, platform.Darwin, "not a Mac"},
+		{mac, platform.Darwin, ""},
+		{mac, platform.NixOS, "not NixOS"},
+		{mac, platform.Home, ""},
+	} {
+		err := tc.id.CanRun(tc.p)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%+v runs %s: %v", tc.id, tc.p, err)
+		case tc.want != "" && (err == nil || !errors.Is(err, ErrWrongPlatform) || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%+v runs %s: %v, want %q", tc.id, tc.p, err, tc.want)
+		}
+	}
+}
