@@ -156,6 +156,7 @@ Exits 0 only when every selected host ended on its new configuration.`,
 		f.BoolVar(&reactivate, "reactivate", false, "switch machines that already run their new system again (default: report them up to date)")
 		f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
 		fl.register(f)
+		fl.registerNix(f)
 		safety.register(f)
 		waves.register(f)
 		return cmd

@@ -81,6 +81,7 @@ not be reached, 2 for bad input.`,
 		f.BoolVar(&all, "all", false, "compare every machine in deploy.nix")
 		f.BoolVar(&asJSON, "json", false, "print the diffs as JSON")
 		fl.register(f)
+		fl.registerNix(f)
 		return cmd
 	})
 }

@@ -57,9 +57,9 @@ somewhere; 2 for bad input; 3 when some host could not be reached.`,
 				}
 				selectors, argv := args[:dash], args[dash:]
 				ctx := cmd.Context()
-				machines, err := fl.selectMachines(ctx, selection{hosts.Selection{Selectors: selectors, All: all}, "run the command on", true})
+				machines, err := fl.selectMachines(ctx, cmd.ErrOrStderr(), selection{hosts.Selection{Selectors: selectors, All: all}, "run the command on", true})
 				if err != nil {
-					return exitCode(2, err)
+					return err
 				}
 				var out fleetexec.Output
 				if !asJSON {

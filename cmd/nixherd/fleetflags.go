@@ -79,8 +79,9 @@ func (f *flakeFlag) machineArg(explicit string) (string, error) {
 }
 
 // fleetFlags are the flags of the commands that reach the fleet's machines
-// (deploy, diff, status, generations, rollback): where the fleet is, how
-// to ssh, and the nix options for the evaluation and build.
+// (deploy, diff, status, generations, rollback, gc, exec): where the fleet
+// is and how to ssh, and for those that evaluate or build (registerNix) the
+// nix options.
 type fleetFlags struct {
 	flakeFlag
 	nixFlags
@@ -90,6 +91,7 @@ type fleetFlags struct {
 	// checking, run programs here or hand hosts this machine's agent,
 	// credentials or network (hosts.RefuseUnsafeSSHOptions).
 	allowUnsafeSSH bool
+	evaluates      bool
 
 	// Set by open.
 	nix   *nix.Nix
@@ -101,6 +103,11 @@ func (f *fleetFlags) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.sshConfig, "ssh-config", "F", "", "ssh configuration `FILE` for every host (ssh -F)")
 	fs.StringArrayVarP(&f.sshOpts, "ssh-option", "o", nil, "extra ssh `OPTION=VALUE` for every host (ssh -o), repeatable")
 	fs.BoolVar(&f.allowUnsafeSSH, allowUnsafeSSHFlag, false, "use deploy.nix's sshOptions even where they weaken host key checking, run programs here or forward to hosts (ProxyCommand, StrictHostKeyChecking=no, -F, ForwardAgent ...)")
+}
+
+// registerNix adds the nix options, for a command that evaluates or builds.
+func (f *fleetFlags) registerNix(fs *pflag.FlagSet) {
+	f.evaluates = true
 	f.nixFlags.register(fs)
 }
 
@@ -117,15 +124,19 @@ func (f *fleetFlags) sshOptions() []string {
 	return extra
 }
 
-// open probes nix (with the user's nix flags; nix's own output goes to
-// stderr when they ask for it) and resolves the fleet.
+// open resolves the fleet. nix is probed (with the user's nix options;
+// nix's own output goes to stderr when they ask for it) when the command
+// evaluates or the fleet is a reference nix must fetch.
 func (f *fleetFlags) open(ctx context.Context, stderr io.Writer) error {
-	n, err := f.nixFlags.probe(ctx, stderr)
-	if err != nil {
-		return err
+	if f.evaluates || !f.ref().IsDirectory() {
+		n, err := f.nixFlags.probe(ctx, stderr)
+		if err != nil {
+			return err
+		}
+		f.nix = n
 	}
-	f.nix = n
-	f.fleet, err = f.flakeFlag.resolve(ctx, n)
+	var err error
+	f.fleet, err = f.flakeFlag.resolve(ctx, f.nix)
 	return err
 }
 

@@ -73,9 +73,9 @@ input; 3 some host could not be reached.`,
 					return exitCode(2, fmt.Errorf("--parallel must be at least 1"))
 				}
 				ctx := cmd.Context()
-				machines, err := fl.selectMachines(ctx, selection{hosts.Selection{Selectors: args, All: all}, "collect the garbage of", true})
+				machines, err := fl.selectMachines(ctx, cmd.ErrOrStderr(), selection{hosts.Selection{Selectors: args, All: all}, "collect the garbage of", true})
 				if err != nil {
-					return exitCode(2, err)
+					return err
 				}
 				o.Reach = status.Reach(fl.sshOptions(), parallel)
 				names := make([]string, len(machines))

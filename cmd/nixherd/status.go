@@ -59,6 +59,7 @@ drifted"); 2 for bad input.`,
 			},
 		}
 		fl.register(cmd.Flags())
+		fl.registerNix(cmd.Flags())
 		cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
 		return cmd
 	})

@@ -62,7 +62,7 @@ func TestOneBrokenMachineDoesNotStopTheOthers(t *testing.T) {
 	if broken := byName["broken"]; broken.Err == nil || !strings.Contains(broken.Err.Error(), "evaluating broken") || !strings.Contains(broken.Err.Error(), "does not evaluate") {
 		t.Errorf("broken: %+v", broken)
 	}
-	if fails := byName["fails"]; fails.Err == nil || !strings.Contains(fails.Err.Error(), "fails: its closure did not build") {
+	if fails := byName["fails"]; fails.Err == nil || !strings.HasPrefix(fails.Err.Error(), "fails: did not build: builder for '"+fails.DrvPath+"' failed with exit code 1: this build fails") {
 		t.Errorf("fails: %+v", fails)
 	}
 	if p.Evaluations != 4 {

@@ -18,7 +18,7 @@ type PortUse struct {
 	Port int
 	// Machine is the machine whose configuration has it, Pos where.
 	Machine string
-	Pos     fleet.Pos
+	Pos     nixlang.Position
 	// Attr is the attribute that sets it, as written ("port",
 	// "allowedTCPPorts").
 	Attr string
@@ -33,7 +33,7 @@ func (u PortUse) String() string {
 // attribute named port or ending in Port, and the elements of
 // allowedTCPPorts and allowedUDPPorts lists. The mkService entries
 // themselves (skip) are left out.
-func portUses(f *fleet.Fleet, machines []string, skip map[fleet.Pos]bool) []PortUse {
+func portUses(f *fleet.Fleet, machines []string, skip map[nixlang.Position]bool) []PortUse {
 	var out []PortUse
 	for _, name := range machines {
 		m := f.Machine(name)
@@ -60,7 +60,7 @@ func portUses(f *fleet.Fleet, machines []string, skip map[fleet.Pos]bool) []Port
 				}
 				last := names[len(names)-1]
 				add := func(lit *nixlang.IntLit) {
-					p := fleet.Pos{File: file, Line: lit.Tok.Pos.Line, Col: lit.Tok.Pos.Col}
+					p := nixlang.Position{File: file, Line: lit.Tok.Pos.Line, Col: lit.Tok.Pos.Col}
 					if !skip[p] {
 						out = append(out, PortUse{Port: int(lit.Value), Machine: name, Pos: p, Attr: strings.Join(names, ".")})
 					}
@@ -103,7 +103,7 @@ func portWarnings(ff *fleetFiles, port int) []string {
 			machines = append(machines, m.Name)
 		}
 	}
-	skip := map[fleet.Pos]bool{}
+	skip := map[nixlang.Position]bool{}
 	for _, s := range f.Services {
 		skip[s.PortPos] = true
 	}
