@@ -61,6 +61,7 @@ On Linux it refuses: NixOS and home-manager machines need no bootstrap.`,
 		cmd.Flags().StringVar(&machine, "machine", "", "the darwinConfigurations `NAME` to install (default: this Mac's LocalHostName)")
 		fl.register(cmd.Flags())
 		nf.register(cmd.Flags())
+		cmd.RegisterFlagCompletionFunc("machine", fl.machineFlagCompletion)
 		cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the command without running it")
 		return cmd
 	})

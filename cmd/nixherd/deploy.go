@@ -157,6 +157,7 @@ Exits 0 only when every selected host ended on its new configuration.`,
 		f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
 		fl.register(f)
 		fl.registerNix(f)
+		cmd.ValidArgsFunction = fl.selectorCompletion(false)
 		safety.register(f)
 		waves.register(f)
 		return cmd

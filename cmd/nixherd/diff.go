@@ -82,6 +82,7 @@ not be reached, 2 for bad input.`,
 		f.BoolVar(&asJSON, "json", false, "print the diffs as JSON")
 		fl.register(f)
 		fl.registerNix(f)
+		cmd.ValidArgsFunction = fl.selectorCompletion(false)
 		return cmd
 	})
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -91,6 +93,13 @@ somewhere; 2 for bad input; 3 when some host could not be reached.`,
 		f.BoolVar(&asJSON, "json", false, "print every host's output and exit status as JSON")
 		f.IntVarP(&parallel, "parallel", "p", 10, "run on at most `N` hosts at once")
 		fl.register(f)
+		selectors := fl.selectorCompletion(false)
+		cmd.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			if completingAfterDash() {
+				return nil, cobra.ShellCompDirectiveDefault // the command and its arguments
+			}
+			return selectors(cmd, args, toComplete)
+		}
 		return cmd
 	})
 }
@@ -153,4 +162,16 @@ func writeExecSummary(w io.Writer, s *fleetexec.Summary) error {
 		fmt.Fprintf(w, "%d of %d hosts failed\n", failed, len(s.Hosts))
 	}
 	return nil
+}
+
+// completingAfterDash reports whether the word being completed comes after
+// "--" (the command exec runs and its arguments). Cobra parses the words
+// with a "--" of its own appended, so the flag set cannot say: the words
+// are read as the shell passed them (`nixherd __complete exec … WORD`).
+func completingAfterDash() bool {
+	words := os.Args[1:]
+	if len(words) == 0 || words[0] != cobra.ShellCompRequestCmd && words[0] != cobra.ShellCompNoDescRequestCmd {
+		return false
+	}
+	return slices.Contains(words[1:len(words)-1], "--")
 }

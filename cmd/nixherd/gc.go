@@ -113,6 +113,7 @@ input; 3 some host could not be reached.`,
 		f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
 		f.IntVarP(&parallel, "parallel", "p", 10, "work on at most `N` hosts at once")
 		fl.register(f)
+		cmd.ValidArgsFunction = fl.selectorCompletion(false)
 		return cmd
 	})
 }

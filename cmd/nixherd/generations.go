@@ -83,6 +83,7 @@ Use the numbers with "nixherd rollback MACHINE --to N".`,
 		}
 		fl.register(cmd.Flags())
 		fl.registerNix(cmd.Flags())
+		cmd.ValidArgsFunction = fl.selectorCompletion(true)
 		cmd.Flags().BoolVar(&asJSON, "json", false, "print the generations as JSON")
 		return cmd
 	})

@@ -85,6 +85,7 @@ adds services to the fleet in one command.`,
 		}
 	}
 	wrap(root)
+	registerCompletions(root)
 	return root
 }
 

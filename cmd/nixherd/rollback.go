@@ -89,6 +89,7 @@ be reached, 2 for bad input.`,
 		}
 		fl.register(cmd.Flags())
 		fl.registerNix(cmd.Flags())
+		cmd.ValidArgsFunction = fl.selectorCompletion(false)
 		cmd.Flags().BoolVar(&all, "all", false, "roll back every machine in deploy.nix")
 		cmd.Flags().IntVar(&to, "to", 0, "return to generation `N` (default: the one before the current)")
 		cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show which generation each machine would return to; change nothing")

@@ -116,6 +116,19 @@ once per run, on the terminal (or through the program in $NIXHERD_ASKPASS).`,
 			secretsListCmd(f), secretsEditCmd(f), secretsDecryptCmd(f), secretsEncryptCmd(f),
 			secretsRekeyCmd(f), secretsCheckCmd(f), secretsInstallHookCmd(f),
 		)
+		for _, sub := range cmd.Commands() {
+			switch sub.Name() {
+			case "edit", "decrypt", "encrypt":
+				sub.ValidArgsFunction = func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+					if len(args) > 0 {
+						return nil, noFiles
+					}
+					return f.secretCompletion(c, args, toComplete)
+				}
+			case "rekey":
+				sub.ValidArgsFunction = f.secretCompletion
+			}
+		}
 		return cmd
 	})
 }

@@ -40,7 +40,9 @@ flake's own URL is add's --url.`,
 		// The old name of --flake here; it cannot be taken for anything else.
 		cmd.PersistentFlags().StringVarP(&fl.value, "dir", "C", ".", "the fleet `DIR` (old name of --flake)")
 		cmd.PersistentFlags().MarkDeprecated("dir", "use --flake DIR")
-		cmd.AddCommand(serviceAddCmd(&fl), serviceListCmd(&fl), serviceRemoveCmd(&fl))
+		remove := serviceRemoveCmd(&fl)
+		remove.ValidArgsFunction = fl.serviceCompletion
+		cmd.AddCommand(serviceAddCmd(&fl), serviceListCmd(&fl), remove)
 		return cmd
 	})
 }

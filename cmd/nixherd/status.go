@@ -60,6 +60,7 @@ drifted"); 2 for bad input.`,
 		}
 		fl.register(cmd.Flags())
 		fl.registerNix(cmd.Flags())
+		cmd.ValidArgsFunction = fl.selectorCompletion(false)
 		cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
 		return cmd
 	})

@@ -121,6 +121,7 @@ the activation failed.`,
 		f.StringVar(&action, "action", "switch", "switch, boot, test, dry-activate or build")
 		fl.register(f)
 		nf.register(f)
+		cmd.RegisterFlagCompletionFunc("machine", fl.machineFlagCompletion)
 		return cmd
 	})
 }
