@@ -69,6 +69,10 @@ adds services to the fleet in one command.`,
 	for _, newCmd := range subcommands {
 		root.AddCommand(newCmd())
 	}
+	root.InitDefaultCompletionCmd()
+	if c, _, err := root.Find([]string{"completion"}); err == nil {
+		needsSubcommand(c)
+	}
 	// Cobra's own errors (unknown command or flag, a bad flag value, the
 	// wrong number of arguments) are usage errors; every error a command
 	// returns carries its code (classify).
@@ -150,4 +154,16 @@ func summaryExit(s *report.Summary) error {
 		return exitCode(exitUnreachable, nil)
 	}
 	return exitCode(exitReported, nil)
+}
+
+// needsSubcommand makes a command that only groups others (secrets,
+// service, completion) a usage error without one: it shows its usage on
+// stderr and exits 2.
+func needsSubcommand(cmd *cobra.Command) {
+	cmd.Args = cobra.NoArgs
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		cmd.SetOut(cmd.ErrOrStderr())
+		cmd.Usage()
+		return exitCode(exitUsage, fmt.Errorf("%s needs a subcommand", cmd.CommandPath()))
+	}
 }

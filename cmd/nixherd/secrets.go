@@ -112,6 +112,7 @@ once per run, on the terminal (or through the program in $NIXHERD_ASKPASS).`,
 		f.fleet.register(cmd.PersistentFlags())
 		cmd.PersistentFlags().StringVar(&f.rules, "rules", "", "the rules file (default $RULES, ./secrets.nix or ./secrets/secrets.nix)")
 		cmd.PersistentFlags().StringArrayVarP(&f.identities, "identity", "i", nil, "private key or age identity file to decrypt with (repeatable)")
+		needsSubcommand(cmd)
 		cmd.AddCommand(
 			secretsListCmd(f), secretsEditCmd(f), secretsDecryptCmd(f), secretsEncryptCmd(f),
 			secretsRekeyCmd(f), secretsCheckCmd(f), secretsInstallHookCmd(f),

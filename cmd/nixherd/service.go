@@ -42,6 +42,7 @@ flake's own URL is add's --url.`,
 		cmd.PersistentFlags().MarkDeprecated("dir", "use --flake DIR")
 		remove := serviceRemoveCmd(&fl)
 		remove.ValidArgsFunction = fl.serviceCompletion
+		needsSubcommand(cmd)
 		cmd.AddCommand(serviceAddCmd(&fl), serviceListCmd(&fl), remove)
 		return cmd
 	})

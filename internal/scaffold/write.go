@@ -15,7 +15,7 @@ import (
 type NotEmptyError struct{ Dir string }
 
 func (e *NotEmptyError) Error() string {
-	return fmt.Sprintf("%s is not empty; nothing written (use --force to write into it anyway)", e.Dir)
+	return fmt.Sprintf("%s is not empty; nothing written", e.Dir)
 }
 
 // Write renders fleet with opts and writes it into dir, which must not
