@@ -5,7 +5,7 @@ package nixherd
 // services, the secrets rules, the service flakes) evaluate with real Nix to
 // what the seed describes, and the example secrets decrypt with the demo
 // keys using the real age CLI. nixpkgs is not available here, so nothing
-// that needs it is evaluated (see examples/fleet/README.md).
+// that needs it is evaluated (see examples/CHECKS.md).
 
 import (
 	"bytes"

@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -121,6 +122,11 @@ func Render(fleet fs.FS, opts Options) ([]File, error) {
 		files[i].Data = []byte(text)
 	}
 
+	for i, f := range files {
+		if f.Path == "README.md" {
+			files[i].Data = []byte(dropMachineRows(string(f.Data), dropped))
+		}
+	}
 	files = dropUnusedCommon(files)
 	if len(dropped) > 0 && !keepReferenceSecrets {
 		if files, err = withSubsetSecrets(files, kept); err != nil {
@@ -158,6 +164,19 @@ func splitMachines(keep []string) (kept, dropped []string, err error) {
 		}
 	}
 	return kept, dropped, nil
+}
+
+// dropMachineRows removes the README's table rows of dropped machines
+// ("| `ephem` | …").
+func dropMachineRows(text string, dropped []string) string {
+	lines := strings.SplitAfter(text, "\n")
+	kept := lines[:0]
+	for _, l := range lines {
+		if !slices.ContainsFunc(dropped, func(m string) bool { return strings.HasPrefix(l, "| `"+m+"` |") }) {
+			kept = append(kept, l)
+		}
+	}
+	return strings.Join(kept, "")
 }
 
 // dropUnusedCommon removes machines/common when no machine left imports it.
