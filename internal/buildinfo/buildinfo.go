@@ -8,7 +8,10 @@ import "runtime/debug"
 // version is set with -ldflags "-X github.com/nixherd/nixherd/internal/buildinfo.version=v1.2.3".
 var version string
 
-// Version returns a human-readable version string, never empty.
+// Version returns a human-readable version string, never empty: the
+// stamped version (the flake's build stamps its commit), else the module
+// version `go install …@v1.2.3` records, else the commit `go build` in a
+// checkout records (devel-<12 hex>[-dirty]), else "devel".
 func Version() string {
 	if version != "" {
 		return version
@@ -17,6 +20,10 @@ func Version() string {
 	if !ok {
 		return "unknown"
 	}
+	return fromBuildInfo(info)
+}
+
+func fromBuildInfo(info *debug.BuildInfo) string {
 	if v := info.Main.Version; v != "" && v != "(devel)" {
 		return v
 	}
