@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/nixherd/nixherd/internal/platform"
@@ -41,7 +42,10 @@ three test hosts named devmac, devnix and ephem on this computer (each a
 private mount and pid namespace with its own OpenSSH server on a loopback
 address and its own /nix store), writes a fleet whose configurations are
 real Nix derivations that need no nixpkgs and no network, deploys it to the
-three hosts in parallel, prints nixherd status, and removes everything again.
+three hosts in parallel and prints nixherd status. Then it changes one
+machine's configuration and shows what nixherd makes of the change: status
+(out of sync), diff, deploy, generations, rollback, status again. It removes
+everything at the end, also on Ctrl-C.
 
 It must run as root on Linux (it creates namespaces). On Debian it installs
 nix-bin and openssh-server with apt-get when they are missing.`,
@@ -52,7 +56,7 @@ nix-bin and openssh-server with apt-get when they are missing.`,
 				return runDemo(cmd, keep, !noInstall)
 			},
 		}
-		cmd.Flags().BoolVar(&keep, "keep", false, "keep the hosts running after the deploy until Ctrl-C, to try other commands on them")
+		cmd.Flags().BoolVar(&keep, "keep", false, "keep the hosts running at the end until Ctrl-C, to try other commands on them")
 		cmd.Flags().BoolVar(&noInstall, "no-install", false, "do not apt-get install missing tools; fail instead")
 		return cmd
 	})
@@ -100,37 +104,54 @@ func runDemo(cmd *cobra.Command, keep, install bool) error {
 	}
 	defer os.RemoveAll(dir)
 	fleet := filepath.Join(dir, "fleet")
-	if err := writeDemoFleet(cluster, fleet, "1"); err != nil {
+	if err := writeDemoFleet(cluster, fleet, nil); err != nil {
 		return exitCode(1, err)
 	}
 	step(out, "the fleet (flake.nix without nixpkgs, deploy.nix) is in "+fleet)
 
+	// Each step shows a nixherd command as typed; the demo goes on when one
+	// reports something (status: out of sync), and fails when one fails.
 	failed := false
-	step(out, "nixherd deploy --all")
-	if err := runSubcommand(ctx, out, errw, "deploy", "--flake", fleet, "-F", cluster.SSHConfig, "--all"); err != nil {
-		failed = true
-		reportSubcommand(errw, err)
-	}
-	if ctx.Err() != nil {
-		return exitCode(130, errors.New("interrupted"))
-	}
-	if hasSubcommand("status") {
-		step(out, "nixherd status")
-		if err := runSubcommand(ctx, out, errw, "status", "--flake", fleet, "-F", cluster.SSHConfig); err != nil {
+	run := func(args ...string) {
+		if ctx.Err() != nil {
+			return
+		}
+		step(out, "nixherd "+strings.Join(args, " "))
+		err := runSubcommand(ctx, out, errw, append(args, "--flake", fleet, "-F", cluster.SSHConfig)...)
+		var ee *exitError
+		if err != nil && !(errors.As(err, &ee) && ee.code == exitReported && args[0] == "status") {
 			failed = true
 			reportSubcommand(errw, err)
 		}
-	} else {
-		step(out, "what runs on each host now (/run/current-system)")
-		for _, h := range cluster.Hosts {
-			fmt.Fprintf(out, "  %-8s %s\n", h.Name, orDash(h.CurrentSystem(), "-"))
+	}
+	run("deploy", "--all")
+	run("status")
+
+	// A change to one machine, so that diff, generations and rollback have
+	// something to show: devnix's configuration gets a bigger payload.
+	change := map[string]testhost.FixtureMachine{"devnix": {Generation: "2", PayloadBytes: 3 << 20}}
+	if ctx.Err() == nil {
+		step(out, "a change to the fleet: devnix's configuration becomes generation 2 of the fixture (3 MiB of payload instead of 1)")
+		if err := writeDemoFleet(cluster, fleet, change); err != nil {
+			return exitCode(1, err)
 		}
 	}
-	if keep && ctx.Err() == nil {
+	run("status")
+	run("diff", "devnix")
+	run("deploy", "devnix")
+	run("generations", "devnix")
+	run("rollback", "devnix")
+	run("status")
+	if ctx.Err() != nil {
+		return exitCode(130, errors.New("interrupted"))
+	}
+	if keep {
 		step(out, "the hosts keep running until Ctrl-C; try, in another shell:")
 		fmt.Fprintf(out, "  ssh -F %s devnix readlink /run/current-system\n", cluster.SSHConfig)
 		fmt.Fprintf(out, "  nixherd status --flake %s -F %s\n", fleet, cluster.SSHConfig)
-		fmt.Fprintf(out, "  nixherd deploy --flake %s -F %s @vm --action test\n", fleet, cluster.SSHConfig)
+		fmt.Fprintf(out, "  nixherd diff devnix --flake %s -F %s            # devnix runs generation 1 again\n", fleet, cluster.SSHConfig)
+		fmt.Fprintf(out, "  nixherd rollback devnix --to 2 --flake %s -F %s # forward to generation 2\n", fleet, cluster.SSHConfig)
+		fmt.Fprintf(out, "  nixherd deploy @vm --action test --flake %s -F %s\n", fleet, cluster.SSHConfig)
 		<-ctx.Done()
 	}
 	if failed {
@@ -140,12 +161,17 @@ func runDemo(cmd *cobra.Command, keep, install bool) error {
 }
 
 // writeDemoFleet writes the fixture fleet and its deploy.nix for the
-// cluster's hosts. Each machine carries 1 MiB of payload so the copy shows.
-func writeDemoFleet(c *testhost.Cluster, dir, generation string) error {
+// cluster's hosts. Each machine is generation 1 with 1 MiB of payload (so
+// the copy shows) unless changed gives it another generation and payload.
+func writeDemoFleet(c *testhost.Cluster, dir string, changed map[string]testhost.FixtureMachine) error {
 	var ms []testhost.FixtureMachine
 	var dms []testhost.DeployMachine
 	for _, h := range demoHosts {
-		ms = append(ms, testhost.FixtureMachine{Name: h.name, Platform: h.platform, Generation: generation, PayloadBytes: 1 << 20})
+		m := testhost.FixtureMachine{Name: h.name, Platform: h.platform, Generation: "1", PayloadBytes: 1 << 20}
+		if c, ok := changed[h.name]; ok {
+			m.Generation, m.PayloadBytes = c.Generation, c.PayloadBytes
+		}
+		ms = append(ms, m)
 		dms = append(dms, testhost.DeployMachine{Name: h.name, Host: h.name, Platform: string(h.platform), Tags: h.tags})
 	}
 	deployNix, err := c.CommandDeployNix(dms...)
@@ -210,11 +236,6 @@ func reportSubcommand(errw io.Writer, err error) {
 		return // the command printed its reason
 	}
 	fmt.Fprintln(errw, "nixherd:", err)
-}
-
-func hasSubcommand(name string) bool {
-	c, _, err := newRootCmd().Find([]string{name})
-	return err == nil && c.Name() == name
 }
 
 func step(w io.Writer, msg string) { fmt.Fprintln(w, "==> "+msg) }

@@ -11,8 +11,10 @@ import (
 	"github.com/nixherd/nixherd/internal/testhost"
 )
 
-// The README's first command: three test hosts, the fixture fleet deployed
-// to them, status shown, and nothing left behind afterwards.
+// The README's demo: three test hosts, the fixture fleet deployed to them,
+// status shown; then a change to devnix that status, diff, deploy,
+// generations and rollback have something to show of; and nothing left
+// behind afterwards.
 func TestDemoDeploysThreeHostsAndCleansUp(t *testing.T) {
 	testhost.Need(t)
 	var out, errw bytes.Buffer
@@ -27,6 +29,18 @@ func TestDemoDeploysThreeHostsAndCleansUp(t *testing.T) {
 	for _, host := range []string{"devmac", "devnix", "ephem"} {
 		if !regexp.MustCompile(`(?m)^` + host + `\s.*\sswitched\s`).MatchString(stdout) {
 			t.Errorf("no switched row for %s in:\n%s", host, stdout)
+		}
+	}
+	for _, want := range []string{
+		`(?m)^==> a change to the fleet: devnix's configuration`,
+		`(?m)^devnix\s+\S+\s+out of sync\s+1\s`,
+		`(?m)^==> nixherd diff devnix$\ndevnix \(root@\S+\)\n  /nix/store/\S+\n  -> /nix/store/\S+\n  No package changes\.\n  Closure size: 3 paths \(1\.0 MiB\) -> 3 paths \(3\.0 MiB\), \+2\.0 MiB$`,
+		`(?m)^==> nixherd deploy devnix\n.*\ndevnix\s+\S+\s+switched\s+2\s`,
+		`(?m)^2\s+\S+ \S+\s+/nix/store/\S+\s+current, running$`,
+		`(?m)^devnix\s+rolled back\s+1\s`,
+	} {
+		if !regexp.MustCompile(want).MatchString(stdout) {
+			t.Errorf("the demo's output does not match %s:\n%s", want, stdout)
 		}
 	}
 	m := regexp.MustCompile(`(/\S+/nixherd-testhost-[0-9]+)/hosts/devmac/nix`).FindStringSubmatch(stdout)
