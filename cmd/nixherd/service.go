@@ -87,12 +87,6 @@ run nixherd update NAME later.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			spec.Name = args[0]
-			if !cmd.Flags().Changed("url") {
-				return exitCode(exitUsage, fmt.Errorf("service add: --url URL is required (the service flake, which must export nixosModules.default)"))
-			}
-			if !cmd.Flags().Changed("port") {
-				return exitCode(exitUsage, fmt.Errorf("service add: --port PORT is required"))
-			}
 			dir, err := fl.dir("service add")
 			if err != nil {
 				return err
@@ -152,6 +146,8 @@ run nixherd update NAME later.`,
 	f := cmd.Flags()
 	f.StringVar(&spec.FlakeURL, "url", "", "the service flake's `URL` (a flake reference); it must export nixosModules.default")
 	f.IntVar(&spec.Port, "port", 0, "the `PORT` the service listens on, forwarded from the host (1024 and up)")
+	cmd.MarkFlagRequired("url")
+	cmd.MarkFlagRequired("port")
 	f.IntVar(&spec.Index, "index", 0, "container address index `N`: 192.168.100.(10 + N) (default: the lowest free)")
 	f.StringArrayVar(&spec.Secrets, "secret", nil, "agenix `SECRET` to mount at /run/secrets/SECRET with SECRET_FILE set (repeatable)")
 	f.StringArrayVar(&env, "env", nil, "set `KEY=VALUE` in the service's environment (repeatable)")
