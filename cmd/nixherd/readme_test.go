@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nixherd/nixherd/internal/fleet"
 	"github.com/nixherd/nixherd/internal/flakeref"
+	"github.com/nixherd/nixherd/internal/fleet"
 	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/target"
