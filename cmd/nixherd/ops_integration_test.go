@@ -219,6 +219,23 @@ func TestStatusGenerationsRollback(t *testing.T) {
 		t.Errorf("status devnix: exit %d\n%s", code, out)
 	}
 
+	// diff --json says what the deploy would change, in deploy's vocabulary.
+	out, _, code = f.nixherd("diff", "devnix", "--json")
+	var diff struct {
+		OK       bool
+		Machines []struct {
+			Machine, Current, Path string
+			Changed, Added, Removed  []any
+			Paths                    struct{ Old, New, Delta int }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &diff); err != nil || code != 0 || !diff.OK || len(diff.Machines) != 1 {
+		t.Fatalf("diff --json: exit %d, %v\n%s", code, err, out)
+	}
+	if d := diff.Machines[0]; d.Machine != "devnix" || d.Current != gen1 || d.Path != st["devnix"].Desired || d.Paths.Old == 0 || d.Changed == nil || d.Added == nil {
+		t.Errorf("diff --json: %+v", d)
+	}
+
 	f.must("deploy", "devnix")
 	gen2 := c.Host("devnix").CurrentSystem()
 	if gen2 == gen1 || f.status(0)["devnix"].Generation != 2 {
@@ -297,6 +314,16 @@ func TestStatusGenerationsRollback(t *testing.T) {
 	}
 	if h.CurrentSystem() != gen2 || h.Profile(systemProfile) != gen2 {
 		t.Fatalf("after rollback --to 2 devnix runs %s", h.CurrentSystem())
+	}
+
+	// Already there: said so, and nothing is activated.
+	before, _ := h.Activations()
+	out, errOut, code = f.nixherd("rollback", "devnix", "--to", "2")
+	if code != 0 || !strings.Contains(errOut, "rollback devnix: already on generation 2 ("+gen2+")") || !regexpMatch(`(?m)^devnix\s+unchanged\s+2\s`, out) {
+		t.Errorf("rollback to the current generation: exit %d\n%s%s", code, out, errOut)
+	}
+	if after, _ := h.Activations(); len(after) != len(before) {
+		t.Errorf("rollback to the generation it was on activated it again: %+v", after[len(before):])
 	}
 
 	// nix-darwin and home-manager on one host roll back together (one after
@@ -399,8 +426,11 @@ func TestSwitchLocal(t *testing.T) {
 	}
 	gen3 := h.CurrentSystem()
 
-	// dry-activate changes nothing and is recorded as such.
-	f.switchOn(h, "--action", "dry-activate")
+	// dry-activate changes nothing, is recorded as such, and shows what the
+	// activation printed.
+	if out := f.switchOn(h, "--action", "dry-activate"); !strings.Contains(out, "devnix: dry-activate "+gen3+" (nothing changed):\n  would activate "+gen3+"\n") {
+		t.Errorf("switch --action dry-activate printed %q", out)
+	}
 	acts, _ := h.Activations()
 	want := []string{"switch", "boot", "test", "dry-activate"}
 	if len(acts) != len(want) {
