@@ -199,9 +199,9 @@ func TestFailuresSayWhy(t *testing.T) {
 		runner Runner
 		want   string
 	}{
-		{Check{Name: "tcp", Kind: TCP, Address: refused}, nil, "tcp: failed after .* attempt\\(s\\) in .*: connection refused$"},
-		{Check{Name: "http", Kind: HTTP, URL: "http://" + refused + "/health"}, nil, ": connection refused$"},
-		{Check{Name: "http", Kind: HTTP, URL: "http://" + silent.Addr().String() + "/"}, nil, ": no answer within 500ms$"},
+		{Check{Name: "tcp", Kind: TCP, Address: refused}, nil, "^tcp: failed after [0-9]+ attempt\\(s\\) in [0-9.]+m?s: connection refused$"},
+		{Check{Name: "http", Kind: HTTP, URL: "http://" + refused + "/health"}, nil, "^http: failed after [0-9]+ attempt\\(s\\) in [0-9.]+m?s: connection refused$"},
+		{Check{Name: "http", Kind: HTTP, URL: "http://" + silent.Addr().String() + "/"}, nil, "^http: failed after [0-9]+ attempt\\(s\\) in [0-9.]+m?s: no answer within 500ms$"},
 		{Check{Name: "cmd", Kind: Command, Command: "echo first; echo 'nginx.service failed' >&2; exit 3"}, &shell{}, ": exited with status 3: nginx.service failed$"},
 		{Check{Name: "cmd", Kind: Command, Command: "x"}, hostShell, ": exited with status 3: nginx.service: failed$"},
 		{Check{Name: "cmd", Kind: Command, Command: "sleep 5", AttemptTimeout: 100 * time.Millisecond}, &shell{}, ": did not finish within 100ms$"},
