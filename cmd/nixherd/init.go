@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"github.com/nixherd/nixherd"
-	"github.com/nixherd/nixherd/internal/remote"
 	"github.com/nixherd/nixherd/internal/scaffold"
+	"github.com/nixherd/nixherd/internal/shell"
 	"github.com/spf13/cobra"
 )
 
@@ -77,9 +77,9 @@ DIR (all of them or, if anything fails, none) and other files stay.`,
 func writeNextSteps(w io.Writer, dir string, machines []string) {
 	fleet := ""
 	if dir != "." {
-		fleet = " --flake " + remote.ShellQuote(dir)
+		fleet = " --flake " + shell.Quote(dir)
 	}
-	at := func(m string) string { return remote.ShellQuote(dir + "#" + m) }
+	at := func(m string) string { return shell.Quote(dir + "#" + m) }
 	var first []string
 	for _, m := range scaffold.Machines {
 		switch {

@@ -224,9 +224,9 @@ func TestStatusGenerationsRollback(t *testing.T) {
 	var diff struct {
 		OK       bool
 		Machines []struct {
-			Machine, Current, Path string
-			Changed, Added, Removed  []any
-			Paths                    struct{ Old, New, Delta int }
+			Machine, Current, Path  string
+			Changed, Added, Removed []any
+			Paths                   struct{ Old, New, Delta int }
 		}
 	}
 	if err := json.Unmarshal([]byte(out), &diff); err != nil || code != 0 || !diff.OK || len(diff.Machines) != 1 {

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/nixherd/nixherd/internal/remote"
 	"github.com/nixherd/nixherd/internal/services"
+	"github.com/nixherd/nixherd/internal/shell"
 	"github.com/nixherd/nixherd/internal/update"
 	"github.com/spf13/cobra"
 )
@@ -305,7 +305,7 @@ func secretHint(err error, fl *flakeFlag) string {
 	}
 	edit := "nixherd secrets edit " + unknown.Secret
 	if dir := fl.ref().Flake; dir != "." {
-		edit = "nixherd secrets --flake " + remote.ShellQuote(dir) + " edit " + unknown.Secret
+		edit = "nixherd secrets --flake " + shell.Quote(dir) + " edit " + unknown.Secret
 	}
 	return fmt.Sprintf("\nto declare it: add  \"%s.age\".publicKeys = [ … ];  to %s (the keys that may read it), then run  %s  to set its value, and add the service again",
 		unknown.Secret, rules, edit)
