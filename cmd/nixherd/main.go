@@ -15,9 +15,9 @@ import (
 	"slices"
 	"syscall"
 
-	"github.com/nixherd/nixherd/internal/ui"
 	"github.com/nixherd/nixherd/internal/remote"
 	"github.com/nixherd/nixherd/internal/report"
+	"github.com/nixherd/nixherd/internal/ui"
 	"github.com/spf13/cobra"
 )
 
