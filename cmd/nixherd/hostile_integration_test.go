@@ -52,10 +52,11 @@ func TestDeployNixCannotTurnOffHostKeyChecking(t *testing.T) {
 		return out, errOut, code
 	}
 
-	// The premise: with the deployer's config alone, ssh refuses the host.
+	// The premise: with the deployer's config alone, ssh refuses the host
+	// (it could not be reached: exit 3).
 	write(`"-o" "ConnectTimeout=10"`)
 	out, errOut, code := deploy()
-	if code != 1 || !strings.Contains(out+errOut, "Host key verification failed") {
+	if code != exitUnreachable || !strings.Contains(out+errOut, "Host key verification failed") {
 		t.Fatalf("with a wrong known key: exit %d\n%s%s", code, out, errOut)
 	}
 
