@@ -43,6 +43,9 @@ type Request struct {
 	// Locks are the deploy locks the run holds on the host; Apply takes the
 	// one the machine needs unless it is held already.
 	Locks *Locks
+	// Previous, when the caller read it under the lock already, is the
+	// profile's current generation (it saves a round trip).
+	Previous *target.Generation
 	// Strategy activates (default Direct).
 	Strategy Strategy
 	// Report receives the machine's progress (default: none).
@@ -110,8 +113,10 @@ func Apply(ctx context.Context, req Request, res *report.Result) {
 		fail(report.Failed, err)
 		return
 	}
-	prev, err := target.Current(ctx, r, profile)
-	if err != nil {
+	var prev target.Generation
+	if req.Previous != nil {
+		prev = *req.Previous
+	} else if prev, err = target.Current(ctx, r, profile); err != nil {
 		fail(report.Failed, err)
 		return
 	}

@@ -58,6 +58,12 @@ trap 'rm -rf "$l"' EXIT
 trap 'exit 1' HUP INT TERM PIPE
 echo $$ > "$l/pid"; echo "$boot" > "$l/boot"; printf '%s\n' "$1" > "$l/owner"
 echo locked
+if [ -n "${2:-}" ]; then
+  # A script to run under the lock in the same round trip (LockThen); it
+  # reads its input from stdin up to an empty line.
+  sh -c "$2" nixherd-then "${3:-}"
+  echo nixherd-then-end
+fi
 cat >/dev/null`
 
 // lockBusy is lockScript's exit status when another deploy holds the lock;
@@ -101,14 +107,26 @@ func lockOwner() string {
 // Lock takes the deploy lock of the host r runs on. root selects the
 // system-wide lock (/run/nixherd) over the user's own.
 func Lock(ctx context.Context, r remote.Runner, root bool) (*HostLock, error) {
+	l, _, err := LockThen(ctx, r, root, "", "", "")
+	return l, err
+}
+
+// maxThenOutput bounds what LockThen's script may print.
+const maxThenOutput = 4 << 20
+
+// LockThen takes the deploy lock like Lock and, once it holds it, runs
+// script on the host in the same round trip, with arg as its $1 and input
+// (lines, without an empty one) on its stdin; it returns what the script
+// printed. An empty script runs nothing.
+func LockThen(ctx context.Context, r remote.Runner, root bool, script, arg, input string) (*HostLock, string, error) {
 	// stdin is an OS pipe, not an io.Pipe: exec would otherwise copy it in
 	// a goroutine that Wait waits for, and a refused lock would hang.
 	stdinR, stdinW, err := os.Pipe()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	stdoutR, stdoutW := io.Pipe()
-	c := remote.Sh(lockScript, lockOwner())
+	c := remote.Sh(lockScript, lockOwner(), script, arg)
 	c.Root = root
 	c.Stdin = stdinR
 	c.Stdout = stdoutW
@@ -119,27 +137,46 @@ func Lock(ctx context.Context, r remote.Runner, root bool) (*HostLock, error) {
 		stdoutW.CloseWithError(io.EOF)
 		l.done <- err
 	}()
+	if script != "" {
+		// The input, ended by an empty line; a goroutine, since a large
+		// list fills the pipe before the script reads it.
+		go io.WriteString(stdinW, strings.TrimRight(input, "\n")+"\n\n")
+	}
 	// The answer is one short line; a host that sends anything longer is
 	// not holding a lock for us.
-	line, _ := bufio.NewReader(io.LimitReader(stdoutR, 64)).ReadString('\n')
+	out := bufio.NewReader(io.LimitReader(stdoutR, maxThenOutput))
+	line, _ := out.ReadString('\n')
 	if strings.TrimSpace(line) == "locked" {
+		var then strings.Builder
+		for script != "" {
+			line, err := out.ReadString('\n')
+			if strings.TrimSpace(line) == "nixherd-then-end" {
+				break
+			}
+			then.WriteString(line)
+			if err != nil {
+				stdinW.Close()
+				<-l.done
+				return nil, "", fmt.Errorf("%s: the script run under the deploy lock ended early: %w", r.Name(), err)
+			}
+		}
 		// Keep draining stdout so the script never blocks on it.
 		go io.Copy(io.Discard, stdoutR)
-		return l, nil
+		return l, then.String(), nil
 	}
 	stdinW.Close()
 	err = <-l.done
 	var ee *remote.ExitError
 	if errors.As(err, &ee) && ee.Code == lockBusy {
-		return nil, &LockedError{Host: r.Name(), Holder: strings.TrimPrefix(remote.Excerpt(ee.Stderr), "held by ")}
+		return nil, "", &LockedError{Host: r.Name(), Holder: strings.TrimPrefix(remote.Excerpt(ee.Stderr), "held by ")}
 	}
 	if errors.As(err, &ee) && ee.Code == lockDirUnsafe {
-		return nil, fmt.Errorf("%s: refusing to take the deploy lock: %s", r.Name(), remote.Excerpt(ee.Stderr))
+		return nil, "", fmt.Errorf("%s: refusing to take the deploy lock: %s", r.Name(), remote.Excerpt(ee.Stderr))
 	}
 	if err == nil {
 		err = fmt.Errorf("the lock script ended without taking the lock")
 	}
-	return nil, fmt.Errorf("taking the deploy lock: %w", err)
+	return nil, "", fmt.Errorf("taking the deploy lock: %w", err)
 }
 
 // Release gives the lock back and waits until the host removed it.
@@ -185,6 +222,27 @@ func (l *Locks) Hold(ctx context.Context, r remote.Runner, root bool, progress f
 	}
 	l.held[root] = hl
 	return nil
+}
+
+// HoldThen is Hold that, when it takes the lock now, runs script under it
+// in the same round trip (LockThen) and returns its output with ran true;
+// when the run held the lock already, nothing runs.
+func (l *Locks) HoldThen(ctx context.Context, r remote.Runner, root bool, script, arg, input string) (out string, ran bool, err error) {
+	root = root || r.IsRoot()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held[root] != nil {
+		return "", false, nil
+	}
+	hl, out, err := LockThen(ctx, r, root, script, arg, input)
+	if err != nil {
+		return "", false, err
+	}
+	if l.held == nil {
+		l.held = map[bool]*HostLock{}
+	}
+	l.held[root] = hl
+	return out, true, nil
 }
 
 // Release gives back every lock held.

@@ -92,19 +92,37 @@ func (d *run) machine(ctx context.Context, c plan.Closure, h *fanout.Host, locks
 	exec, _ := target.For(c.Platform)
 	root := target.NeedsRoot(exec)
 
+	// Where the machine is and what of the closure its host lacks, read
+	// under the lock in the round trip that takes it (or in one of its own
+	// when the run holds the lock already, or for a dry run).
+	sv, err := d.surveyFor(ctx, r, exec, c, onTarget)
+	if err != nil {
+		return fail(report.Failed, err)
+	}
+	var st *hostState
 	if !d.o.DryRun {
 		progress(report.PhaseLock, "")
-		if err := locks.Hold(ctx, r, root, nil); err != nil {
+		out, ran, err := locks.HoldThen(ctx, r, root, sv.script(), sv.arg(), sv.input())
+		if err != nil {
 			if errors.Is(err, apply.ErrLocked) {
 				return fail(report.Refused, err)
 			}
 			return fail(report.Failed, fmt.Errorf("%s: %w", m.Name, err))
 		}
+		if ran && sv != nil {
+			st = sv.parse(out)
+		}
 	}
-
+	if st == nil && sv != nil {
+		if st, err = sv.run(ctx, r); err != nil {
+			return fail(report.Failed, err)
+		}
+	}
 	if d.plan.Action == target.Switch && !d.o.DryRun && !d.o.Reactivate {
-		cur, ok, err := apply.UpToDate(ctx, r, exec, c.OutPath)
-		if err != nil {
+		cur, ok := target.Generation{}, false
+		if st != nil {
+			cur, ok = st.current, exec.Platform().System() && st.current.Path == c.OutPath && st.running == c.OutPath
+		} else if cur, ok, err = apply.UpToDate(ctx, r, exec, c.OutPath); err != nil {
 			return fail(report.Failed, err)
 		}
 		if ok {
@@ -115,7 +133,7 @@ func (d *run) machine(ctx context.Context, c plan.Closure, h *fanout.Host, locks
 	if onTarget {
 		err = d.buildOnTarget(ctx, r, c, root, &res, progress)
 	} else {
-		err = d.copyClosure(ctx, r, c, root, &res, progress)
+		err = d.copyClosure(ctx, r, c, root, st, &res, progress)
 	}
 	if err != nil {
 		return fail(report.Failed, err)
@@ -128,31 +146,135 @@ func (d *run) machine(ctx context.Context, c plan.Closure, h *fanout.Host, locks
 		res.Outcome = report.Built
 		return res
 	}
-	apply.Apply(ctx, apply.Request{Machine: m, Runner: r, Executor: exec, Path: c.OutPath, Action: d.plan.Action,
-		Locks: locks, Strategy: d.o.Strategy, Report: progress}, &res)
+	req := apply.Request{Machine: m, Runner: r, Executor: exec, Path: c.OutPath, Action: d.plan.Action,
+		Locks: locks, Strategy: d.o.Strategy, Report: progress}
+	if st != nil {
+		req.Previous = &st.current
+	}
+	apply.Apply(ctx, req, &res)
 	return res
+}
+
+// hostState is what survey read of a machine's host.
+type hostState struct {
+	current target.Generation // the profile's
+	running string            // /run/current-system
+	missing []nix.PathInfo    // of the closure, what the host's store lacks
+}
+
+// surveyScript prints target.StateScript's lines for profile $1, then the
+// store paths of the list on stdin (up to an empty line) that the host does
+// not hold.
+const surveyScript = target.StateScript + `
+while IFS= read -r p && [ -n "$p" ]; do printf '%s\n' "$p"; done | xargs nix-store --check-validity --print-invalid`
+
+// survey is the one round trip that reads a machine's profile
+// generation, its running system and the paths of its closure the host
+// lacks. It applies to a system (whose profile is known without asking)
+// copied from this machine to a remote host; for anything else surveyFor
+// returns nil and the steps ask one by one.
+type survey struct {
+	profile string
+	closure []nix.PathInfo
+}
+
+func (d *run) surveyFor(ctx context.Context, r remote.Runner, exec target.Executor, c plan.Closure, onTarget bool) (*survey, error) {
+	if onTarget || r.Store() == "" || !exec.Platform().System() {
+		return nil, nil
+	}
+	profile, err := exec.Profile(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	paths, err := d.plan.PathInfo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &survey{profile: profile, closure: closureOf(paths, c.OutPath)}, nil
+}
+
+func (sv *survey) script() string {
+	if sv == nil {
+		return ""
+	}
+	return surveyScript
+}
+
+func (sv *survey) arg() string {
+	if sv == nil {
+		return ""
+	}
+	return sv.profile
+}
+
+func (sv *survey) input() string {
+	if sv == nil {
+		return ""
+	}
+	var list strings.Builder
+	for _, p := range sv.closure {
+		list.WriteString(p.Path + "\n")
+	}
+	return list.String()
+}
+
+// run asks on its own, not under a new lock.
+func (sv *survey) run(ctx context.Context, r remote.Runner) (*hostState, error) {
+	cmd := remote.Sh(surveyScript, sv.profile)
+	cmd.Stdin = strings.NewReader(sv.input() + "\n")
+	out, err := r.Run(ctx, cmd)
+	if err != nil {
+		return nil, fmt.Errorf("reading the host's profile and store: %w", err)
+	}
+	return sv.parse(string(out)), nil
+}
+
+func (sv *survey) parse(out string) *hostState {
+	lines := strings.Split(out, "\n")
+	for len(lines) < 3 {
+		lines = append(lines, "")
+	}
+	st := &hostState{current: target.CurrentOf(lines[0], lines[1]), running: strings.TrimSpace(lines[2])}
+	invalid := map[string]bool{}
+	for _, l := range lines[3:] {
+		if l = strings.TrimSpace(l); l != "" {
+			invalid[l] = true
+		}
+	}
+	for _, p := range sv.closure {
+		if invalid[p.Path] {
+			st.missing = append(st.missing, p)
+		}
+	}
+	return st
 }
 
 // copyClosure sends the host the paths of a locally built closure that it
 // lacks, after letting it substitute from the --cache store.
-func (d *run) copyClosure(ctx context.Context, r remote.Runner, c plan.Closure, root bool, res *report.Result, progress func(report.Phase, string)) error {
+func (d *run) copyClosure(ctx context.Context, r remote.Runner, c plan.Closure, root bool, st *hostState, res *report.Result, progress func(report.Phase, string)) error {
 	if r.Store() == "" {
 		progress(report.PhaseCopy, "local store: nothing to copy")
 		return nil
 	}
+	substituted := false
 	if d.o.Cache != "" && !d.o.DryRun {
 		progress(report.PhaseRealise, "substituting from "+d.o.CacheSubstituter)
 		if err := d.substitute(ctx, r, c.OutPath, root); err != nil {
 			return err
 		}
+		substituted = true
 	}
-	paths, err := d.plan.PathInfo(ctx)
-	if err != nil {
-		return err
-	}
-	missing, err := missingPaths(ctx, r, closureOf(paths, c.OutPath))
-	if err != nil {
-		return err
+	var missing []nix.PathInfo
+	if st != nil && !substituted {
+		missing = st.missing
+	} else {
+		paths, err := d.plan.PathInfo(ctx)
+		if err != nil {
+			return err
+		}
+		if missing, err = missingPaths(ctx, r, closureOf(paths, c.OutPath)); err != nil {
+			return err
+		}
 	}
 	res.Copied = &report.Copied{Paths: len(missing), Bytes: totalSize(missing)}
 	if d.o.DryRun {
@@ -163,7 +285,7 @@ func (d *run) copyClosure(ctx context.Context, r remote.Runner, c plan.Closure, 
 		return nil
 	}
 	copied := 0
-	err = d.plan.Nix.Copy(ctx, r.Store(), []string{c.OutPath}, nix.CopyOptions{
+	err := d.plan.Nix.Copy(ctx, r.Store(), []string{c.OutPath}, nix.CopyOptions{
 		SSHOpts:                 r.NixSSHOpts(),
 		SubstituteOnDestination: d.o.SubstituteOnDestination,
 		Progress:                copyProgress(missing, progress, &copied),

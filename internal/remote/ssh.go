@@ -153,9 +153,16 @@ func (p *Pool) Close() error {
 	all := p.all
 	p.all = nil
 	p.mu.Unlock()
+	// In parallel: each is an ssh -O exit, and a fleet has many.
+	var wg sync.WaitGroup
 	for _, s := range all {
-		s.Close()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.Close()
+		}()
 	}
+	wg.Wait()
 	return os.RemoveAll(p.dir)
 }
 
@@ -207,11 +214,17 @@ func (p *Pool) Dial(ctx context.Context, name string, addr Address, options []st
 	p.all = append(p.all, s)
 	p.mu.Unlock()
 
-	out, err := s.Run(ctx, Cmd("id", "-u"))
-	if err != nil {
-		return s, err
+	// Logging in as root named on the command line is root (it overrides
+	// ssh_config's User); any other login asks.
+	if addr.User == "root" {
+		s.root = true
+	} else {
+		out, err := s.Run(ctx, Cmd("id", "-u"))
+		if err != nil {
+			return s, err
+		}
+		s.root = strings.TrimSpace(string(out)) == "0"
 	}
-	s.root = strings.TrimSpace(string(out)) == "0"
 	if err := p.setupSudo(ctx, s); err != nil {
 		return s, err
 	}

@@ -108,8 +108,7 @@ func Current(ctx context.Context, r remote.Runner, profile string) (Generation, 
 // configuration the machine runs now (/run/current-system, resolved; "" when
 // there is none).
 func State(ctx context.Context, r remote.Runner, profile string) (Generation, string, error) {
-	out, err := r.Run(ctx, remote.Sh(`if l=$(readlink "$1"); then echo "$l"; readlink -f "$1"; else echo; echo; fi
-readlink -f /run/current-system 2>/dev/null || echo`, profile))
+	out, err := r.Run(ctx, remote.Sh(StateScript, profile))
 	if err != nil {
 		return Generation{}, "", fmt.Errorf("reading %s and /run/current-system: %w", profile, err)
 	}
@@ -117,14 +116,27 @@ readlink -f /run/current-system 2>/dev/null || echo`, profile))
 	for len(lines) < 3 {
 		lines = append(lines, "")
 	}
-	var g Generation
-	if link, path := strings.TrimSpace(lines[0]), strings.TrimSpace(lines[1]); link != "" {
-		g = Generation{Path: path, Current: true}
-		if m := regexp.MustCompile(`-(\d+)-link$`).FindStringSubmatch(link[strings.LastIndex(link, "/")+1:]); m != nil {
-			g.Number, _ = strconv.Atoi(m[1])
-		}
+	return CurrentOf(lines[0], lines[1]), strings.TrimSpace(lines[2]), nil
+}
+
+// StateScript prints what State reads (the profile's link, where it
+// resolves, the running system), for callers that read it within a larger
+// script of their own: $1 is the profile.
+const StateScript = `if l=$(readlink "$1"); then echo "$l"; readlink -f "$1"; else echo; echo; fi
+readlink -f /run/current-system 2>/dev/null || echo`
+
+// CurrentOf is the generation a profile link (system-7-link) that resolves
+// to path names; the zero Generation when link is empty.
+func CurrentOf(link, path string) Generation {
+	link, path = strings.TrimSpace(link), strings.TrimSpace(path)
+	if link == "" {
+		return Generation{}
 	}
-	return g, strings.TrimSpace(lines[2]), nil
+	g := Generation{Path: path, Current: true}
+	if m := regexp.MustCompile(`-(\d+)-link$`).FindStringSubmatch(link[strings.LastIndex(link, "/")+1:]); m != nil {
+		g.Number, _ = strconv.Atoi(m[1])
+	}
+	return g
 }
 
 // SwitchGeneration points profile at generation n (or the previous one when

@@ -120,41 +120,48 @@ func (g *Guard) Run(ctx context.Context) (Outcome, error) {
 		if ctx.Err() != nil {
 			return g.interrupted(ctx, w, ctx.Err())
 		}
+		confirmed := Status{}
 		if !g.aborted {
 			g.progress("confirm", "confirming over a new connection")
-			g.confirm(ctx, w, timeout)
+			confirmed = g.confirm(ctx, w, timeout)
 			if ctx.Err() != nil {
 				return g.interrupted(ctx, w, ctx.Err())
 			}
 		}
-		st, err = w.Await(ctx, g.Host, func(Status) bool { return false }, g.Poll, g.Patience)
-		if err != nil {
-			return g.interrupted(ctx, w, err)
+		st = confirmed
+		if !Final(st.State) {
+			st, err = w.Await(ctx, g.Host, func(Status) bool { return false }, g.Poll, g.Patience)
+			if err != nil {
+				return g.interrupted(ctx, w, err)
+			}
 		}
 	}
 	return g.finish(ctx, w, out, st), nil
 }
 
 // confirm retries until the confirmation is recorded or the watchdog has
-// decided otherwise; a fresh connection may fail transiently.
-func (g *Guard) confirm(ctx context.Context, w *Watch, timeout time.Duration) {
+// decided otherwise; a fresh connection may fail transiently. It returns
+// the status the confirming session saw last (final when the watchdog
+// finished while it waited).
+func (g *Guard) confirm(ctx context.Context, w *Watch, timeout time.Duration) Status {
 	fresh := g.Host
 	until := time.Now().Add(timeout + 5*time.Second)
 	for time.Now().Before(until) && ctx.Err() == nil {
 		if g.Fresh != nil {
 			fresh = g.Fresh()
 		}
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		d, err := w.Confirm(cctx, fresh)
+		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		st, err := w.ConfirmAndWait(cctx, fresh)
 		cancel()
-		if err == nil && d != "" {
-			return
+		if err == nil && st.Decision != "" {
+			return st
 		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(g.Poll):
 		}
 	}
+	return Status{}
 }
 
 func (g *Guard) abort(ctx context.Context, w *Watch, reason string) {
