@@ -13,7 +13,15 @@ import (
 // target where nothing listens, shows each line after its machine, the
 // exit status of each, and exits 3 because one host was not reached.
 func TestExecRunsOnEveryHost(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{Names: []string{"x1", "x2"}})
+	for _, systemd := range []bool{false, true} {
+		t.Run(map[bool]string{false: "sshd", true: "systemd"}[systemd], func(t *testing.T) {
+			execOnEveryHost(t, systemd)
+		})
+	}
+}
+
+func execOnEveryHost(t *testing.T, systemd bool) {
+	c := testhost.Start(t, testhost.Options{Names: []string{"x1", "x2"}, Systemd: systemd})
 	f := newOpsFleet(t, c)
 	m := func(n string) testhost.FixtureMachine {
 		return testhost.FixtureMachine{Name: n, Platform: platform.NixOS, Generation: "1"}

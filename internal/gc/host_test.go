@@ -17,27 +17,50 @@ import (
 	"github.com/nixherd/nixherd/internal/testhost"
 )
 
-// generations deploys generations 1…n of a NixOS fixture machine to the
-// test host h and returns their store paths.
-func generations(t *testing.T, c *testhost.Cluster, h *testhost.Host, n int) (dir string, paths []string) {
+// generations deploys generations 1…n of a NixOS fixture machine to each
+// of the cluster's hosts and returns the fleet and each host's store paths,
+// oldest first.
+func generations(t *testing.T, c *testhost.Cluster, n int) (dir string, paths map[string][]string) {
 	t.Helper()
 	dir = t.TempDir()
+	paths = map[string][]string{}
+	var dms []testhost.DeployMachine
+	for _, h := range c.Hosts {
+		dms = append(dms, testhost.DeployMachine{Name: h.Name, Host: h.Name})
+	}
+	dn, err := c.DeployNix(dms...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for g := 1; g <= n; g++ {
-		m := testhost.FixtureMachine{Name: h.Name, Platform: platform.NixOS, Generation: fmt.Sprint(g), PayloadBytes: 64 << 10}
-		dn, err := c.DeployNix(testhost.DeployMachine{Name: h.Name, Host: h.Name})
-		if err != nil {
-			t.Fatal(err)
+		var ms []testhost.FixtureMachine
+		for _, h := range c.Hosts {
+			ms = append(ms, testhost.FixtureMachine{Name: h.Name, Platform: platform.NixOS, Generation: fmt.Sprint(g), PayloadBytes: 64 << 10})
 		}
-		if err := testhost.WriteFixture(dir, testhost.FixtureOptions{Machines: []testhost.FixtureMachine{m}, Files: map[string]string{"deploy.nix": dn}}); err != nil {
+		if err := testhost.WriteFixture(dir, testhost.FixtureOptions{Machines: ms, Files: map[string]string{"deploy.nix": dn}}); err != nil {
 			t.Fatal(err)
 		}
 		s, err := deploy.Run(context.Background(), machines(t, dir), deploy.Options{Flake: dir})
 		if err != nil || !s.OK {
 			t.Fatalf("deploying generation %d: %v %+v", g, err, s)
 		}
-		paths = append(paths, s.Machines[0].Path)
+		for _, r := range s.Machines {
+			paths[r.Machine] = append(paths[r.Machine], r.Path)
+		}
 	}
 	return dir, paths
+}
+
+// only is the machine of deploy.nix called name.
+func only(t *testing.T, dir, name string) []hosts.Machine {
+	t.Helper()
+	for _, m := range machines(t, dir) {
+		if m.Name == name {
+			return []hosts.Machine{m}
+		}
+	}
+	t.Fatalf("no machine %s", name)
+	return nil
 }
 
 func machines(t *testing.T, dir string) []hosts.Machine {
@@ -59,19 +82,32 @@ func links(h *testhost.Host) []string {
 	return out
 }
 
-// TestGCKeepsWhatRunsAndCollectsTheRest: of five generations, --keep 2
-// keeps 4 and 5 and also 2, which runs now although it is older than every
-// kept one; 1 and 3 go, and so does their closure.
-func TestGCKeepsWhatRunsAndCollectsTheRest(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{Names: []string{"gc1"}})
-	h := c.Host("gc1")
-	dir, paths := generations(t, c, h, 5)
+// TestGC runs gc on both kinds of test host (sshd only, and systemd as
+// process 1): of five generations, --keep 2 keeps 4 and 5 and also 2, which
+// runs now although it is older than every kept one; 1 and 3 go, and so
+// does their closure. A host whose deploy lock is held is refused and left
+// as it was.
+func TestGC(t *testing.T) {
+	for _, systemd := range []bool{false, true} {
+		kind := map[bool]string{false: "sshd", true: "systemd"}[systemd]
+		t.Run(kind, func(t *testing.T) {
+			c := testhost.Start(t, testhost.Options{Names: []string{"gc1", "gc2"}, Systemd: systemd})
+			dir, paths := generations(t, c, 5)
+			t.Run("keeps what runs and collects the rest", func(t *testing.T) {
+				keepsWhatRuns(t, c.Host("gc1"), only(t, dir, "gc1"), paths["gc1"])
+			})
+			t.Run("refused while a deploy holds the lock", func(t *testing.T) {
+				refusedWhileLocked(t, c.Host("gc2"), only(t, dir, "gc2"))
+			})
+		})
+	}
+}
+
+func keepsWhatRuns(t *testing.T, h *testhost.Host, ms []hosts.Machine, paths []string) {
 	// Generation 2 runs (activated with test): older than every kept one.
 	if _, err := h.Run(context.Background(), paths[1]+"/bin/switch-to-configuration test"); err != nil {
 		t.Fatal(err)
 	}
-	ms := machines(t, dir)
-
 	dry, err := gc.Run(context.Background(), ms, gc.Options{Keep: 2, DryRun: true}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -102,13 +138,7 @@ func TestGCKeepsWhatRunsAndCollectsTheRest(t *testing.T) {
 	}
 }
 
-// TestGCRefusedWhileADeployHoldsTheLock: a host mid-deploy is left alone.
-func TestGCRefusedWhileADeployHoldsTheLock(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{Names: []string{"gc2"}})
-	h := c.Host("gc2")
-	dir, _ := generations(t, c, h, 3)
-	ms := machines(t, dir)
-
+func refusedWhileLocked(t *testing.T, h *testhost.Host, ms []hosts.Machine) {
 	// Hold the host's deploy lock as a deploy in progress would.
 	fleet, err := fanout.New(ms, fanout.Options{})
 	if err != nil {
@@ -131,7 +161,7 @@ func TestGCRefusedWhileADeployHoldsTheLock(t *testing.T) {
 	if res := s.Hosts[0]; s.OK || res.Outcome != report.Refused || !errors.Is(res.Err, apply.ErrLocked) {
 		t.Fatalf("gc of a locked host: %+v", res)
 	}
-	if got := strings.Join(links(h), " "); got != "1 2 3" {
+	if got := strings.Join(links(h), " "); got != "1 2 3 4 5" {
 		t.Errorf("generations after a refused gc: %s", got)
 	}
 }
