@@ -222,12 +222,12 @@ func (f *fleet) assertOn(h *testhost.Host, want string) {
 func (f *fleet) waitOn(h *testhost.Host, want string, within time.Duration) time.Duration {
 	f.t.Helper()
 	start := time.Now()
-	for !consistentlyOn(h, want) {
-		if time.Since(start) > within {
-			f.t.Fatalf("%s not back on %s within %s: %s", h.Name, want, within, where(h))
+	testenv.Await(f.t, within, func() error {
+		if consistentlyOn(h, want) {
+			return nil
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Errorf("%s not back on %s: %s", h.Name, want, where(h))
+	})
 	return time.Since(start)
 }
 
@@ -259,13 +259,12 @@ func watchdogState(h *testhost.Host) string {
 // `before` runs existed) reaches state.
 func (f *fleet) awaitState(h *testhost.Host, before int, state string, within time.Duration) time.Time {
 	f.t.Helper()
-	start := time.Now()
-	for len(watchdogs(h)) <= before || watchdogState(h) != state {
-		if time.Since(start) > within {
-			f.t.Fatalf("%s: watchdog state %q, want %q within %s", h.Name, watchdogState(h), state, within)
+	testenv.Await(f.t, within, func() error {
+		if len(watchdogs(h)) > before && watchdogState(h) == state {
+			return nil
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("%s: watchdog state %q, want %q", h.Name, watchdogState(h), state)
+	})
 	return time.Now()
 }
 
@@ -450,13 +449,12 @@ func TestInterruptDuringCopyActivatesNothing(t *testing.T) {
 				}
 
 				r := f.start("--all")
-				deadline := time.Now().Add(time.Minute)
-				for !strings.Contains(r.stderr.String(), "copying") {
-					if time.Now().After(deadline) {
-						t.Fatalf("no copy seen\n%s", r.output())
+				testenv.Await(t, time.Minute, func() error {
+					if strings.Contains(r.stderr.String(), "copying") {
+						return nil
 					}
-					time.Sleep(10 * time.Millisecond)
-				}
+					return fmt.Errorf("no copy seen\n%s", r.output())
+				})
 				r.cmd.Process.Signal(sig)
 				if code := r.wait(t, time.Minute); code == 0 {
 					t.Fatalf("interrupted deploy exited 0\n%s", r.output())

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixherd/nixherd/internal/testenv"
 	"github.com/nixherd/nixherd/internal/testhost"
 	"github.com/nixherd/nixherd/internal/watchdog"
 )
@@ -87,37 +88,29 @@ func unitProcesses(t *testing.T, h *testhost.Host, unit string) []string {
 // in the host's unit.
 func awaitProcess(t *testing.T, h *testhost.Host, unit, cmd string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testenv.Await(t, 10*time.Second, func() error {
 		cmds := unitProcesses(t, h, unit)
 		if slices.ContainsFunc(cmds, func(c string) bool { return strings.Contains(c, cmd) }) {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: no %s in %s: it holds %q", h.Name, cmd, unit, cmds)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("%s: no %s in %s: it holds %q", h.Name, cmd, unit, cmds)
+	})
 }
 
 // awaitUnits waits until the host's units matching pattern are want.
 func awaitUnits(t *testing.T, h *testhost.Host, pattern string, want []string, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
+	testenv.Await(t, within, func() error {
 		got, err := h.Units(context.Background(), pattern)
 		if err != nil {
 			t.Fatal(err)
 		}
 		slices.Sort(got)
 		if slices.Equal(got, want) {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: units %s are %q, want %q within %s\n%s", h.Name, pattern, got, want, within, h.Journal(context.Background(), 40))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Errorf("%s: units %s are %q, want %q\n%s", h.Name, pattern, got, want, h.Journal(context.Background(), 40))
+	})
 }
 
 // noWatchdogUnitsLeft: once a run is over, its service and scope are gone
@@ -139,19 +132,15 @@ func sshdMainPID(t *testing.T, h *testhost.Host) int {
 // sshdActive waits until sshd.service runs and a new login works.
 func sshdActive(t *testing.T, h *testhost.Host) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testenv.Await(t, 10*time.Second, func() error {
 		out, _ := h.Systemctl(context.Background(), "is-active", "sshd.service")
 		state := strings.TrimSpace(out)
 		_, err := h.Run(context.Background(), "true")
 		if state == "active" && err == nil {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: sshd.service is %s, a new login: %v\n%s", h.Name, state, err, h.Journal(context.Background(), 30))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return fmt.Errorf("%s: sshd.service is %s, a new login: %v\n%s", h.Name, state, err, h.Journal(context.Background(), 30))
+	})
 }
 
 // A guarded switch runs the activation in nixherd-activation-ID.scope and
@@ -208,13 +197,9 @@ func hungActivationStoppedThroughScope(t *testing.T, f *fleet) {
 	r := f.start(h.Name, "--activation-timeout", "3s")
 	f.awaitState(h, before, watchdog.Activating, time.Minute)
 	// The escapee really left the activation's process group.
-	deadline := time.Now().Add(10 * time.Second)
-	for len(processes(escaped)) == 0 || len(processes(hung)) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the activation's processes did not start\n%s", r.output())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.Eventually(t, 10*time.Second, "the activation's processes start", func() bool {
+		return len(processes(escaped)) > 0 && len(processes(hung)) > 0
+	})
 	if pg1, pg2 := processGroup(processes(escaped)[0]), processGroup(processes(hung)[0]); pg1 == pg2 {
 		t.Fatalf("the escapee shares the activation's process group %s: the test proves nothing", pg1)
 	}

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nixherd/nixherd/internal/testenv"
 )
 
 // editor writes a shell script that acts as $EDITOR and returns its path.
@@ -173,15 +175,14 @@ func TestEditSignalRemovesPlaintext(t *testing.T) {
 			}
 			defer child.Process.Kill()
 			var plainPath string
-			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-				if b, err := os.ReadFile(marker); err == nil {
-					plainPath = strings.TrimSpace(string(b))
-					break
+			testenv.Await(t, 20*time.Second, func() error {
+				b, err := os.ReadFile(marker)
+				if err != nil {
+					return fmt.Errorf("editor never started: %s", stderr.String())
 				}
-			}
-			if plainPath == "" {
-				t.Fatalf("editor never started: %s", stderr.String())
-			}
+				plainPath = strings.TrimSpace(string(b))
+				return nil
+			})
 			if _, err := os.Stat(plainPath); err != nil {
 				t.Fatalf("plaintext not there while editing: %v", err)
 			}
@@ -253,15 +254,15 @@ func TestEditStdinKeepsPlaintextInMemory(t *testing.T) {
 // (Linux's wchan), i.e. the edit waits for standard input.
 func waitReadingPipe(t *testing.T, pid int) {
 	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	testenv.Eventually(t, 20*time.Second, "the child waits on standard input", func() bool {
 		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", pid))
 		for _, w := range tasks {
 			if b, _ := os.ReadFile(w); strings.Contains(string(b), "pipe_read") || strings.Contains(string(b), "pipe_wait") {
-				return
+				return true
 			}
 		}
-	}
-	t.Fatal("the child never waited on standard input")
+		return false
+	})
 }
 
 func lockPid(dir string) int {
@@ -290,14 +291,11 @@ func TestSweepRemovesDirectoriesOfDeadRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	var plainPath string
-	for deadline := time.Now().Add(20 * time.Second); plainPath == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if b, err := os.ReadFile(marker); err == nil {
-			plainPath = strings.TrimSpace(string(b))
-		}
-	}
-	if plainPath == "" {
-		t.Fatal("editor never started")
-	}
+	testenv.Eventually(t, 20*time.Second, "the editor starts", func() bool {
+		b, err := os.ReadFile(marker)
+		plainPath = strings.TrimSpace(string(b))
+		return err == nil
+	})
 	dead := filepath.Dir(filepath.Dir(plainPath))
 	if filepath.Dir(dead) != runtime {
 		t.Fatalf("plaintext in %s, want it in XDG_RUNTIME_DIR %s", plainPath, runtime)

@@ -70,3 +70,21 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 		time.Sleep(wait)
 	}
 }
+
+// Await is Eventually for conditions that can say why they do not hold
+// yet: it polls cond until it returns nil, and fails the test with cond's
+// last error when that does not happen within timeout.
+func Await(t testing.TB, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 250*time.Millisecond) {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %v", timeout, err)
+		}
+		time.Sleep(wait)
+	}
+}

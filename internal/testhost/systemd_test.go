@@ -198,9 +198,7 @@ func TestSystemdHosts(t *testing.T) {
 		if got := strings.TrimSpace(run(t, h, "systemctl restart sshd.service && echo survived")); got != "survived" {
 			t.Fatalf("restart: %q", got)
 		}
-		if err := waitSSH(h, true, 10*time.Second); err != nil {
-			t.Fatal(err)
-		}
+		waitSSH(t, h, true, 10*time.Second)
 		if after := mainPID(t, h); after == before {
 			t.Errorf("sshd.service still runs pid %d", after)
 		}
@@ -259,9 +257,7 @@ func TestSystemdFixtureDrivesSSHD(t *testing.T) {
 	pid := mainPID(t, h)
 	// Over ssh: the session that restarts sshd survives it.
 	run(t, h, paths["restart"]+"/bin/switch-to-configuration test")
-	if err := waitSSH(h, true, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	waitSSH(t, h, true, 10*time.Second)
 	if now := mainPID(t, h); now == pid || now == 0 {
 		t.Errorf("SSHRestart: sshd.service pid %d before, %d after", pid, now)
 	}
@@ -270,37 +266,26 @@ func TestSystemdFixtureDrivesSSHD(t *testing.T) {
 	if got := active(); got != "inactive" {
 		t.Errorf("SSHDown: sshd.service is %s", got)
 	}
-	if err := waitSSH(h, false, 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	waitSSH(t, h, false, 5*time.Second)
 	inside("good")
 	if got := active(); got != "active" {
 		t.Errorf("back on good: sshd.service is %s", got)
 	}
-	if err := waitSSH(h, true, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	waitSSH(t, h, true, 10*time.Second)
 
 	run(t, h, paths["port"]+"/bin/switch-to-configuration test")
-	if err := waitSSH(h, false, 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	waitSSH(t, h, false, 5*time.Second)
 	moved := net.JoinHostPort(h.Addr, strconv.Itoa(h.Port+1))
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	testenv.Await(t, 10*time.Second, func() error {
 		conn, err := net.DialTimeout("tcp", moved, time.Second)
-		if err == nil {
-			conn.Close()
-			break
+		if err != nil {
+			return fmt.Errorf("sshd does not listen on %s: %v\n%s", moved, err, h.SSHDLog())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sshd does not listen on %s: %v\n%s", moved, err, h.SSHDLog())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		conn.Close()
+		return nil
+	})
 	inside("good")
-	if err := waitSSH(h, true, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	waitSSH(t, h, true, 10*time.Second)
 	acts, _ := h.Activations()
 	if len(acts) != 6 {
 		t.Errorf("activations %+v", acts)
@@ -397,14 +382,13 @@ func TestSystemdHostCleanup(t *testing.T) {
 		}
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
-		deadline := time.Now().Add(10 * time.Second)
 		for _, ns := range pidNSs {
-			for len(testhost.ProcessesInNamespace("pid", ns)) > 0 {
-				if time.Now().After(deadline) {
-					t.Fatalf("the killed binary's host still runs %v", testhost.ProcessesInNamespace("pid", ns))
+			testenv.Await(t, 10*time.Second, func() error {
+				if left := testhost.ProcessesInNamespace("pid", ns); len(left) > 0 {
+					return fmt.Errorf("the killed binary's host still runs %v", left)
 				}
-				time.Sleep(20 * time.Millisecond)
-			}
+				return nil
+			})
 		}
 		// The next cluster sweeps what is left.
 		next := testhost.Start(t, testhost.Options{N: 1, Systemd: true})

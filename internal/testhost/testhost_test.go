@@ -264,36 +264,29 @@ func TestFixtureActivationContracts(t *testing.T) {
 	if code := stc(nosshP, "test"); code != 0 {
 		t.Fatalf("ssh-closing generation: exit %d", code)
 	}
-	if err := waitSSH(h, false, 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	waitSSH(t, h, false, 5*time.Second)
 	out, err := h.Command(context.Background(), goodP+"/bin/switch-to-configuration", "test").CombinedOutput()
 	if err != nil {
 		t.Fatalf("re-activating inside the host: %v\n%s", err, out)
 	}
-	if err := waitSSH(h, true, 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	waitSSH(t, h, true, 5*time.Second)
 	if h.CurrentSystem() != goodP {
 		t.Errorf("after rollback current = %q", h.CurrentSystem())
 	}
 }
 
 // waitSSH waits until ssh to the host works (up) or fails (!up).
-func waitSSH(h *testhost.Host, up bool, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
+func waitSSH(t *testing.T, h *testhost.Host, up bool, timeout time.Duration) {
+	t.Helper()
+	testenv.Await(t, timeout, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		err := h.SSH(ctx, "true").Run()
 		cancel()
 		if (err == nil) == up {
 			return nil
 		}
-		if time.Now().After(deadline) {
-			return errors.New(map[bool]string{true: "ssh did not come back", false: "ssh still answers"}[up] + " on " + h.Name)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return errors.New(map[bool]string{true: "ssh did not come back", false: "ssh still answers"}[up] + " on " + h.Name)
+	})
 }
 
 // darwin's activate (and the old activate-user) and home-manager's activate.
@@ -348,9 +341,7 @@ func TestNetNSCutAndRestore(t *testing.T) {
 	if err := h.Restore(); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitSSH(h, true, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	waitSSH(t, h, true, 10*time.Second)
 
 	// A cut is a partition, not a reset: a session open across a short cut
 	// carries on once the link is back.

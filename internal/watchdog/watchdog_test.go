@@ -256,14 +256,10 @@ func TestAbortStopsAHungActivation(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Abort once the activation hangs: its child runs.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if _, err := os.Stat(filepath.Join(m.dir, "hang.pid")); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the activation did not start")
-		}
-	}
+	testenv.Eventually(t, 10*time.Second, "the activation starts", func() bool {
+		_, err := os.Stat(filepath.Join(m.dir, "hang.pid"))
+		return err == nil
+	})
 	start := time.Now()
 	if d, err := w.Abort(context.Background(), h, "the deploy was interrupted"); err != nil || d != "abort" {
 		t.Fatalf("abort: %q, %v", d, err)
