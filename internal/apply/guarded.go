@@ -34,6 +34,12 @@ type Guarded struct {
 	// Confirmation proves the machine is still usable after the activation
 	// and carries the confirmation to its watchdog (default FreshLogin).
 	Confirmation Confirmation
+	// ID names the watchdog's run on the host (default: from the time), so
+	// that a process which dies during the activation can find it again.
+	ID string
+	// Resume follows the watchdog run ID started earlier, by a process that
+	// died meanwhile, instead of starting one (see watchdog.Guard.Resume).
+	Resume bool
 }
 
 // Confirmation is how a guarded switch earns the watchdog's commit once the
@@ -96,7 +102,7 @@ func (g Guarded) Activate(ctx context.Context, a *Activation) error {
 	}
 	guard := &watchdog.Guard{
 		Params: watchdog.Params{Kind: kind, Profile: a.Profile, New: a.Path,
-			ConfirmTimeout: g.ConfirmTimeout, ActivationTimeout: g.ActivationTimeout},
+			ConfirmTimeout: g.ConfirmTimeout, ActivationTimeout: g.ActivationTimeout, ID: g.ID},
 		Host:  AsRoot{a.Runner},
 		Fresh: func() watchdog.Host { return confirmation.Through(a) },
 		Check: func(ctx context.Context) []string {
@@ -113,7 +119,11 @@ func (g Guarded) Activate(ctx context.Context, a *Activation) error {
 			a.Report(phase, detail)
 		},
 	}
-	out, err := guard.Run(ctx)
+	run := guard.Run
+	if g.Resume {
+		run = guard.Resume
+	}
+	out, err := run(ctx)
 	if out.OK() {
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/nixherd/nixherd/internal/nix"
 	"github.com/nixherd/nixherd/internal/remote"
 )
 
@@ -11,11 +12,7 @@ import (
 // own signature policy applies; CachePublicKey, when given, is added to the
 // keys it trusts for this one command.
 func (d *run) substitute(ctx context.Context, r remote.Runner, path string, root bool) error {
-	args := []string{"nix-store", "--realise", path, "--option", "extra-substituters", d.o.CacheSubstituter}
-	if d.o.CachePublicKey != "" {
-		args = append(args, "--option", "extra-trusted-public-keys", d.o.CachePublicKey)
-	}
-	c := remote.Cmd(args...)
+	c := remote.Cmd(nix.RealiseArgs(path, nix.Substitution{From: d.o.CacheSubstituter, PublicKey: d.o.CachePublicKey})...)
 	c.Root = root
 	if _, err := r.Run(ctx, c); err != nil {
 		return fmt.Errorf("substituting from %s: %w", d.o.CacheSubstituter, err)

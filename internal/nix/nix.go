@@ -393,3 +393,32 @@ func (n *Nix) Invalid(ctx context.Context, paths []string) (map[string]bool, err
 	}
 	return invalid, nil
 }
+
+// Substitution says where a store that lacks a path fetches it: a binary
+// cache (a substituter URL) and, when the store's configuration does not
+// trust it yet, the public key the cache's paths are signed with.
+type Substitution struct {
+	From      string
+	PublicKey string
+	// RequireSigs insists on valid signatures whatever the store's
+	// configuration says (require-sigs = true): what the pull agent relies on.
+	RequireSigs bool
+}
+
+// RealiseArgs is the command line that makes a store hold path's closure,
+// substituted from s, for running on the machine that owns the store (as
+// root there: it passes substituters and keys as options). Nix checks the
+// signatures of what it fetches against its trusted keys.
+func RealiseArgs(path string, s Substitution) []string {
+	args := []string{"nix-store", "--realise", path}
+	if s.From != "" {
+		args = append(args, "--option", "extra-substituters", s.From)
+	}
+	if s.PublicKey != "" {
+		args = append(args, "--option", "extra-trusted-public-keys", s.PublicKey)
+	}
+	if s.RequireSigs {
+		args = append(args, "--option", "require-sigs", "true")
+	}
+	return args
+}

@@ -29,6 +29,10 @@ type Options struct {
 	// pushed to once (hosts then substitute from it instead of receiving
 	// the closure from this machine).
 	Cache string
+	// SignWith, when set, is a Nix secret-key file the closures are signed
+	// with (nix store sign, in the local store) before they are pushed, so
+	// that hosts which trust its public key accept them from any cache.
+	SignWith string
 	// DryRun plans without pushing anything anywhere.
 	DryRun bool
 	// Approve, when set, sees the built closures before anything leaves
@@ -124,6 +128,11 @@ func Make(ctx context.Context, machines []hosts.Machine, o Options) (*Plan, erro
 	}
 	if o.Cache != "" && changes && len(local) > 0 {
 		progress(report.PhasePush, o.Cache)
+		if o.SignWith != "" {
+			if err := o.Nix.Sign(ctx, o.SignWith, outPaths(local)); err != nil {
+				return nil, fmt.Errorf("signing the closures: %w", err)
+			}
+		}
 		if err := o.Nix.Copy(ctx, o.Cache, outPaths(local), nix.CopyOptions{}); err != nil {
 			return nil, fmt.Errorf("pushing to the cache %s: %w", o.Cache, err)
 		}

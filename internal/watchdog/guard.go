@@ -67,17 +67,7 @@ func (g *Guard) progress(step, detail string) {
 // Run performs the guarded activation. The error is non-nil only when ctx
 // ended (an interrupt); the outcome then says what the machine will do.
 func (g *Guard) Run(ctx context.Context) (Outcome, error) {
-	if g.Poll <= 0 {
-		g.Poll = 250 * time.Millisecond
-	}
-	timeout := g.Params.ConfirmTimeout
-	if timeout <= 0 {
-		timeout = DefaultConfirmTimeout
-	}
-	if g.Patience <= 0 {
-		g.Patience = timeout + 20*time.Second
-	}
-
+	g.defaults()
 	g.progress("activate", "starting the watchdog")
 	w, err := Start(ctx, g.Host, g.Params)
 	if err != nil {
@@ -88,6 +78,48 @@ func (g *Guard) Run(ctx context.Context) (Outcome, error) {
 		}
 		return Outcome{Result: ResultFailed, Reason: err.Error()}, nil
 	}
+	return g.follow(ctx, w)
+}
+
+// Resume takes over the watchdog that an earlier process started with the
+// same Params (Params.ID names its state directory) and follows it to its
+// end as Run would have: it waits for the activation, runs the checks,
+// confirms and collects the outcome; a watchdog that already ended is
+// reported as it ended. A pull agent restarted during a deployment (its own
+// new version restarting it, say) finishes the deployment this way.
+func (g *Guard) Resume(ctx context.Context) (Outcome, error) {
+	if g.Params.ID == "" {
+		return Outcome{}, errors.New("watchdog: resuming needs the ID of the run")
+	}
+	g.defaults()
+	root := g.Params.StateRoot
+	if root == "" {
+		root = StateRoot
+	}
+	g.progress("activate", "resuming the watchdog "+g.Params.ID)
+	return g.follow(ctx, &Watch{ID: g.Params.ID, Dir: root + "/" + g.Params.ID})
+}
+
+func (g *Guard) defaults() {
+	if g.Poll <= 0 {
+		g.Poll = 250 * time.Millisecond
+	}
+	if g.Patience <= 0 {
+		g.Patience = g.confirmTimeout() + 20*time.Second
+	}
+}
+
+func (g *Guard) confirmTimeout() time.Duration {
+	if g.Params.ConfirmTimeout <= 0 {
+		return DefaultConfirmTimeout
+	}
+	return g.Params.ConfirmTimeout
+}
+
+// follow waits for a started watchdog's activation, checks, confirms and
+// collects the outcome.
+func (g *Guard) follow(ctx context.Context, w *Watch) (Outcome, error) {
+	timeout := g.confirmTimeout()
 	out := Outcome{Watch: w}
 	deadline := g.Params.ActivationTimeout
 	if deadline <= 0 {

@@ -436,3 +436,34 @@ func TestGuardReportsALostMachineWhichRollsBackAlone(t *testing.T) {
 		t.Fatalf("state %q, running %s, boot default %s; want %s", st.State, m.current(), m.bootDefault(), old)
 	}
 }
+
+// TestGuardResumesARunItDidNotStart: a process starts the watchdog and dies
+// (a pull agent restarted during its own deployment); a new Guard with the
+// same run ID takes over, checks, confirms, and the new generation is kept.
+func TestGuardResumesARunItDidNotStart(t *testing.T) {
+	m := newMachine(t)
+	old, new := m.generation("old", 0), m.generation("new", 0)
+	m.install(old)
+	p := m.params(new, 20*time.Second)
+	p.ID = "20261201T100000-000000000-r7"
+	if _, err := Start(context.Background(), local{}, p); err != nil {
+		t.Fatal(err)
+	}
+	checked := false
+	g := &Guard{Params: p, Host: local{}, Poll: 50 * time.Millisecond,
+		Check: func(context.Context) []string { checked = true; return nil }}
+	out, err := g.Resume(context.Background())
+	if err != nil || !out.OK() || !checked {
+		t.Fatalf("outcome %+v, %v (checked %v)", out, err, checked)
+	}
+	if m.current() != new || m.bootDefault() != new {
+		t.Fatalf("running %s, boot default %s; want %s", m.current(), m.bootDefault(), new)
+	}
+
+	// A run that never started: nothing was activated, and Resume says so.
+	p.ID = "20261201T100001-000000000-r8"
+	out, err = (&Guard{Params: p, Host: local{}, Poll: 50 * time.Millisecond}).Resume(context.Background())
+	if err != nil || out.Result != ResultFailed || !strings.Contains(out.Reason, "nothing was activated") {
+		t.Fatalf("resuming a run that never started: %+v, %v", out, err)
+	}
+}
