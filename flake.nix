@@ -25,7 +25,7 @@
             # The NAR hash of `go mod vendor`'s output for go.sum's modules:
             # scripts/vendor-hash.sh recomputes it after go.mod changes, and
             # TestFlake fails while it is stale.
-            vendorHash = "sha256-N1UTmu/24pYys2UZO79xampEaMj+P+jc0M5g0YuMqvc=";
+            vendorHash = "sha256-67HjC5X/gTJ7aFFAUa1CmO/ZnJfEyLgmxi4Wb7ODTEg=";
             subPackages = [ "cmd/nixherd" ];
             ldflags = [ "-s" "-w" "-X github.com/nixherd/nixherd/internal/buildinfo.version=${version}" ];
             # The tests need test hosts (namespaces, sshd) and an offline nix:
