@@ -47,7 +47,6 @@ type Server struct {
 	URL string
 	Dir string
 
-	ln   net.Listener
 	srv  *http.Server
 	hold atomic.Pointer[chan struct{}]
 	// NARs counts the NAR downloads that started.
@@ -59,13 +58,9 @@ type Server struct {
 }
 
 // Serve serves dir on addr ("127.0.0.1:0": any port; or an address a test
-// host's network namespace reaches).
+// host's network namespace reaches, Host.Gateway). Listen adds addresses.
 func Serve(addr, dir string) (*Server, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{URL: "http://" + ln.Addr().String(), Dir: dir, ln: ln}
+	s := &Server{Dir: dir}
 	files := http.FileServer(http.Dir(dir))
 	s.srv = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.Requests.Add(1)
@@ -81,8 +76,22 @@ func Serve(addr, dir string) (*Server, error) {
 		}
 		files.ServeHTTP(w, r)
 	})}
-	go s.srv.Serve(ln)
+	u, err := s.Listen(addr)
+	if err != nil {
+		return nil, err
+	}
+	s.URL = u
 	return s, nil
+}
+
+// Listen serves the same files on another address too and returns its URL.
+func (s *Server) Listen(addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	go s.srv.Serve(ln)
+	return "http://" + ln.Addr().String(), nil
 }
 
 // HoldNARs makes NAR downloads wait until ReleaseNARs.

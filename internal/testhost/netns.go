@@ -133,3 +133,13 @@ func (h *Host) NetNS() string {
 	}
 	return h.netns.name
 }
+
+// Gateway is this machine's address on the host's link (the other end of
+// its veth pair): where a server the host must reach listens. For loopback
+// hosts it is 127.0.0.1, which they share with this machine.
+func (h *Host) Gateway() string {
+	if h.netns == nil {
+		return "127.0.0.1"
+	}
+	return h.netns.outerIP
+}

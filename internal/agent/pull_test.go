@@ -1,0 +1,524 @@
+package agent_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nixherd/nixherd/internal/agent"
+	"github.com/nixherd/nixherd/internal/hosts"
+	"github.com/nixherd/nixherd/internal/platform"
+	"github.com/nixherd/nixherd/internal/publish"
+	"github.com/nixherd/nixherd/internal/pulltest"
+	"github.com/nixherd/nixherd/internal/release"
+	"github.com/nixherd/nixherd/internal/target"
+	"github.com/nixherd/nixherd/internal/testhost"
+)
+
+// The tests in this file run the real nixherd binary as an agent inside test
+// hosts (their own /nix, /run and network), against a real binary cache
+// served over HTTP and manifests published by internal/publish with the
+// real nix. Each fault ends with the host on a known generation, the
+// failure in /status and /metrics, and nothing half applied.
+
+const agentPort = 9851
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// nixherdBinary builds the nixherd command once per test run.
+func nixherdBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "nixherd-agent-test-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "nixherd")
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/nixherd/nixherd/cmd/nixherd").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v: %s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// kit is a fleet of one NixOS machine per test host, a binary cache and a
+// web server for the manifests, each host reaching both at its gateway.
+type kit struct {
+	t        *testing.T
+	c        *testhost.Cluster
+	dir      string
+	fleet    string
+	machines map[string]*testhost.FixtureMachine
+	cacheKey pulltest.Key
+	key      release.SecretKey
+	cache    *pulltest.Cache
+	www      *pulltest.Server
+	// urls of the cache and the web server, per host (its gateway).
+	cacheURL, wwwURL map[string]string
+	agents           map[string]string // host → the agent's pid inside the host
+}
+
+func newKit(t *testing.T, opts testhost.Options) *kit {
+	bin := nixherdBinary(t)
+	c := testhost.Start(t, opts)
+	k := &kit{t: t, c: c, dir: t.TempDir(), machines: map[string]*testhost.FixtureMachine{},
+		cacheURL: map[string]string{}, wwwURL: map[string]string{}, agents: map[string]string{}}
+	k.fleet = filepath.Join(k.dir, "fleet")
+	var err error
+	if k.cacheKey, err = pulltest.NewKey(k.dir, "cache-1"); err != nil {
+		t.Fatal(err)
+	}
+	mk, err := pulltest.NewKey(k.dir, "manifest-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.key, err = release.ReadSecretKey(mk.SecretFile); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(k.dir, "www"), 0o755)
+	for i, h := range c.Hosts {
+		k.machines[h.Name] = &testhost.FixtureMachine{Name: h.Name, Platform: platform.NixOS, Generation: "1"}
+		if i == 0 {
+			if k.cache, err = pulltest.NewCache(h.Gateway()+":0", filepath.Join(k.dir, "cache")); err != nil {
+				t.Fatal(err)
+			}
+			if k.www, err = pulltest.Serve(h.Gateway()+":0", filepath.Join(k.dir, "www")); err != nil {
+				t.Fatal(err)
+			}
+			k.cacheURL[h.Name], k.wwwURL[h.Name] = k.cache.URL, k.www.URL
+		} else {
+			if k.cacheURL[h.Name], err = k.cache.Listen(h.Gateway() + ":0"); err != nil {
+				t.Fatal(err)
+			}
+			if k.wwwURL[h.Name], err = k.www.Listen(h.Gateway() + ":0"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		data, err := os.ReadFile(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(h.Dir, "nixherd"), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for name := range k.agents {
+			k.stopAgent(c.Host(name))
+		}
+		k.cache.Close()
+		k.www.Close()
+	})
+	k.write()
+	return k
+}
+
+func (k *kit) write() {
+	k.t.Helper()
+	var ms []testhost.FixtureMachine
+	var b strings.Builder
+	b.WriteString("{ machines = {\n")
+	for _, h := range k.c.Hosts {
+		m := k.machines[h.Name]
+		ms = append(ms, *m)
+		fmt.Fprintf(&b, "  %s = { target = %q; };\n", h.Name, h.Target())
+	}
+	b.WriteString("}; }\n")
+	if err := testhost.WriteFixture(k.fleet, testhost.FixtureOptions{Machines: ms, Files: map[string]string{"deploy.nix": b.String()}}); err != nil {
+		k.t.Fatal(err)
+	}
+}
+
+// destination is where a host's manifests are published.
+func (k *kit) destination(h *testhost.Host) release.Destination {
+	return release.DestinationOf(filepath.Join(k.dir, "www", h.Name) + "/")
+}
+
+// publish publishes the host's machine with the given generation and
+// returns the release number and its path.
+func (k *kit) publish(h *testhost.Host, generation string) (int64, string) {
+	k.t.Helper()
+	k.machines[h.Name].Generation = generation
+	k.write()
+	inv, err := hosts.Load(context.Background(), k.fleet)
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	ms, err := inv.Select([]string{h.Name}, false)
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	r, err := publish.Publish(context.Background(), ms, publish.Options{Flake: k.fleet, Cache: k.cache.Store,
+		CacheKey: k.cacheKey.SecretFile, Key: k.key, Destination: k.destination(h)})
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	return r.Release, r.Machines[0].Path
+}
+
+// serve writes a manifest for the host as its web server serves it.
+func (k *kit) serve(h *testhost.Host, data []byte) {
+	k.t.Helper()
+	if err := release.WriteFileAtomic(k.destination(h).Path, data, 0o644); err != nil {
+		k.t.Fatal(err)
+	}
+}
+
+// startAgent runs `nixherd agent` inside the host, in a session of its own.
+func (k *kit) startAgent(h *testhost.Host, extra ...string) {
+	k.t.Helper()
+	args := []string{"/run/testhost/nixherd", "agent", "--machine", h.Name,
+		"--manifest", k.wwwURL[h.Name] + "/" + h.Name + "/manifest.json", "--public-key", k.key.Public().String(),
+		"--cache", k.cacheURL[h.Name], "--cache-public-key", k.cacheKey.Public,
+		"--listen", fmt.Sprintf("%s:%d", h.Addr, agentPort), "--interval", "1s", "--jitter", "300ms", "--confirm-timeout", "10s"}
+	cmd := h.Command(context.Background(), "sh", "-c", `setsid "$@" >>/run/testhost/agent.log 2>&1 </dev/null & echo $!`, "sh")
+	cmd.Args = append(cmd.Args, append(args, extra...)...)
+	out, err := cmd.Output()
+	if err != nil {
+		k.t.Fatalf("starting the agent on %s: %v", h.Name, err)
+	}
+	k.agents[h.Name] = strings.TrimSpace(string(out))
+	k.eventually(h, "its /status answers", func(st agent.Status) bool { return true })
+}
+
+// stopAgent kills the agent and everything it started in its session
+// (a running nix-store too), as a crash or SIGKILL would.
+func (k *kit) stopAgent(h *testhost.Host) {
+	pid := k.agents[h.Name]
+	if pid == "" {
+		return
+	}
+	h.Command(context.Background(), "kill", "-KILL", "--", "-"+pid).Run()
+	delete(k.agents, h.Name)
+	for range 100 {
+		if err := h.Command(context.Background(), "kill", "-0", pid).Run(); err != nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	k.t.Errorf("the agent on %s (pid %s) did not die", h.Name, pid)
+}
+
+func get(h *testhost.Host, path string) ([]byte, error) {
+	client := http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Get(fmt.Sprintf("http://%s:%d%s", h.Addr, agentPort, path))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return nil, fmt.Errorf("GET %s: %s", path, resp.Status)
+	}
+	return io.ReadAll(resp.Body)
+}
+
+func status(h *testhost.Host) (agent.Status, error) {
+	var st agent.Status
+	b, err := get(h, "/status")
+	if err == nil {
+		err = json.Unmarshal(b, &st)
+	}
+	return st, err
+}
+
+// metric reads one sample of the agent's /metrics ("name{labels}"); -1
+// when it is absent.
+func metric(t *testing.T, h *testhost.Host, series string) float64 {
+	t.Helper()
+	b, err := get(h, "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindSubmatch(b)
+	if m == nil {
+		return -1
+	}
+	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	return v
+}
+
+// eventually polls the host's /status until ok holds (deadline 60s).
+func (k *kit) eventually(h *testhost.Host, what string, ok func(agent.Status) bool) agent.Status {
+	k.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	var last agent.Status
+	var lastErr error
+	for time.Now().Before(deadline) {
+		st, err := status(h)
+		if err == nil && ok(st) {
+			return st
+		}
+		last, lastErr = st, err
+		time.Sleep(100 * time.Millisecond)
+	}
+	log, _ := os.ReadFile(filepath.Join(h.Dir, "agent.log"))
+	k.t.Fatalf("%s: not within 60s that %s; last status %+v (%v)\nagent log:\n%s", h.Name, what, last, lastErr, tail(string(log), 30))
+	return last
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// onGeneration checks the host runs and boots path, with no deployment
+// left half done: no in-flight record, every watchdog run finished.
+func onGeneration(t *testing.T, h *testhost.Host, path string) {
+	t.Helper()
+	if p := h.Profile(target.SystemProfile); p != path {
+		t.Errorf("%s: the system profile is %s, want %s", h.Name, p, path)
+	}
+	if cur := h.CurrentSystem(); cur != path {
+		t.Errorf("%s: /run/current-system is %s, want %s", h.Name, cur, path)
+	}
+	if b := h.BootDefault(); b != path {
+		t.Errorf("%s: boots %s, want %s", h.Name, b, path)
+	}
+	if _, err := os.Stat(h.Path("/nix/var/nixherd/agent/inflight.json")); !os.IsNotExist(err) {
+		t.Errorf("%s: an in-flight record is left", h.Name)
+	}
+	states, _ := filepath.Glob(h.Path("/nix/var/nixherd/watchdog") + "/*/state")
+	for _, s := range states {
+		b, _ := os.ReadFile(s)
+		if st := strings.TrimSpace(string(b)); st != "committed" && st != "rolled-back" && st != "failed" {
+			t.Errorf("%s: a watchdog run is %s (%s)", h.Name, st, s)
+		}
+	}
+}
+
+// failedAfter holds once a poll after since failed at stage (for release
+// rel, unless 0).
+func failedAfter(since time.Time, stage agent.Stage, rel int64) func(agent.Status) bool {
+	return func(st agent.Status) bool {
+		f := st.LastFailure
+		return f != nil && f.Time.After(since) && f.Stage == stage && (rel == 0 || f.Release == rel)
+	}
+}
+
+func inSyncAt(rel int64) func(agent.Status) bool {
+	return func(st agent.Status) bool { return st.InSync && st.AppliedRelease == rel }
+}
+
+// TestAgentConvergesAndRefusesBadManifests: an agent brings its host to
+// each published release (activated with test, confirmed, then the boot
+// default); a tampered manifest, one signed by another key and a replayed
+// older one each fail at verify and leave the host where it was.
+func TestAgentConvergesAndRefusesBadManifests(t *testing.T) {
+	k := newKit(t, testhost.Options{Names: []string{"pa1"}, NetNS: true})
+	h := k.c.Host("pa1")
+	r1, path1 := k.publish(h, "1")
+	k.startAgent(h)
+	st := k.eventually(h, "it runs release 1", inSyncAt(r1))
+	onGeneration(t, h, path1)
+	if st.Desired != path1 || st.Running != path1 || len(st.History) != 1 || st.History[0].Outcome != "switched" || st.Generation == nil || st.Generation.Number != 1 {
+		t.Errorf("status %+v", st)
+	}
+	acts, _ := h.Activations()
+	if len(acts) != 2 || acts[0].Action != "test" || acts[1].Action != "boot" {
+		t.Errorf("activations %+v, want test then boot", acts)
+	}
+
+	r2, path2 := k.publish(h, "2")
+	k.eventually(h, "it runs release 2", inSyncAt(r2))
+	onGeneration(t, h, path2)
+	if got := metric(t, h, "nixherd_agent_release_applied"); got != 2 {
+		t.Errorf("nixherd_agent_release_applied %v", got)
+	}
+
+	other, err := pulltest.NewKey(t.TempDir(), "manifest-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherKey, err := release.ReadSecretKey(other.SecretFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := &release.Manifest{Release: 9, Time: time.Now(), Machines: map[string]release.Machine{
+		h.Name: {Path: "/nix/store/00000000000000000000000000000000-nixos-system-pa1-forged", Platform: platform.NixOS}}}
+	signed := func(key release.SecretKey) []byte {
+		b, err := release.Sign(forged, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	archived, err := os.ReadFile(filepath.Join(k.destination(h).Archive, "1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct {
+		name, error string
+		data        []byte
+	}{
+		{"tampered", "signature does not verify", func() []byte {
+			var env map[string]any
+			json.Unmarshal(signed(k.key), &env)
+			p, _ := json.Marshal(env["payload"])
+			// The payload is base64: change it, keep it decodable.
+			payload := strings.Trim(string(p), `"`)
+			env["payload"] = strings.Replace(payload, payload[8:12], "AAAA", 1)
+			b, _ := json.Marshal(env)
+			return b
+		}()},
+		{"signed by another key", "signature does not verify", signed(otherKey)},
+		{"replayed release 1", "release 1: refusing an older release than the one applied", archived},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			since := time.Now()
+			k.serve(h, tc.data)
+			st := k.eventually(h, "it refused the manifest", failedAfter(since, agent.StageVerify, 0))
+			if !strings.Contains(st.LastFailure.Error, tc.error) || !st.Failing || st.AppliedRelease != r2 {
+				t.Errorf("status %+v, failure %+v", st, st.LastFailure)
+			}
+			onGeneration(t, h, path2)
+			if n := metric(t, h, `nixherd_agent_failures_total{stage="verify"}`); n < float64(i+1) {
+				t.Errorf(`nixherd_agent_failures_total{stage="verify"} = %v`, n)
+			}
+			if metric(t, h, `nixherd_agent_last_failure_info{stage="verify"}`) != 1 {
+				t.Error("the last failure's stage is not verify in /metrics")
+			}
+		})
+	}
+}
+
+// TestAgentCacheFaults: a release naming a path the cache lacks, a path
+// with no signature, one with a bad signature and an unreachable cache each
+// fail at realise with the host untouched; once the cache is back, the
+// agent gets there.
+func TestAgentCacheFaults(t *testing.T) {
+	k := newKit(t, testhost.Options{Names: []string{"pc1"}, NetNS: true})
+	h := k.c.Host("pc1")
+	r1, path1 := k.publish(h, "1")
+	k.startAgent(h)
+	k.eventually(h, "it runs release 1", inSyncAt(r1))
+
+	// Releases are signed here by hand: the manifest is genuine, only the
+	// cache is at fault.
+	rel := r1
+	sign := func(path string) {
+		t.Helper()
+		rel++
+		data, err := release.Sign(&release.Manifest{Release: rel, Time: time.Now(),
+			Machines: map[string]release.Machine{h.Name: {Path: path, Platform: platform.NixOS}}}, k.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k.serve(h, data)
+	}
+	// build builds a new generation of the machine locally (not pushed).
+	build := func(generation string) string {
+		t.Helper()
+		k.machines[h.Name].Generation = generation
+		k.write()
+		out, err := exec.Command("nix", "--extra-experimental-features", "nix-command flakes", "build", "--no-link", "--json",
+			k.fleet+"#nixosConfigurations."+h.Name+".config.system.build.toplevel").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var built []struct{ Outputs map[string]string }
+		json.Unmarshal(out, &built)
+		return built[0].Outputs["out"]
+	}
+	copyTo := func(path, store string) {
+		t.Helper()
+		if out, err := exec.Command("nix", "--extra-experimental-features", "nix-command", "copy", "--to", store, path).CombinedOutput(); err != nil {
+			t.Fatalf("nix copy: %v: %s", err, out)
+		}
+	}
+	narinfo := func(path string) string {
+		return filepath.Join(k.cache.Dir, strings.SplitN(strings.TrimPrefix(path, "/nix/store/"), "-", 2)[0]+".narinfo")
+	}
+	fails := func(what string, check func(error string) bool) {
+		t.Helper()
+		since := time.Now()
+		st := k.eventually(h, what+" fails at realise", failedAfter(since, agent.StageRealise, rel))
+		if !check(st.LastFailure.Error) {
+			t.Errorf("%s: failure %+v", what, st.LastFailure)
+		}
+		onGeneration(t, h, path1)
+		if n := len(st.History); n == 0 || st.History[n-1].Stage != agent.StageRealise {
+			t.Errorf("%s: history %+v", what, st.History)
+		}
+	}
+
+	t.Run("path the cache lacks", func(t *testing.T) {
+		sign("/nix/store/00000000000000000000000000000000-nixos-system-pc1-fixture")
+		fails("a path the cache lacks", func(e string) bool { return strings.Contains(e, "don't know how to build these paths") })
+	})
+	t.Run("missing signature", func(t *testing.T) {
+		p := build("unsigned")
+		copyTo(p, k.cache.Store) // no secret-key: the narinfo has no Sig
+		if b, _ := os.ReadFile(narinfo(p)); strings.Contains(string(b), "Sig:") {
+			t.Fatal("the narinfo is signed")
+		}
+		sign(p)
+		fails("an unsigned path", func(e string) bool { return strings.Contains(e, "is not signed by any of the keys in 'trusted-public-keys'") })
+		if h.HasStorePath(p) {
+			t.Error("the unsigned path reached the host's store")
+		}
+	})
+	t.Run("bad signature", func(t *testing.T) {
+		p := build("badsig")
+		copyTo(p, k.cache.Store+"?secret-key="+k.cacheKey.SecretFile)
+		b, _ := os.ReadFile(narinfo(p))
+		// A signature by the trusted key's name over something else.
+		re := regexp.MustCompile(`Sig: cache-1:(\S+)`)
+		bad := re.ReplaceAllStringFunc(string(b), func(s string) string {
+			return s[:len(s)-6] + strings.Map(func(r rune) rune {
+				if r == 'A' {
+					return 'B'
+				}
+				return 'A'
+			}, s[len(s)-6:len(s)-2]) + s[len(s)-2:]
+		})
+		if bad == string(b) {
+			t.Fatal("no signature to spoil")
+		}
+		os.WriteFile(narinfo(p), []byte(bad), 0o644)
+		sign(p)
+		fails("a path with a bad signature", func(e string) bool { return strings.Contains(e, "is not signed by any of the keys in 'trusted-public-keys'") })
+		if h.HasStorePath(p) {
+			t.Error("the badly signed path reached the host's store")
+		}
+	})
+	t.Run("cache unreachable, then back", func(t *testing.T) {
+		rg, p := k.publish(h, "3") // pushed and signed, then the cache goes away
+		rel = rg
+		addr := strings.TrimPrefix(k.cacheURL[h.Name], "http://")
+		k.cache.Close()
+		fails("an unreachable cache", func(e string) bool { return strings.Contains(e, "Couldn't connect to server") })
+		if n := metric(t, h, `nixherd_agent_failures_total{stage="realise"}`); n < 4 {
+			t.Errorf(`nixherd_agent_failures_total{stage="realise"} = %v`, n)
+		}
+		back, err := pulltest.NewCache(addr, k.cache.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k.cache = back
+		k.eventually(h, "it runs the release once the cache is back", inSyncAt(rg))
+		onGeneration(t, h, p)
+	})
+}
