@@ -475,7 +475,9 @@ func TestAgentCacheFaults(t *testing.T) {
 			t.Fatal("the narinfo is signed")
 		}
 		sign(p)
-		fails("an unsigned path", func(e string) bool { return strings.Contains(e, "is not signed by any of the keys in 'trusted-public-keys'") })
+		fails("an unsigned path", func(e string) bool {
+			return strings.Contains(e, "is not signed by any of the keys in 'trusted-public-keys'")
+		})
 		if h.HasStorePath(p) {
 			t.Error("the unsigned path reached the host's store")
 		}
@@ -499,7 +501,9 @@ func TestAgentCacheFaults(t *testing.T) {
 		}
 		os.WriteFile(narinfo(p), []byte(bad), 0o644)
 		sign(p)
-		fails("a path with a bad signature", func(e string) bool { return strings.Contains(e, "is not signed by any of the keys in 'trusted-public-keys'") })
+		fails("a path with a bad signature", func(e string) bool {
+			return strings.Contains(e, "is not signed by any of the keys in 'trusted-public-keys'")
+		})
 		if h.HasStorePath(p) {
 			t.Error("the badly signed path reached the host's store")
 		}
@@ -521,4 +525,154 @@ func TestAgentCacheFaults(t *testing.T) {
 		k.eventually(h, "it runs the release once the cache is back", inSyncAt(rg))
 		onGeneration(t, h, p)
 	})
+}
+
+// holdActivation makes the machine's next generation wait during its
+// activation until the test creates /run/testhost/proceed on the host.
+const holdActivation = `while [ ! -e /run/testhost/proceed ]; do sleep 0.1; done`
+
+// watchdogState waits until a watchdog run on the host is in state want.
+func watchdogState(t *testing.T, h *testhost.Host, want string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		states, _ := filepath.Glob(h.Path("/nix/var/nixherd/watchdog") + "/*/state")
+		for _, s := range states {
+			if b, _ := os.ReadFile(s); strings.TrimSpace(string(b)) == want {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s: no watchdog run reached %s within 60s", h.Name, want)
+}
+
+func proceed(t *testing.T, h *testhost.Host) {
+	t.Helper()
+	if out, err := h.Command(context.Background(), "touch", "/run/testhost/proceed").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+}
+
+// TestAgentKilledMidRealise: an agent killed while it substitutes leaves
+// the host as it was; started again, it starts over and gets there.
+func TestAgentKilledMidRealise(t *testing.T) {
+	k := newKit(t, testhost.Options{Names: []string{"pk1"}, NetNS: true})
+	h := k.c.Host("pk1")
+	r1, path1 := k.publish(h, "1")
+	k.startAgent(h)
+	k.eventually(h, "it runs release 1", inSyncAt(r1))
+
+	k.cache.HoldNARs()
+	nars := k.cache.NARs.Load()
+	r2, path2 := k.publish(h, "2")
+	deadline := time.Now().Add(60 * time.Second)
+	for k.cache.NARs.Load() == nars {
+		if time.Now().After(deadline) {
+			t.Fatal("the agent never started downloading")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if b, _ := os.ReadFile(h.Path("/nix/var/nixherd/agent/inflight.json")); !strings.Contains(string(b), `"stage": "realise"`) {
+		t.Fatalf("in-flight record during the realise: %s", b)
+	}
+	k.stopAgent(h)
+	k.cache.ReleaseNARs()
+	if p := h.Profile(target.SystemProfile); p != path1 || h.CurrentSystem() != path1 || h.HasStorePath(path2) {
+		t.Fatalf("after the kill: profile %s, running %s, has the new path %v", p, h.CurrentSystem(), h.HasStorePath(path2))
+	}
+	if states, _ := filepath.Glob(h.Path("/nix/var/nixherd/watchdog") + "/*/state"); len(states) != 1 {
+		t.Fatalf("watchdog runs %v: the killed realise must not have started one", states)
+	}
+
+	k.startAgent(h)
+	st := k.eventually(h, "it runs release 2", inSyncAt(r2))
+	onGeneration(t, h, path2)
+	var stopped bool
+	for _, d := range st.History {
+		stopped = stopped || (d.Release == r2 && d.Stage == agent.StageRealise && strings.Contains(d.Error, "stopped during the realise"))
+	}
+	if !stopped || st.History[len(st.History)-1].Outcome != "switched" {
+		t.Errorf("history %+v", st.History)
+	}
+}
+
+// TestAgentKilledMidActivation: an agent killed while the watchdog
+// activates the new system is started again, follows that watchdog run
+// (it does not start another) and confirms it.
+func TestAgentKilledMidActivation(t *testing.T) {
+	k := newKit(t, testhost.Options{Names: []string{"pk2"}, NetNS: true})
+	h := k.c.Host("pk2")
+	r1, path1 := k.publish(h, "1")
+	k.startAgent(h)
+	k.eventually(h, "it runs release 1", inSyncAt(r1))
+
+	k.machines[h.Name].ActivateScript = holdActivation
+	r2, path2 := k.publish(h, "2")
+	watchdogState(t, h, "activating")
+	k.stopAgent(h)
+	if p := h.Profile(target.SystemProfile); p != path1 || h.BootDefault() != path1 {
+		t.Fatalf("mid-activation: profile %s, boot default %s; want %s", p, h.BootDefault(), path1)
+	}
+	proceed(t, h)
+	k.startAgent(h)
+	st := k.eventually(h, "it runs release 2", inSyncAt(r2))
+	onGeneration(t, h, path2)
+	last := st.History[len(st.History)-1]
+	if !last.Resumed || last.Outcome != "switched" || last.Release != r2 {
+		t.Errorf("last deployment %+v", last)
+	}
+	if states, _ := filepath.Glob(h.Path("/nix/var/nixherd/watchdog") + "/*/state"); len(states) != 2 {
+		t.Errorf("watchdog runs %v, want one per release", states)
+	}
+}
+
+// TestAgentRollsBackWhenTheNetworkIsLost: a host whose network goes after
+// the activation cannot fetch the manifest to confirm: the watchdog puts
+// the old system back, and the rollback shows in /status and /metrics.
+func TestAgentRollsBackWhenTheNetworkIsLost(t *testing.T) {
+	k := newKit(t, testhost.Options{Names: []string{"pn1"}, NetNS: true})
+	h := k.c.Host("pn1")
+	r1, path1 := k.publish(h, "1")
+	k.startAgent(h)
+	k.eventually(h, "it runs release 1", inSyncAt(r1))
+
+	k.machines[h.Name].ActivateScript = holdActivation
+	r2, path2 := k.publish(h, "2")
+	watchdogState(t, h, "activating")
+	if err := h.Cut(); err != nil {
+		t.Fatal(err)
+	}
+	proceed(t, h)
+	watchdogState(t, h, "rolled-back")
+	if err := h.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	st := k.eventually(h, "it reports the rollback", func(st agent.Status) bool {
+		return st.Rollbacks == 1 && st.LastFailure != nil && st.LastFailure.Release == r2
+	})
+	onGeneration(t, h, path1)
+	if f := st.LastFailure; f.Stage != agent.StageConfirm || !strings.Contains(f.Error, "the release manifest is out of reach") {
+		t.Errorf("last failure %+v", f)
+	}
+	if st.InSync || st.Rejected != path2 || st.AppliedRelease != r1 {
+		t.Errorf("status %+v", st)
+	}
+	if metric(t, h, "nixherd_agent_rollbacks_total") != 1 || metric(t, h, `nixherd_agent_failures_total{stage="confirm"}`) != 1 ||
+		metric(t, h, `nixherd_agent_deployments_total{outcome="ROLLED BACK"}`) != 1 || metric(t, h, "nixherd_agent_in_sync") != 0 {
+		b, _ := get(h, "/metrics")
+		t.Errorf("metrics:\n%s", b)
+	}
+	acts, _ := h.Activations()
+	if n := len(acts); n < 2 || acts[n-2].Path != path2 || acts[n-2].Action != "test" || acts[n-1].Path != path1 || acts[n-1].Action != "switch" {
+		t.Errorf("activations %+v: want the new system tested, then the old one switched back", acts)
+	}
+	// The path that rolled back is not tried again by the next polls.
+	polls := metric(t, h, "nixherd_agent_manifest_fetches_total")
+	k.eventually(h, "it polled twice more", func(agent.Status) bool {
+		return metric(t, h, "nixherd_agent_manifest_fetches_total") >= polls+2
+	})
+	if acts2, _ := h.Activations(); len(acts2) != len(acts) {
+		t.Errorf("the rejected system was activated again: %+v", acts2[len(acts):])
+	}
 }
