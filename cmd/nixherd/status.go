@@ -24,6 +24,12 @@ parallel, over one ssh connection each. On NixOS the running configuration is
 /run/current-system, which differs from the profile after a boot or test
 action; on nix-darwin and home-manager it is the profile's generation.
 
+A machine deploy.nix declares pulled (pull = { agent = "http://host:9851"; })
+is read from its agent's /status instead of over ssh: its state says pull
+and, when it is not in sync, whether its release is not published yet, is
+on its way, or failed (and at which stage); --json carries the agent's
+report under "agent".
+
 Exit status: 0 when every machine was reached and runs its desired
 configuration; 1 when some machine is out of sync, was never deployed, or
 could not be read or evaluated; 3 when some machine could not be reached

@@ -17,11 +17,15 @@ import (
 	"time"
 
 	"github.com/nixherd/nixherd/internal/agent"
+	"github.com/nixherd/nixherd/internal/deploy"
+	"github.com/nixherd/nixherd/internal/fanout"
 	"github.com/nixherd/nixherd/internal/hosts"
+	"github.com/nixherd/nixherd/internal/nix"
 	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/publish"
 	"github.com/nixherd/nixherd/internal/pulltest"
 	"github.com/nixherd/nixherd/internal/release"
+	"github.com/nixherd/nixherd/internal/status"
 	"github.com/nixherd/nixherd/internal/target"
 	"github.com/nixherd/nixherd/internal/testhost"
 )
@@ -76,13 +80,15 @@ type kit struct {
 	// urls of the cache and the web server, per host (its gateway).
 	cacheURL, wwwURL map[string]string
 	agents           map[string]string // host → the agent's pid inside the host
+	// pulled hosts are declared pulled in deploy.nix, with their agent.
+	pulled map[string]bool
 }
 
 func newKit(t *testing.T, opts testhost.Options) *kit {
 	bin := nixherdBinary(t)
 	c := testhost.Start(t, opts)
 	k := &kit{t: t, c: c, dir: t.TempDir(), machines: map[string]*testhost.FixtureMachine{},
-		cacheURL: map[string]string{}, wwwURL: map[string]string{}, agents: map[string]string{}}
+		cacheURL: map[string]string{}, wwwURL: map[string]string{}, agents: map[string]string{}, pulled: map[string]bool{}}
 	k.fleet = filepath.Join(k.dir, "fleet")
 	var err error
 	if k.cacheKey, err = pulltest.NewKey(k.dir, "cache-1"); err != nil {
@@ -141,7 +147,11 @@ func (k *kit) write() {
 	for _, h := range k.c.Hosts {
 		m := k.machines[h.Name]
 		ms = append(ms, *m)
-		fmt.Fprintf(&b, "  %s = { target = %q; };\n", h.Name, h.Target())
+		pull := ""
+		if k.pulled[h.Name] {
+			pull = fmt.Sprintf("pull = { agent = \"http://%s:%d\"; };", h.Addr, agentPort)
+		}
+		fmt.Fprintf(&b, "  %s = { target = %q; %s };\n", h.Name, h.Target(), pull)
 	}
 	b.WriteString("}; }\n")
 	if err := testhost.WriteFixture(k.fleet, testhost.FixtureOptions{Machines: ms, Files: map[string]string{"deploy.nix": b.String()}}); err != nil {
@@ -232,7 +242,7 @@ func get(h *testhost.Host, path string) ([]byte, error) {
 	return io.ReadAll(resp.Body)
 }
 
-func status(h *testhost.Host) (agent.Status, error) {
+func agentStatus(h *testhost.Host) (agent.Status, error) {
 	var st agent.Status
 	b, err := get(h, "/status")
 	if err == nil {
@@ -264,7 +274,7 @@ func (k *kit) eventually(h *testhost.Host, what string, ok func(agent.Status) bo
 	var last agent.Status
 	var lastErr error
 	for time.Now().Before(deadline) {
-		st, err := status(h)
+		st, err := agentStatus(h)
 		if err == nil && ok(st) {
 			return st
 		}
@@ -674,5 +684,56 @@ func TestAgentRollsBackWhenTheNetworkIsLost(t *testing.T) {
 	})
 	if acts2, _ := h.Activations(); len(acts2) != len(acts) {
 		t.Errorf("the rejected system was activated again: %+v", acts2[len(acts):])
+	}
+}
+
+// TestStatusShowsPulledAndPushedMachines: nixherd status reads a pulled
+// machine from its agent and a pushed one over ssh, in one report.
+func TestStatusShowsPulledAndPushedMachines(t *testing.T) {
+	k := newKit(t, testhost.Options{Names: []string{"ps1", "ps2"}, NetNS: true})
+	pulled, pushed := k.c.Host("ps1"), k.c.Host("ps2")
+	k.pulled[pulled.Name] = true
+	r1, path1 := k.publish(pulled, "1")
+	k.startAgent(pulled)
+	k.eventually(pulled, "it runs release 1", inSyncAt(r1))
+
+	inv, err := hosts.Load(context.Background(), k.fleet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ssh := k.c.SSHArgs()
+	s, err := deploy.Run(context.Background(), inv.Machines[1:], deploy.Options{Flake: k.fleet, Reach: fanout.Options{SSHOptions: ssh}})
+	if err != nil || !s.OK {
+		t.Fatalf("deploying %s: %v %+v", pushed.Name, err, s)
+	}
+	n, err := nix.Probe(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := status.Query(context.Background(), inv.Machines, status.Options{Flake: k.fleet, Nix: n, SSHOptions: ssh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := status.NewReport(ms)
+	if !r.InSync || r.Unreachable() {
+		t.Errorf("report %+v", r)
+	}
+	p, q := ms[0], ms[1]
+	if p.Mode != status.ModePull || p.Agent == nil || p.Agent.AppliedRelease != r1 || p.Running != path1 || !p.InSync || p.State() != "pull: in sync" {
+		t.Errorf("pulled machine %+v", p)
+	}
+	if q.Mode != status.ModePush || q.Agent != nil || !q.InSync || q.State() != "in sync" {
+		t.Errorf("pushed machine %+v", q)
+	}
+
+	// A flake change not published yet: the pulled machine says so.
+	k.machines[pulled.Name].Generation = "2"
+	k.write()
+	ms, err = status.Query(context.Background(), inv.Machines[:1], status.Options{Flake: k.fleet, Nix: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms[0].InSync || ms[0].State() != "pull: not published" {
+		t.Errorf("after a flake change: %+v (%s)", ms[0], ms[0].State())
 	}
 }

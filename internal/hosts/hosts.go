@@ -76,6 +76,9 @@ type Machine struct {
 	// darwinConfigurations or homeConfigurations; defaults to Name.
 	Configuration string        `json:"configuration"`
 	HealthChecks  []HealthCheck `json:"healthChecks,omitempty"`
+	// Pull, when set, says the machine is deployed in pull mode: its agent
+	// applies the published release (nixherd publish, nixherd agent).
+	Pull *Pull `json:"pull,omitempty"`
 	// Pos is where deploy.nix names the machine, FieldPos where it sets
 	// each of its attributes.
 	Pos      nixlang.Position            `json:"-"`
@@ -141,6 +144,12 @@ func RefuseUnsafeSSHOptions(machines []Machine) error {
 		return &UnsafeSSHOptionsError{Options: all}
 	}
 	return nil
+}
+
+// Pull is how a pulled machine is reached: where its agent serves /status
+// and /metrics ("" when it cannot be reached from here).
+type Pull struct {
+	Agent string `json:"agent,omitempty"`
 }
 
 // Local reports whether the machine is the one nixherd runs on.

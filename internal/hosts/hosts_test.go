@@ -68,6 +68,9 @@ func TestLoadErrorsPointAtTheAttribute(t *testing.T) {
 		{"target that is an ssh option", "{ machines.a = {\n target = \"-oProxyCommand=touch /tmp/x\"; }; }", `deploy.nix:2:2: machines.a.target: "-oProxyCommand=touch /tmp/x": a target must not begin with "-"`},
 		{"host that is an ssh option", "{ machines.a = {\n target = \"root@-oProxyCommand=x\"; }; }", `deploy.nix:2:2: machines.a.target: "root@-oProxyCommand=x": a target must not begin with "-"`},
 		{"ssh option with space", "{ machines.a = { target = \"h\";\n sshOptions = [ \"-o ProxyJump=x\" ]; }; }", "deploy.nix:2:2: machines.a.sshOptions"},
+		{"pull not a set", "{ machines.a = { target = \"h\";\n pull = true; }; }", "deploy.nix:2:2: machines.a.pull must be an attribute set, not a boolean"},
+		{"pull agent not a URL", "{ machines.a = { target = \"h\";\n pull.agent = \"h:9851\"; }; }", `deploy.nix:2:2: machines.a.pull.agent: "h:9851" is not the agent's address (http://host:port)`},
+		{"pull unknown field", "{ machines.a = { target = \"h\";\n pull = { agnet = \"http://h:9851\"; }; }; }", `deploy.nix:2:2: machines.a.pull: unknown attribute "agnet"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := load(t, tc.src)
@@ -201,5 +204,24 @@ func TestUnsafeSSHOptionsAreFoundWhereTheyAreSet(t *testing.T) {
 	}
 	if err := RefuseUnsafeSSHOptions(nil); err != nil {
 		t.Errorf("no machines: %v", err)
+	}
+}
+
+// TestLoadPullMachines: pull = { agent = …; } marks a pulled machine and
+// where its agent answers; machines without it are pushed.
+func TestLoadPullMachines(t *testing.T) {
+	inv, err := load(t, `{
+  machines = {
+    a = { target = "root@a"; pull = { agent = "http://a.lan:9851/"; }; };
+    b = { target = "root@b"; pull = { }; };
+    c = { target = "root@c"; };
+  };
+}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b, c := inv.Machines[0], inv.Machines[1], inv.Machines[2]
+	if a.Pull == nil || a.Pull.Agent != "http://a.lan:9851" || b.Pull == nil || b.Pull.Agent != "" || c.Pull != nil {
+		t.Errorf("a %+v, b %+v, c %+v", a.Pull, b.Pull, c.Pull)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -262,7 +263,7 @@ func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Pos, e.Msg) }
 
 // machineFields and defaultFields list the attributes a machine and the
 // defaults may set.
-var machineFields = map[string]bool{"target": true, "tags": true, "buildOn": true, "sshOptions": true, "healthChecks": true, "platform": true, "configuration": true}
+var machineFields = map[string]bool{"target": true, "tags": true, "buildOn": true, "sshOptions": true, "healthChecks": true, "platform": true, "configuration": true, "pull": true}
 var defaultFields = map[string]bool{"target": false, "tags": true, "buildOn": true, "sshOptions": true, "healthChecks": true}
 
 func decode(file, abs string, ev *evaluated) (*Inventory, error) {
@@ -539,6 +540,8 @@ func (d decoder) fields(m *Machine, what string, fields map[string]json.RawMessa
 			err = d.str(&m.Configuration, raw, p, what+".configuration")
 		case "healthChecks":
 			err = d.checks(m, raw, p, checkPos, what)
+		case "pull":
+			err = d.pull(m, raw, p, what+".pull")
 		}
 		if err != nil {
 			return err
@@ -673,6 +676,31 @@ func (d decoder) checks(m *Machine, raw json.RawMessage, p *rawPos, checkPos []m
 		}
 		hc.Pos = d.pos(anyPos)
 		m.HealthChecks = append(m.HealthChecks, hc)
+	}
+	return nil
+}
+
+// pull reads a pulled machine's pull = { agent = "http://host:port"; }.
+func (d decoder) pull(m *Machine, raw json.RawMessage, p *rawPos, what string) error {
+	fields, err := d.object(raw, p, what)
+	if err != nil {
+		return err
+	}
+	m.Pull = &Pull{}
+	for k, v := range fields {
+		switch k {
+		case "agent":
+			if err := d.str(&m.Pull.Agent, v, p, what+".agent"); err != nil {
+				return err
+			}
+			u, err := url.Parse(m.Pull.Agent)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+				return d.errorf(p, "%s.agent: %q is not the agent's address (http://host:port)", what, m.Pull.Agent)
+			}
+			m.Pull.Agent = strings.TrimSuffix(m.Pull.Agent, "/")
+		default:
+			return d.errorf(p, "%s: unknown attribute %q (pull = { agent = \"http://host:port\"; })", what, k)
+		}
 	}
 	return nil
 }

@@ -75,6 +75,15 @@ func (r Report) WriteTable(w io.Writer) error {
 			}
 			fmt.Fprintln(w, ui.EscapeText(msg))
 		}
+		if a := m.Agent; a != nil {
+			if f := a.LastFailure; a.Failing && f != nil {
+				first, _, _ := strings.Cut(f.Error, "\n")
+				fmt.Fprintf(w, "%s: release %d failed at %s: %s\n", m.Name, f.Release, f.Stage, first)
+			}
+			if a.NeedsReboot {
+				fmt.Fprintf(w, "%s: needs a reboot (its kernel, initrd or kernel modules changed)\n", m.Name)
+			}
+		}
 	}
 	return nil
 }

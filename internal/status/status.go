@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/nixherd/nixherd/internal/agent"
 	"github.com/nixherd/nixherd/internal/fanout"
 	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/local"
@@ -37,6 +38,10 @@ type Machine struct {
 	Desired string `json:"desired,omitempty"`
 	InSync  bool   `json:"inSync"`
 	Error   string `json:"error,omitempty"`
+	// Mode is push, or pull for a machine whose agent applies published
+	// releases (deploy.nix's pull); Agent is then what its agent reports.
+	Mode  string        `json:"mode"`
+	Agent *agent.Status `json:"agent,omitempty"`
 }
 
 // State names the machine's situation in one word for the table.
@@ -46,6 +51,8 @@ func (m Machine) State() string {
 		return "unreachable"
 	case m.Error != "":
 		return "error"
+	case m.Agent != nil:
+		return m.pullState()
 	case m.InSync:
 		return "in sync"
 	case m.Running == "":
@@ -91,6 +98,10 @@ func Query(ctx context.Context, machines []hosts.Machine, o Options) ([]Machine,
 	out := make([]Machine, len(closures))
 	notStarted := fleet.Each(ctx, func(ctx context.Context, h *fanout.Host) {
 		for _, i := range h.Machines {
+			if closures[i].Machine.Pull != nil {
+				out[i] = queryAgent(ctx, closures[i])
+				continue
+			}
 			r, err := h.Connect(ctx, closures[i].Machine)
 			out[i] = query(ctx, r, err, closures[i])
 		}
@@ -106,7 +117,7 @@ func Query(ctx context.Context, machines []hosts.Machine, o Options) ([]Machine,
 // query reads one machine's state over r (or records why r could not be
 // opened).
 func query(ctx context.Context, r remote.Runner, connErr error, c plan.Closure) Machine {
-	m := Machine{Name: c.Machine.Name, Target: c.Machine.Target, Platform: string(c.Platform), Desired: c.OutPath}
+	m := Machine{Name: c.Machine.Name, Target: c.Machine.Target, Platform: string(c.Platform), Desired: c.OutPath, Mode: ModePush}
 	if connErr != nil {
 		m.Error = connErr.Error()
 		return m

@@ -2,10 +2,17 @@ package status
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/nixherd/nixherd/internal/agent"
+	"github.com/nixherd/nixherd/internal/hosts"
+	"github.com/nixherd/nixherd/internal/plan"
 	"github.com/nixherd/nixherd/internal/target"
 )
 
@@ -103,5 +110,48 @@ func TestEvaluationErrorIsNotUnreachable(t *testing.T) {
 	}
 	if r.InSync {
 		t.Error("a machine with an error counts as in sync")
+	}
+}
+
+// TestPulledMachineFromItsAgent: a pulled machine's state comes from its
+// agent's /status; the table says pull and why it is not in sync.
+func TestPulledMachineFromItsAgent(t *testing.T) {
+	agentStatus := agent.Status{Machine: "web1", State: agent.StateIdle, AppliedRelease: 3, DesiredRelease: 4,
+		Running: pathA, Desired: pathB, Failing: true, NeedsReboot: true,
+		Generation:  &target.Generation{Number: 7, Path: pathA, Current: true},
+		LastFailure: &agent.Failure{Stage: agent.StageHealth, Release: 4, Error: "web1: rolled back: health check failed: tcp web1:80\nmore"},
+		History:     []agent.Deployment{{Release: 3}, {Release: 4}}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/status" {
+			http.NotFound(w, r)
+			return
+		}
+		json.NewEncoder(w).Encode(agentStatus)
+	}))
+	defer srv.Close()
+	c := plan.Closure{Machine: hosts.Machine{Name: "web1", Target: "root@web1", Pull: &hosts.Pull{Agent: srv.URL}}, Platform: "nixos", OutPath: pathB}
+	m := queryAgent(context.Background(), c)
+	if !m.Reachable || m.Mode != ModePull || m.Running != pathA || m.InSync || m.Generation.Number != 7 || len(m.Agent.History) != 1 {
+		t.Fatalf("machine %+v", m)
+	}
+	var buf bytes.Buffer
+	r := NewReport([]Machine{m})
+	r.WriteTable(&buf)
+	for _, want := range []string{"pull: failed at health", "web1: release 4 failed at health: web1: rolled back: health check failed: tcp web1:80\n", "web1: needs a reboot"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, buf.String())
+		}
+	}
+	if r.Unreachable() || r.InSync {
+		t.Errorf("report %+v", r)
+	}
+
+	srv.Close()
+	if m := queryAgent(context.Background(), c); m.Reachable || !strings.Contains(m.Error, "its agent does not answer") {
+		t.Errorf("agent gone: %+v", m)
+	}
+	c.Machine.Pull.Agent = ""
+	if m := queryAgent(context.Background(), c); !strings.Contains(m.Error, "gives no address of its agent") {
+		t.Errorf("no address: %+v", m)
 	}
 }
