@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole nixherd test suite, on a fresh Debian machine as root.
-# Installs what the tests need (nix-bin, openssh-server, age) when missing,
+# Installs what the tests need (nix-bin, openssh-server, age, prometheus) when missing,
 # sets up Nix for offline single-user use, then runs every Go test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,7 @@ command -v sudo >/dev/null 2>&1 || need+=(sudo)  # test hosts' non-root deploy u
 # own root: see internal/testhost/systemd.go).
 [ -x /lib/systemd/systemd ] && command -v systemd-run >/dev/null 2>&1 || need+=(systemd)
 command -v dbus-daemon >/dev/null 2>&1 || need+=(dbus)
+command -v prometheus >/dev/null 2>&1 || need+=(prometheus)  # scrapes the pull agents in one test
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: missing ${need[*]}; run as root or install them" >&2
@@ -23,8 +24,8 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
   echo "test.sh: installing ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  # Installed packages must not start their services on this machine (dbus
-  # and systemd would try): policy-rc.d says no while apt runs.
+  # Installed packages must not start their services on this machine (dbus,
+  # systemd and prometheus would try): policy-rc.d says no while apt runs.
   policy=/usr/sbin/policy-rc.d own_policy=
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && own_policy=1

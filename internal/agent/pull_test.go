@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +29,7 @@ import (
 	"github.com/nixherd/nixherd/internal/release"
 	"github.com/nixherd/nixherd/internal/status"
 	"github.com/nixherd/nixherd/internal/target"
+	"github.com/nixherd/nixherd/internal/testenv"
 	"github.com/nixherd/nixherd/internal/testhost"
 )
 
@@ -736,4 +739,91 @@ func TestStatusShowsPulledAndPushedMachines(t *testing.T) {
 	if ms[0].InSync || ms[0].State() != "pull: not published" {
 		t.Errorf("after a flake change: %+v (%s)", ms[0], ms[0].State())
 	}
+}
+
+// TestPrometheusScrapesAgents: a real Prometheus scrapes three agents and
+// its query API sees all three in sync on release 1.
+func TestPrometheusScrapesAgents(t *testing.T) {
+	prom := testenv.NeedTool(t, "prometheus")
+	k := newKit(t, testhost.Options{Names: []string{"pm1", "pm2", "pm3"}, NetNS: true})
+	var targets []string
+	for _, h := range k.c.Hosts {
+		k.publish(h, "1")
+		k.startAgent(h)
+		targets = append(targets, fmt.Sprintf("%q", fmt.Sprintf("%s:%d", h.Addr, agentPort)))
+	}
+	for _, h := range k.c.Hosts {
+		k.eventually(h, "it runs release 1", inSyncAt(1))
+	}
+
+	dir := t.TempDir()
+	config := filepath.Join(dir, "prometheus.yml")
+	os.WriteFile(config, []byte(`global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: nixherd-agent
+    static_configs:
+      - targets: [`+strings.Join(targets, ", ")+`]
+`), 0o644)
+	addr := freeAddr(t)
+	cmd := exec.Command(prom, "--config.file="+config, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+addr, "--log.level=warn")
+	var log strings.Builder
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+
+	query := func(q string) (string, error) {
+		resp, err := http.Get("http://" + addr + "/api/v1/query?query=" + url.QueryEscape(q))
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		var r struct {
+			Status string
+			Data   struct {
+				Result []struct {
+					Value [2]any
+				}
+			}
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+			return "", err
+		}
+		if r.Status != "success" || len(r.Data.Result) != 1 {
+			return "", fmt.Errorf("%+v", r)
+		}
+		return fmt.Sprint(r.Data.Result[0].Value[1]), nil
+	}
+	for _, q := range []string{
+		`count(nixherd_agent_in_sync == 1)`,
+		`count(nixherd_agent_release_applied == 1)`,
+		`sum(nixherd_agent_deployments_total{outcome="switched"})`,
+		`count(up{job="nixherd-agent"} == 1)`,
+	} {
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			v, err := query(q)
+			if err == nil && v == "3" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s = %q, %v (want 3)\nprometheus:\n%s", q, v, err, log.String())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
