@@ -561,6 +561,7 @@ const factsWant = `{
     "home-manager": {"url": "github:nix-community/home-manager/release-25.05", "flake": true, "follows": {"nixpkgs": "nixpkgs"}},
     "nix-darwin": {"url": "github:nix-darwin/nix-darwin/nix-darwin-25.05", "flake": true, "follows": {"nixpkgs": "nixpkgs-darwin"}},
     "agenix": {"url": "github:ryantm/agenix", "flake": true, "follows": {"nixpkgs": "nixpkgs", "darwin": "nix-darwin", "home-manager": "home-manager"}},
+    "nixherd": {"url": "github:nixherd/nixherd", "flake": true, "follows": {"nixpkgs": "nixpkgs"}},
     "nix-homebrew": {"url": "github:zhaofengli/nix-homebrew", "flake": true, "follows": {}},
     "homebrew-core": {"url": "github:homebrew/homebrew-core", "flake": false, "follows": {}},
     "homebrew-cask": {"url": "github:homebrew/homebrew-cask", "flake": false, "follows": {}},

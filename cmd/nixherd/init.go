@@ -19,6 +19,7 @@ func init() {
 			user     string
 			machines []string
 			force    bool
+			pull     bool
 		)
 		cmd := &cobra.Command{
 			Use:   "init DIR",
@@ -32,13 +33,18 @@ next steps: your keys, your secrets, check, the first switch and deploy. The fle
 to a temporary folder first (beside a missing DIR, inside an existing one)
 and moved into place at the end, so a failed or interrupted init leaves DIR
 as it was. With --force, the fleet's files replace those of the same name in
-DIR (all of them or, if anything fails, none) and other files stay.`,
+DIR (all of them or, if anything fails, none) and other files stay.
+
+The machines are deployed by push (nixherd deploy) unless --pull is given:
+then each machine runs nixherd's pull agent (programs/nixherd-agent) and
+deploy.nix declares it pulled, as in the reference fleet; set the manifest
+URL, the cache and both public keys in flake.nix's services.nixherd-agent.`,
 			Example: `  nixherd init ~/fleet
   nixherd init ~/fleet --user alice --machines devmac,devnix`,
 			Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				dir := args[0]
-				opts := scaffold.Options{User: user, Machines: machines}
+				opts := scaffold.Options{User: user, Machines: machines, Pull: pull}
 				// Bad input (an unknown machine, a user name that is not a
 				// login name) is refused before anything is written.
 				if _, err := scaffold.Render(nixherd.ReferenceFleet, opts); err != nil {
@@ -68,6 +74,7 @@ DIR (all of them or, if anything fails, none) and other files stay.`,
 		cmd.Flags().StringVar(&user, "user", scaffold.DefaultUser, "login name of the fleet's user, put in place of "+scaffold.DefaultUser)
 		cmd.Flags().StringSliceVar(&machines, "machines", nil, "comma-separated machines to keep (default all: devmac,devnix,ephem)")
 		cmd.Flags().BoolVar(&force, "force", false, "write into DIR even if it is not empty, replacing files the fleet has")
+		cmd.Flags().BoolVar(&pull, "pull", false, "turn on pull mode: every machine runs nixherd's agent and is declared pulled in deploy.nix")
 		return cmd
 	})
 }

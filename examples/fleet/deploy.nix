@@ -13,6 +13,8 @@
 #     sshOptions             extra ssh arguments, one per element: [ "-o" "ProxyJump=bastion" ]
 #     platform               "nixos" | "darwin" | "home"; default: found in the flake
 #     configuration          the flake's name for the machine, if not <name>
+#     pull                   { agent = "http://host:9851"; }: the machine pulls its
+#                            releases (nixherd publish); status asks its agent
 #     healthChecks           run after a switch; each one of
 #                              { http = "http://host:port/path"; status = 200; }
 #                              { tcp = "host:port"; }
@@ -26,6 +28,7 @@
   machines = {
     devmac = {
       target = "dylan@devmac.local";
+      pull = { agent = "http://devmac.local:9851"; };
       platform = "darwin";
       tags = [ "mac" "dev" ];
       healthChecks = [
@@ -35,6 +38,7 @@
 
     devnix = {
       target = "root@devnix.local";
+      pull = { agent = "http://devnix.local:9851"; };
       tags = [ "vm" "linux" "dev" ];
       healthChecks = [
         { tcp = "devnix.local:22"; }
@@ -44,6 +48,7 @@
 
     ephem = {
       target = "root@ephem.local";
+      pull = { agent = "http://ephem.local:9851"; };
       tags = [ "vm" "linux" ];
       buildOn = "target";
     };

@@ -28,6 +28,13 @@
       inputs.home-manager.follows = "home-manager";
     };
 
+    # nixherd itself: its flake builds the binary the pull agent runs
+    # (programs/nixherd-agent).
+    nixherd = {
+      url = "github:nixherd/nixherd";
+      inputs.nixpkgs.follows = "nixpkgs";
+    };
+
     # Homebrew itself, pinned, with its core and cask taps as plain sources.
     nix-homebrew.url = "github:zhaofengli/nix-homebrew";
     homebrew-core = {
@@ -73,6 +80,18 @@
         ];
         environment.variables.EDITOR = "nvim";
 
+        # Pull mode: each machine whose agent is enabled (its own file)
+        # keeps itself on the release `nixherd publish` writes here, signed
+        # with the release key; systems come from the cache, signed with the
+        # cache key. Replace both keys with yours (nix key generate-secret).
+        services.nixherd-agent = {
+          manifestUrl = "https://deploy.example.org/fleet/manifest.json";
+          publicKeys = [ "fleet-release-1:0rpvSMURYRG+AiJN9mW9wWmdlXYVBxBOBV7tpKDWVfw=" ];
+          cache = "https://cache.example.org";
+          cachePublicKey = "fleet-cache-1:Xq2nRwJ5oJdGk0TnT5Bf7LJXbYm2k8Qmv9Bz5gH1cdE=";
+          listenAddress = "0.0.0.0:9851";
+        };
+
         home-manager = {
           useGlobalPkgs = true;
           useUserPackages = true;
@@ -96,6 +115,7 @@
             shared
             home-manager.nixosModules.home-manager
             agenix.nixosModules.default
+            ./programs/nixherd-agent/nixos.nix
             {
               _module.args.serviceFlakes = {
                 llmproxy = llm-proxy;
@@ -117,6 +137,7 @@
             shared
             home-manager.darwinModules.home-manager
             agenix.darwinModules.default
+            ./programs/nixherd-agent/darwin.nix
             nix-homebrew.darwinModules.nix-homebrew
             machine
           ];

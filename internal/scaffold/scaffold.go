@@ -44,6 +44,10 @@ var Machines = []Machine{
 type Options struct {
 	User     string   // the user's login name; empty means DefaultUser
 	Machines []string // machines to keep; empty means all
+	// Pull keeps the machines' pull agents enabled and declared pulled in
+	// deploy.nix, as in the reference fleet; without it the agent module
+	// stays imported but off and the machines are pushed.
+	Pull bool
 }
 
 // File is one file of a rendered fleet.
@@ -126,6 +130,9 @@ func Render(fleet fs.FS, opts Options) ([]File, error) {
 		if f.Path == "README.md" {
 			files[i].Data = []byte(dropMachineRows(string(f.Data), dropped))
 		}
+	}
+	if !opts.Pull {
+		files = withoutPull(files)
 	}
 	files = dropUnusedCommon(files)
 	if len(dropped) > 0 && !keepReferenceSecrets {
@@ -243,4 +250,32 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// Lines of the reference fleet that turn pull mode on, per machine: the
+// agent in a machine's file, and where deploy.nix says it is pulled.
+const (
+	agentOn  = "services.nixherd-agent.enable = true;"
+	agentOff = "services.nixherd-agent.enable = false;"
+	pullLine = "pull = { agent = "
+)
+
+// withoutPull turns every machine's agent off and drops the pull
+// declarations from deploy.nix: the fleet is pushed.
+func withoutPull(files []File) []File {
+	for i, f := range files {
+		switch {
+		case f.Path == "deploy.nix":
+			var kept []string
+			for _, l := range strings.SplitAfter(string(f.Data), "\n") {
+				if !strings.HasPrefix(strings.TrimSpace(l), pullLine) {
+					kept = append(kept, l)
+				}
+			}
+			files[i].Data = []byte(strings.Join(kept, ""))
+		case strings.HasPrefix(f.Path, "machines/") && path.Ext(f.Path) == ".nix":
+			files[i].Data = []byte(strings.ReplaceAll(string(f.Data), agentOn, agentOff))
+		}
+	}
+	return files
 }

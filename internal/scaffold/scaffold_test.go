@@ -68,13 +68,48 @@ func sameFiles(t *testing.T, got, want map[string][]byte) {
 func TestDefaultRenderIsTheReferenceFleet(t *testing.T) {
 	want := filesOf(t, onDisk)
 	sameFiles(t, filesOf(t, nixherd.ReferenceFleet), want)
-	sameFiles(t, rendered(t, Options{}), want)
-	sameFiles(t, rendered(t, Options{User: DefaultUser, Machines: []string{"ephem", "devnix", "devmac"}}), want)
+	sameFiles(t, rendered(t, Options{Pull: true}), want)
+	sameFiles(t, rendered(t, Options{User: DefaultUser, Machines: []string{"ephem", "devnix", "devmac"}, Pull: true}), want)
+}
+
+// TestPullIsOffUnlessAsked: by default init writes the agent module off on
+// every machine and no machine pulled in deploy.nix; those are the only
+// differences from the reference fleet, which has pull mode on.
+func TestPullIsOffUnlessAsked(t *testing.T) {
+	ref := filesOf(t, onDisk)
+	got := rendered(t, Options{})
+	if len(got) != len(ref) {
+		t.Fatalf("%d files, the reference fleet has %d", len(got), len(ref))
+	}
+	changed := 0
+	for p, b := range got {
+		data, r := string(b), string(ref[p])
+		if data == r {
+			continue
+		}
+		changed++
+		switch {
+		case p == "deploy.nix":
+			if strings.Contains(data, "pull = {") || strings.Count(r, "pull = { agent = ") != 3 {
+				t.Errorf("deploy.nix still declares pulled machines:\n%s", data)
+			}
+		case strings.HasPrefix(p, "machines/"):
+			if strings.Contains(data, agentOn) || !strings.Contains(data, agentOff) ||
+				strings.ReplaceAll(r, agentOn, agentOff) != data {
+				t.Errorf("%s: not just the agent turned off", p)
+			}
+		default:
+			t.Errorf("%s differs from the reference fleet", p)
+		}
+	}
+	if changed != 4 {
+		t.Errorf("%d files differ, want deploy.nix and the three machines", changed)
+	}
 }
 
 func TestWriteDefaultIsTheReferenceFleet(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "fleet")
-	if _, err := Write(context.Background(), nixherd.ReferenceFleet, dir, Options{}, false); err != nil {
+	if _, err := Write(context.Background(), nixherd.ReferenceFleet, dir, Options{Pull: true}, false); err != nil {
 		t.Fatal(err)
 	}
 	sameFiles(t, filesOf(t, os.DirFS(dir)), filesOf(t, onDisk))
@@ -85,7 +120,7 @@ func TestWriteDefaultIsTheReferenceFleet(t *testing.T) {
 
 func TestUserIsSubstitutedOnlyAsAToken(t *testing.T) {
 	ref := filesOf(t, onDisk)
-	got := rendered(t, Options{User: "alice"})
+	got := rendered(t, Options{User: "alice", Pull: true})
 	for p, data := range got {
 		if !isText(p) {
 			if !bytes.Equal(data, ref[p]) {
@@ -243,7 +278,7 @@ func TestWriteForce(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "flake.nix"), []byte("mine"), 0o644)
 	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("keep me"), 0o644)
-	if _, err := Write(context.Background(), nixherd.ReferenceFleet, dir, Options{}, true); err != nil {
+	if _, err := Write(context.Background(), nixherd.ReferenceFleet, dir, Options{Pull: true}, true); err != nil {
 		t.Fatal(err)
 	}
 	got := filesOf(t, os.DirFS(dir))
@@ -305,7 +340,7 @@ func TestWriteIntoEmptyWorkingDirectory(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
 	before, _ := os.Stat(".")
-	if _, err := Write(context.Background(), nixherd.ReferenceFleet, ".", Options{}, false); err != nil {
+	if _, err := Write(context.Background(), nixherd.ReferenceFleet, ".", Options{Pull: true}, false); err != nil {
 		t.Fatal(err)
 	}
 	after, _ := os.Stat(dir)

@@ -49,6 +49,9 @@ in
   # (keys.nix) may log in as both. sshd lets root in with a key only
   # (PermitRootLogin's default, prohibit-password).
   services.openssh.enable = true;
+  # The pull agent's /status and /metrics (when the machine enables it),
+  # for `nixherd status` and Prometheus.
+  services.nixherd-agent.openFirewall = true;
   users.users.root.openssh.authorizedKeys.keys = keys.deploy;
 
   # Secrets, decrypted at activation with this machine's SSH host key.

@@ -12,6 +12,10 @@ in
   nixpkgs.hostPlatform = "aarch64-darwin";
   networking.hostName = "devmac";
 
+  # Pull mode: nixherd's agent keeps this machine on its published release
+  # (flake.nix's services.nixherd-agent; `nixherd publish`).
+  services.nixherd-agent.enable = true;
+
   # Options that act for a user (Homebrew, defaults) need to know which one.
   system.primaryUser = "dylan";
   users.users.dylan = {

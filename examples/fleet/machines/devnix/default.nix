@@ -12,6 +12,10 @@
 
   networking.hostName = "devnix";
 
+  # Pull mode: nixherd's agent keeps this machine on its published release
+  # (flake.nix's services.nixherd-agent; `nixherd publish`).
+  services.nixherd-agent.enable = true;
+
   # Parallels Tools: shared clipboard and folders, display resizing.
   hardware.parallels.enable = true;
   nixpkgs.config.allowUnfreePredicate = pkg: builtins.elem (lib.getName pkg) [ "prl-tools" ];

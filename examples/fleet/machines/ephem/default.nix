@@ -9,6 +9,10 @@
 
   networking.hostName = "ephem";
 
+  # Pull mode: nixherd's agent keeps this machine on its published release
+  # (flake.nix's services.nixherd-agent; `nixherd publish`).
+  services.nixherd-agent.enable = true;
+
   # open-vm-tools: shared clipboard, display resizing, clean shutdown.
   virtualisation.vmware.guest.enable = true;
 }
