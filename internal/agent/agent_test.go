@@ -18,6 +18,7 @@ import (
 	"github.com/nixherd/nixherd/internal/release"
 	"github.com/nixherd/nixherd/internal/report"
 	"github.com/nixherd/nixherd/internal/target"
+	"github.com/nixherd/nixherd/internal/testenv"
 )
 
 // These tests pin the agent's decisions with a fake machine; the tests on
@@ -307,19 +308,8 @@ func TestAgentRunPollsOnRequest(t *testing.T) {
 	go func() { done <- a.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	a.PollNow()
-	eventually(t, func() bool { return a.Status().InSync })
+	testenv.Eventually(t, 10*time.Second, "the agent polls on request", func() bool { return a.Status().InSync })
 	s.publish(2, pathC, s.key)
 	a.PollNow()
-	eventually(t, func() bool { st := a.Status(); return st.InSync && st.AppliedRelease == 2 })
-}
-
-func eventually(t *testing.T, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatal("not within 10s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Eventually(t, 10*time.Second, "the agent polls release 2 on request", func() bool { st := a.Status(); return st.InSync && st.AppliedRelease == 2 })
 }

@@ -132,6 +132,12 @@ func newKit(t *testing.T, opts testhost.Options) *kit {
 		}
 	}
 	t.Cleanup(func() {
+		if t.Failed() {
+			for _, h := range c.Hosts {
+				log, _ := os.ReadFile(filepath.Join(h.Dir, "agent.log"))
+				t.Logf("%s: agent log:\n%s", h.Name, tail(string(log), 30))
+			}
+		}
 		for name := range k.agents {
 			k.stopAgent(c.Host(name))
 		}
@@ -223,13 +229,9 @@ func (k *kit) stopAgent(h *testhost.Host) {
 	}
 	h.Command(context.Background(), "kill", "-KILL", "--", "-"+pid).Run()
 	delete(k.agents, h.Name)
-	for range 100 {
-		if err := h.Command(context.Background(), "kill", "-0", pid).Run(); err != nil {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	k.t.Errorf("the agent on %s (pid %s) did not die", h.Name, pid)
+	testenv.Eventually(k.t, 10*time.Second, h.Name+": the agent dies", func() bool {
+		return h.Command(context.Background(), "kill", "-0", pid).Run() != nil
+	})
 }
 
 func get(h *testhost.Host, path string) ([]byte, error) {
@@ -270,23 +272,17 @@ func metric(t *testing.T, h *testhost.Host, series string) float64 {
 	return v
 }
 
-// eventually polls the host's /status until ok holds (deadline 60s).
+// eventually polls the host's /status until ok holds (deadline 60s) and
+// returns that status.
 func (k *kit) eventually(h *testhost.Host, what string, ok func(agent.Status) bool) agent.Status {
 	k.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	var last agent.Status
-	var lastErr error
-	for time.Now().Before(deadline) {
-		st, err := agentStatus(h)
-		if err == nil && ok(st) {
-			return st
-		}
-		last, lastErr = st, err
-		time.Sleep(100 * time.Millisecond)
-	}
-	log, _ := os.ReadFile(filepath.Join(h.Dir, "agent.log"))
-	k.t.Fatalf("%s: not within 60s that %s; last status %+v (%v)\nagent log:\n%s", h.Name, what, last, lastErr, tail(string(log), 30))
-	return last
+	var st agent.Status
+	testenv.Eventually(k.t, 60*time.Second, h.Name+": "+what, func() bool {
+		var err error
+		st, err = agentStatus(h)
+		return err == nil && ok(st)
+	})
+	return st
 }
 
 func tail(s string, n int) string {
@@ -479,7 +475,7 @@ func TestAgentCacheFaults(t *testing.T) {
 
 	t.Run("path the cache lacks", func(t *testing.T) {
 		sign("/nix/store/00000000000000000000000000000000-nixos-system-pc1-fixture")
-		fails("a path the cache lacks", func(e string) bool { return strings.Contains(e, "don't know how to build these paths") })
+		fails("a path the cache lacks", func(e string) bool { return strings.Contains(e, "error: build of '/nix/store/00000000000000000000000000000000-nixos-system-pc1-fixture' failed") })
 	})
 	t.Run("missing signature", func(t *testing.T) {
 		p := build("unsigned")
@@ -547,17 +543,15 @@ const holdActivation = `while [ ! -e /run/testhost/proceed ]; do sleep 0.1; done
 // watchdogState waits until a watchdog run on the host is in state want.
 func watchdogState(t *testing.T, h *testhost.Host, want string) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	testenv.Eventually(t, 60*time.Second, h.Name+": a watchdog run reaches "+want, func() bool {
 		states, _ := filepath.Glob(h.Path("/nix/var/nixherd/watchdog") + "/*/state")
 		for _, s := range states {
 			if b, _ := os.ReadFile(s); strings.TrimSpace(string(b)) == want {
-				return
+				return true
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s: no watchdog run reached %s within 60s", h.Name, want)
+		return false
+	})
 }
 
 func proceed(t *testing.T, h *testhost.Host) {
@@ -579,13 +573,7 @@ func TestAgentKilledMidRealise(t *testing.T) {
 	k.cache.HoldNARs()
 	nars := k.cache.NARs.Load()
 	r2, path2 := k.publish(h, "2")
-	deadline := time.Now().Add(60 * time.Second)
-	for k.cache.NARs.Load() == nars {
-		if time.Now().After(deadline) {
-			t.Fatal("the agent never started downloading")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.Eventually(t, 60*time.Second, "the agent starts downloading", func() bool { return k.cache.NARs.Load() != nars })
 	if b, _ := os.ReadFile(h.Path("/nix/var/nixherd/agent/inflight.json")); !strings.Contains(string(b), `"stage": "realise"`) {
 		t.Fatalf("in-flight record during the realise: %s", b)
 	}
@@ -774,7 +762,13 @@ scrape_configs:
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("prometheus:\n%s", log.String())
+		}
+	}()
 
 	query := func(q string) (string, error) {
 		resp, err := http.Get("http://" + addr + "/api/v1/query?query=" + url.QueryEscape(q))
@@ -804,17 +798,10 @@ scrape_configs:
 		`sum(nixherd_agent_deployments_total{outcome="switched"})`,
 		`count(up{job="nixherd-agent"} == 1)`,
 	} {
-		deadline := time.Now().Add(60 * time.Second)
-		for {
+		testenv.Eventually(t, 60*time.Second, "prometheus: "+q+" = 3", func() bool {
 			v, err := query(q)
-			if err == nil && v == "3" {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s = %q, %v (want 3)\nprometheus:\n%s", q, v, err, log.String())
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+			return err == nil && v == "3"
+		})
 	}
 }
 

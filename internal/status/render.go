@@ -77,8 +77,9 @@ func (r Report) WriteTable(w io.Writer) error {
 		}
 		if a := m.Agent; a != nil {
 			if f := a.LastFailure; a.Failing && f != nil {
+				// The agent's words, like a host's: escaped.
 				first, _, _ := strings.Cut(f.Error, "\n")
-				fmt.Fprintf(w, "%s: release %d failed at %s: %s\n", m.Name, f.Release, f.Stage, first)
+				fmt.Fprintf(w, "%s: release %d failed at %s: %s\n", m.Name, f.Release, ui.Escape(string(f.Stage)), ui.Escape(first))
 			}
 			if a.NeedsReboot {
 				fmt.Fprintf(w, "%s: needs a reboot (its kernel, initrd or kernel modules changed)\n", m.Name)

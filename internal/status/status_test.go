@@ -155,3 +155,16 @@ func TestPulledMachineFromItsAgent(t *testing.T) {
 		t.Errorf("no address: %+v", m)
 	}
 }
+
+// TestAgentTextIsEscaped: what an agent reports is shown escaped, as what
+// hosts send is.
+func TestAgentTextIsEscaped(t *testing.T) {
+	m := Machine{Name: "web1", Target: "root@web1", Reachable: true, Mode: ModePull, Running: pathA, Desired: pathB,
+		Agent: &agent.Status{State: "idle\x1b[2J", Desired: pathB, Failing: true,
+			LastFailure: &agent.Failure{Stage: "health\x1b]0;x\a", Release: 2, Error: "bad\x1b[31m red"}}}
+	var buf bytes.Buffer
+	NewReport([]Machine{m}).WriteTable(&buf)
+	if strings.ContainsAny(buf.String(), "\x1b\a") {
+		t.Errorf("control characters reached the table:\n%q", buf.String())
+	}
+}
