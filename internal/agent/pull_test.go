@@ -331,6 +331,27 @@ func inSyncAt(rel int64) func(agent.Status) bool {
 	return func(st agent.Status) bool { return st.InSync && st.AppliedRelease == rel }
 }
 
+// oneHost starts a kit of one host whose agent runs release 1, and returns
+// the host and release 1's path.
+func oneHost(t *testing.T, name string) (*kit, *testhost.Host, string) {
+	k := newKit(t, testhost.Options{Names: []string{name}, NetNS: true})
+	h := k.c.Host(name)
+	r1, path1 := k.publish(h, "1")
+	k.startAgent(h)
+	k.eventually(h, "it runs release 1", inSyncAt(r1))
+	return k, h, path1
+}
+
+// activating publishes release 2, whose activation waits for proceed, and
+// returns once the watchdog is activating it.
+func (k *kit) activating(h *testhost.Host) (int64, string) {
+	k.t.Helper()
+	k.machines[h.Name].ActivateScript = holdActivation
+	r2, path2 := k.publish(h, "2")
+	watchdogState(k.t, h, "activating")
+	return r2, path2
+}
+
 // TestAgentConvergesAndRefusesBadManifests: an agent brings its host to
 // each published release (activated with test, confirmed, then the boot
 // default); a tampered manifest, one signed by another key and a replayed
@@ -418,15 +439,11 @@ func TestAgentConvergesAndRefusesBadManifests(t *testing.T) {
 // fail at realise with the host untouched; once the cache is back, the
 // agent gets there.
 func TestAgentCacheFaults(t *testing.T) {
-	k := newKit(t, testhost.Options{Names: []string{"pc1"}, NetNS: true})
-	h := k.c.Host("pc1")
-	r1, path1 := k.publish(h, "1")
-	k.startAgent(h)
-	k.eventually(h, "it runs release 1", inSyncAt(r1))
+	k, h, path1 := oneHost(t, "pc1")
 
 	// Releases are signed here by hand: the manifest is genuine, only the
 	// cache is at fault.
-	rel := r1
+	rel := int64(1)
 	sign := func(path string) {
 		t.Helper()
 		rel++
@@ -564,11 +581,7 @@ func proceed(t *testing.T, h *testhost.Host) {
 // TestAgentKilledMidRealise: an agent killed while it substitutes leaves
 // the host as it was; started again, it starts over and gets there.
 func TestAgentKilledMidRealise(t *testing.T) {
-	k := newKit(t, testhost.Options{Names: []string{"pk1"}, NetNS: true})
-	h := k.c.Host("pk1")
-	r1, path1 := k.publish(h, "1")
-	k.startAgent(h)
-	k.eventually(h, "it runs release 1", inSyncAt(r1))
+	k, h, path1 := oneHost(t, "pk1")
 
 	k.cache.HoldNARs()
 	nars := k.cache.NARs.Load()
@@ -602,15 +615,9 @@ func TestAgentKilledMidRealise(t *testing.T) {
 // activates the new system is started again, follows that watchdog run
 // (it does not start another) and confirms it.
 func TestAgentKilledMidActivation(t *testing.T) {
-	k := newKit(t, testhost.Options{Names: []string{"pk2"}, NetNS: true})
-	h := k.c.Host("pk2")
-	r1, path1 := k.publish(h, "1")
-	k.startAgent(h)
-	k.eventually(h, "it runs release 1", inSyncAt(r1))
+	k, h, path1 := oneHost(t, "pk2")
 
-	k.machines[h.Name].ActivateScript = holdActivation
-	r2, path2 := k.publish(h, "2")
-	watchdogState(t, h, "activating")
+	r2, path2 := k.activating(h)
 	k.stopAgent(h)
 	if p := h.Profile(target.SystemProfile); p != path1 || h.BootDefault() != path1 {
 		t.Fatalf("mid-activation: profile %s, boot default %s; want %s", p, h.BootDefault(), path1)
@@ -632,15 +639,9 @@ func TestAgentKilledMidActivation(t *testing.T) {
 // the activation cannot fetch the manifest to confirm: the watchdog puts
 // the old system back, and the rollback shows in /status and /metrics.
 func TestAgentRollsBackWhenTheNetworkIsLost(t *testing.T) {
-	k := newKit(t, testhost.Options{Names: []string{"pn1"}, NetNS: true})
-	h := k.c.Host("pn1")
-	r1, path1 := k.publish(h, "1")
-	k.startAgent(h)
-	k.eventually(h, "it runs release 1", inSyncAt(r1))
+	k, h, path1 := oneHost(t, "pn1")
 
-	k.machines[h.Name].ActivateScript = holdActivation
-	r2, path2 := k.publish(h, "2")
-	watchdogState(t, h, "activating")
+	r2, path2 := k.activating(h)
 	if err := h.Cut(); err != nil {
 		t.Fatal(err)
 	}
@@ -656,7 +657,7 @@ func TestAgentRollsBackWhenTheNetworkIsLost(t *testing.T) {
 	if f := st.LastFailure; f.Stage != agent.StageConfirm || !strings.Contains(f.Error, "the release manifest is out of reach") {
 		t.Errorf("last failure %+v", f)
 	}
-	if st.InSync || st.Rejected != path2 || st.AppliedRelease != r1 {
+	if st.InSync || st.Rejected != path2 || st.AppliedRelease != 1 {
 		t.Errorf("status %+v", st)
 	}
 	if metric(t, h, "nixherd_agent_rollbacks_total") != 1 || metric(t, h, `nixherd_agent_failures_total{stage="confirm"}`) != 1 ||
