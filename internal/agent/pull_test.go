@@ -85,13 +85,15 @@ type kit struct {
 	agents           map[string]string // host → the agent's pid inside the host
 	// pulled hosts are declared pulled in deploy.nix, with their agent.
 	pulled map[string]bool
+	// extra is Nix text for a host's machine in deploy.nix.
+	extra map[string]string
 }
 
 func newKit(t *testing.T, opts testhost.Options) *kit {
 	bin := nixherdBinary(t)
 	c := testhost.Start(t, opts)
 	k := &kit{t: t, c: c, dir: t.TempDir(), machines: map[string]*testhost.FixtureMachine{},
-		cacheURL: map[string]string{}, wwwURL: map[string]string{}, agents: map[string]string{}, pulled: map[string]bool{}}
+		cacheURL: map[string]string{}, wwwURL: map[string]string{}, agents: map[string]string{}, pulled: map[string]bool{}, extra: map[string]string{}}
 	k.fleet = filepath.Join(k.dir, "fleet")
 	var err error
 	if k.cacheKey, err = pulltest.NewKey(k.dir, "cache-1"); err != nil {
@@ -160,7 +162,7 @@ func (k *kit) write() {
 		if k.pulled[h.Name] {
 			pull = fmt.Sprintf("pull = { agent = \"http://%s:%d\"; };", h.Addr, agentPort)
 		}
-		fmt.Fprintf(&b, "  %s = { target = %q; %s };\n", h.Name, h.Target(), pull)
+		fmt.Fprintf(&b, "  %s = { target = %q; %s %s };\n", h.Name, h.Target(), pull, k.extra[h.Name])
 	}
 	b.WriteString("}; }\n")
 	if err := testhost.WriteFixture(k.fleet, testhost.FixtureOptions{Machines: ms, Files: map[string]string{"deploy.nix": b.String()}}); err != nil {
@@ -814,4 +816,66 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// TestAgentRollsBackOnAFailedHealthCheck: the health checks deploy.nix
+// gives a machine travel in the manifest and run on the host after the
+// activation; a failing one rolls the machine back (stage health).
+func TestAgentRollsBackOnAFailedHealthCheck(t *testing.T) {
+	k := newKit(t, testhost.Options{Names: []string{"ph1"}, NetNS: true})
+	h := k.c.Host("ph1")
+	k.extra[h.Name] = `healthChecks = [ { command = "test -e /run/testhost/healthy"; timeout = 1; } ];`
+	touch := func() {
+		if out, err := h.Command(context.Background(), "touch", "/run/testhost/healthy").CombinedOutput(); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+	}
+	touch()
+	r1, path1 := k.publish(h, "1")
+	k.startAgent(h, "--health-deadline", "2s")
+	k.eventually(h, "it runs release 1", inSyncAt(r1))
+
+	os.Remove(h.Path("/run/testhost/healthy"))
+	r2, path2 := k.publish(h, "2")
+	st := k.eventually(h, "it rolled release 2 back", func(st agent.Status) bool { return st.Rollbacks == 1 })
+	onGeneration(t, h, path1)
+	if f := st.LastFailure; f == nil || f.Stage != agent.StageHealth || f.Release != r2 || !strings.Contains(f.Error, "command test -e /run/testhost/healthy") {
+		t.Errorf("last failure %+v", f)
+	}
+	if st.Rejected != path2 || metric(t, h, `nixherd_agent_failures_total{stage="health"}`) != 1 {
+		t.Errorf("status %+v", st)
+	}
+
+	touch()
+	r3, path3 := k.publish(h, "3")
+	k.eventually(h, "it runs release 3", inSyncAt(r3))
+	onGeneration(t, h, path3)
+}
+
+// TestAgentPollsOnSIGHUP: `nixherd agent --once` beside a running agent
+// sends it SIGHUP, and it polls at once instead of at its next interval.
+func TestAgentPollsOnSIGHUP(t *testing.T) {
+	k := newKit(t, testhost.Options{Names: []string{"pu1"}, NetNS: true})
+	h := k.c.Host("pu1")
+	r1, _ := k.publish(h, "1")
+	k.startAgent(h, "--interval", "1h")
+	k.eventually(h, "it runs release 1", inSyncAt(r1))
+	r2, path2 := k.publish(h, "2")
+	out, err := h.Command(context.Background(), "/run/testhost/nixherd", "agent", "--once").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "asked the running agent") {
+		t.Fatalf("nixherd agent --once: %v: %s", err, out)
+	}
+	k.eventually(h, "it runs release 2 long before its next interval", inSyncAt(r2))
+	onGeneration(t, h, path2)
+
+	// A changed kernel since boot shows as needs-reboot.
+	script := `mkdir -p /run/booted-system && ln -sfn /nix/store/00000000000000000000000000000000-linux-6.6 /run/booted-system/kernel`
+	if out, err := h.Command(context.Background(), "sh", "-c", script).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	h.Command(context.Background(), "/run/testhost/nixherd", "agent", "--once").Run()
+	k.eventually(h, "it says it needs a reboot", func(st agent.Status) bool { return st.NeedsReboot })
+	if metric(t, h, "nixherd_agent_needs_reboot") != 1 {
+		t.Error("nixherd_agent_needs_reboot is not 1")
+	}
 }
