@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -41,31 +40,29 @@ import (
 
 const agentPort = 9851
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
+// nixherd is the binary the agents run, built once for the test run.
+var nixherd string
 
-// nixherdBinary builds the nixherd command once per test run.
-func nixherdBinary(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "nixherd-agent-test-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "nixherd")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/nixherd/nixherd/cmd/nixherd").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v: %s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
+func TestMain(m *testing.M) {
+	// Offline single-user Nix, unless the caller (scripts/test.sh) set it:
+	// parallel tests cannot set it each.
+	if os.Getenv("NIX_CONFIG") == "" {
+		os.Setenv("NIX_CONFIG", testenv.OfflineNixConfig)
 	}
-	return binPath
+	dir, err := os.MkdirTemp("", "nixherd-agent-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	nixherd = filepath.Join(dir, "nixherd")
+	if out, err := exec.Command("go", "build", "-o", nixherd, "github.com/nixherd/nixherd/cmd/nixherd").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building nixherd: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // kit is a fleet of one NixOS machine per test host, a binary cache and a
@@ -90,7 +87,6 @@ type kit struct {
 }
 
 func newKit(t *testing.T, opts testhost.Options) *kit {
-	bin := nixherdBinary(t)
 	c := testhost.Start(t, opts)
 	k := &kit{t: t, c: c, dir: t.TempDir(), machines: map[string]*testhost.FixtureMachine{},
 		cacheURL: map[string]string{}, wwwURL: map[string]string{}, agents: map[string]string{}, pulled: map[string]bool{}, extra: map[string]string{}}
@@ -125,7 +121,7 @@ func newKit(t *testing.T, opts testhost.Options) *kit {
 				t.Fatal(err)
 			}
 		}
-		data, err := os.ReadFile(bin)
+		data, err := os.ReadFile(nixherd)
 		if err != nil {
 			t.Fatal(err)
 		}
