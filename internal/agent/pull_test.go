@@ -208,28 +208,52 @@ func (k *kit) startAgent(h *testhost.Host, extra ...string) {
 		"--manifest", k.wwwURL[h.Name] + "/" + h.Name + "/manifest.json", "--public-key", k.key.Public().String(),
 		"--cache", k.cacheURL[h.Name], "--cache-public-key", k.cacheKey.Public,
 		"--listen", fmt.Sprintf("%s:%d", h.Addr, agentPort), "--interval", "1s", "--jitter", "300ms", "--confirm-timeout", "10s"}
-	cmd := h.Command(context.Background(), "sh", "-c", `setsid "$@" >>/run/testhost/agent.log 2>&1 </dev/null & echo $!`, "sh")
-	cmd.Args = append(cmd.Args, append(args, extra...)...)
-	out, err := cmd.Output()
-	if err != nil {
-		k.t.Fatalf("starting the agent on %s: %v", h.Name, err)
+	args = append(args, extra...)
+	if h.Systemd() {
+		// As on NixOS: a service of its own, which stopping kills whole.
+		k.run(h, append([]string{"systemd-run", "--unit=nixherd-agent", "--collect", "--quiet",
+			"--property=StandardOutput=append:/run/testhost/agent.log", "--property=StandardError=append:/run/testhost/agent.log"}, args...)...)
+		k.agents[h.Name] = "nixherd-agent.service"
+	} else {
+		// A session of its own, which killing its process group kills whole.
+		cmd := h.Command(context.Background(), "sh", "-c", `setsid "$@" >>/run/testhost/agent.log 2>&1 </dev/null & echo $!`, "sh")
+		cmd.Args = append(cmd.Args, args...)
+		out, err := cmd.Output()
+		if err != nil {
+			k.t.Fatalf("starting the agent on %s: %v", h.Name, err)
+		}
+		k.agents[h.Name] = strings.TrimSpace(string(out))
 	}
-	k.agents[h.Name] = strings.TrimSpace(string(out))
 	k.eventually(h, "its /status answers", func(st agent.Status) bool { return true })
 }
 
-// stopAgent kills the agent and everything it started in its session
-// (a running nix-store too), as a crash or SIGKILL would.
+// stopAgent kills the agent and everything it started beside the
+// watchdog (a running nix-store too), as a crash or SIGKILL would.
 func (k *kit) stopAgent(h *testhost.Host) {
-	pid := k.agents[h.Name]
-	if pid == "" {
+	id := k.agents[h.Name]
+	if id == "" {
 		return
 	}
-	h.Command(context.Background(), "kill", "-KILL", "--", "-"+pid).Run()
 	delete(k.agents, h.Name)
+	if h.Systemd() {
+		h.Command(context.Background(), "systemctl", "kill", "--signal=SIGKILL", id).Run()
+		testenv.Eventually(k.t, 10*time.Second, h.Name+": the agent's unit is gone", func() bool {
+			return h.Command(context.Background(), "systemctl", "is-active", "--quiet", id).Run() != nil
+		})
+		return
+	}
+	h.Command(context.Background(), "kill", "-KILL", "--", "-"+id).Run()
 	testenv.Eventually(k.t, 10*time.Second, h.Name+": the agent dies", func() bool {
-		return h.Command(context.Background(), "kill", "-0", pid).Run() != nil
+		return h.Command(context.Background(), "kill", "-0", id).Run() != nil
 	})
+}
+
+// run runs a command inside the host.
+func (k *kit) run(h *testhost.Host, args ...string) {
+	k.t.Helper()
+	if out, err := h.Command(context.Background(), args[0], args[1:]...).CombinedOutput(); err != nil {
+		k.t.Fatalf("%s: %s: %v: %s", h.Name, strings.Join(args, " "), err, out)
+	}
 }
 
 func get(h *testhost.Host, path string) ([]byte, error) {
@@ -331,8 +355,8 @@ func inSyncAt(rel int64) func(agent.Status) bool {
 
 // oneHost starts a kit of one host whose agent runs release 1, and returns
 // the host and release 1's path.
-func oneHost(t *testing.T, name string) (*kit, *testhost.Host, string) {
-	k := newKit(t, testhost.Options{Names: []string{name}, NetNS: true})
+func oneHost(t *testing.T, name string, systemd bool) (*kit, *testhost.Host, string) {
+	k := newKit(t, testhost.Options{Names: []string{name}, NetNS: true, Systemd: systemd})
 	h := k.c.Host(name)
 	r1, path1 := k.publish(h, "1")
 	k.startAgent(h)
@@ -355,81 +379,93 @@ func (k *kit) activating(h *testhost.Host) (int64, string) {
 // default); a tampered manifest, one signed by another key and a replayed
 // older one each fail at verify and leave the host where it was.
 func TestAgentConvergesAndRefusesBadManifests(t *testing.T) {
-	k := newKit(t, testhost.Options{Names: []string{"pa1"}, NetNS: true})
-	h := k.c.Host("pa1")
-	r1, path1 := k.publish(h, "1")
-	k.startAgent(h)
-	st := k.eventually(h, "it runs release 1", inSyncAt(r1))
-	onGeneration(t, h, path1)
-	if st.Desired != path1 || st.Running != path1 || len(st.History) != 1 || st.History[0].Outcome != "switched" || st.Generation == nil || st.Generation.Number != 1 {
-		t.Errorf("status %+v", st)
-	}
-	acts, _ := h.Activations()
-	if len(acts) != 2 || acts[0].Action != "test" || acts[1].Action != "boot" {
-		t.Errorf("activations %+v, want test then boot", acts)
-	}
+	onEachKind(t, func(t *testing.T, systemd bool) {
+		k := newKit(t, testhost.Options{Names: []string{"pa1"}, NetNS: true, Systemd: systemd})
+		h := k.c.Host("pa1")
+		r1, path1 := k.publish(h, "1")
+		k.startAgent(h)
+		st := k.eventually(h, "it runs release 1", inSyncAt(r1))
+		onGeneration(t, h, path1)
+		if st.Desired != path1 || st.Running != path1 || len(st.History) != 1 || st.History[0].Outcome != "switched" || st.Generation == nil || st.Generation.Number != 1 {
+			t.Errorf("status %+v", st)
+		}
+		acts, _ := h.Activations()
+		if len(acts) != 2 || acts[0].Action != "test" || acts[1].Action != "boot" {
+			t.Errorf("activations %+v, want test then boot", acts)
+		}
+		if systemd {
+			// The agent is a service; the watchdog ran in a unit of its own
+			// and the activation in a scope, as on NixOS.
+			out, _ := h.Command(context.Background(), "journalctl", "-D", "/run/log/journal", "--no-pager", "-o", "cat").CombinedOutput()
+			for _, unit := range []string{"nixherd-agent.service", "nixherd-watchdog-", "nixherd-activation-"} {
+				if !strings.Contains(string(out), unit) {
+					t.Errorf("the journal does not mention %s:\n%s", unit, tail(string(out), 20))
+				}
+			}
+		}
 
-	r2, path2 := k.publish(h, "2")
-	k.eventually(h, "it runs release 2", inSyncAt(r2))
-	onGeneration(t, h, path2)
-	if got := metric(t, h, "nixherd_agent_release_applied"); got != 2 {
-		t.Errorf("nixherd_agent_release_applied %v", got)
-	}
+		r2, path2 := k.publish(h, "2")
+		k.eventually(h, "it runs release 2", inSyncAt(r2))
+		onGeneration(t, h, path2)
+		if got := metric(t, h, "nixherd_agent_release_applied"); got != 2 {
+			t.Errorf("nixherd_agent_release_applied %v", got)
+		}
 
-	other, err := pulltest.NewKey(t.TempDir(), "manifest-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherKey, err := release.ReadSecretKey(other.SecretFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	forged := &release.Manifest{Release: 9, Time: time.Now(), Machines: map[string]release.Machine{
-		h.Name: {Path: "/nix/store/00000000000000000000000000000000-nixos-system-pa1-forged", Platform: platform.NixOS}}}
-	signed := func(key release.SecretKey) []byte {
-		b, err := release.Sign(forged, key)
+		other, err := pulltest.NewKey(t.TempDir(), "manifest-1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		return b
-	}
-	archived, err := os.ReadFile(filepath.Join(k.destination(h).Archive, "1.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, tc := range []struct {
-		name, error string
-		data        []byte
-	}{
-		{"tampered", "signature does not verify", func() []byte {
-			var env map[string]any
-			json.Unmarshal(signed(k.key), &env)
-			p, _ := json.Marshal(env["payload"])
-			// The payload is base64: change it, keep it decodable.
-			payload := strings.Trim(string(p), `"`)
-			env["payload"] = strings.Replace(payload, payload[8:12], "AAAA", 1)
-			b, _ := json.Marshal(env)
+		otherKey, err := release.ReadSecretKey(other.SecretFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged := &release.Manifest{Release: 9, Time: time.Now(), Machines: map[string]release.Machine{
+			h.Name: {Path: "/nix/store/00000000000000000000000000000000-nixos-system-pa1-forged", Platform: platform.NixOS}}}
+		signed := func(key release.SecretKey) []byte {
+			b, err := release.Sign(forged, key)
+			if err != nil {
+				t.Fatal(err)
+			}
 			return b
-		}()},
-		{"signed by another key", "signature does not verify", signed(otherKey)},
-		{"replayed release 1", "release 1: refusing an older release than the one applied", archived},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			since := time.Now()
-			k.serve(h, tc.data)
-			st := k.eventually(h, "it refused the manifest", failedAfter(since, agent.StageVerify, 0))
-			if !strings.Contains(st.LastFailure.Error, tc.error) || !st.Failing || st.AppliedRelease != r2 {
-				t.Errorf("status %+v, failure %+v", st, st.LastFailure)
-			}
-			onGeneration(t, h, path2)
-			if n := metric(t, h, `nixherd_agent_failures_total{stage="verify"}`); n < float64(i+1) {
-				t.Errorf(`nixherd_agent_failures_total{stage="verify"} = %v`, n)
-			}
-			if metric(t, h, `nixherd_agent_last_failure_info{stage="verify"}`) != 1 {
-				t.Error("the last failure's stage is not verify in /metrics")
-			}
-		})
-	}
+		}
+		archived, err := os.ReadFile(filepath.Join(k.destination(h).Archive, "1.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, tc := range []struct {
+			name, error string
+			data        []byte
+		}{
+			{"tampered", "signature does not verify", func() []byte {
+				var env map[string]any
+				json.Unmarshal(signed(k.key), &env)
+				p, _ := json.Marshal(env["payload"])
+				// The payload is base64: change it, keep it decodable.
+				payload := strings.Trim(string(p), `"`)
+				env["payload"] = strings.Replace(payload, payload[8:12], "AAAA", 1)
+				b, _ := json.Marshal(env)
+				return b
+			}()},
+			{"signed by another key", "signature does not verify", signed(otherKey)},
+			{"replayed release 1", "release 1: refusing an older release than the one applied", archived},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				since := time.Now()
+				k.serve(h, tc.data)
+				st := k.eventually(h, "it refused the manifest", failedAfter(since, agent.StageVerify, 0))
+				if !strings.Contains(st.LastFailure.Error, tc.error) || !st.Failing || st.AppliedRelease != r2 {
+					t.Errorf("status %+v, failure %+v", st, st.LastFailure)
+				}
+				onGeneration(t, h, path2)
+				if n := metric(t, h, `nixherd_agent_failures_total{stage="verify"}`); n < float64(i+1) {
+					t.Errorf(`nixherd_agent_failures_total{stage="verify"} = %v`, n)
+				}
+				if metric(t, h, `nixherd_agent_last_failure_info{stage="verify"}`) != 1 {
+					t.Error("the last failure's stage is not verify in /metrics")
+				}
+			})
+		}
+	})
 }
 
 // TestAgentCacheFaults: a release naming a path the cache lacks, a path
@@ -437,117 +473,121 @@ func TestAgentConvergesAndRefusesBadManifests(t *testing.T) {
 // fail at realise with the host untouched; once the cache is back, the
 // agent gets there.
 func TestAgentCacheFaults(t *testing.T) {
-	k, h, path1 := oneHost(t, "pc1")
+	onEachKind(t, func(t *testing.T, systemd bool) {
+		k, h, path1 := oneHost(t, "pc1", systemd)
 
-	// Releases are signed here by hand: the manifest is genuine, only the
-	// cache is at fault.
-	rel := int64(1)
-	sign := func(path string) {
-		t.Helper()
-		rel++
-		data, err := release.Sign(&release.Manifest{Release: rel, Time: time.Now(),
-			Machines: map[string]release.Machine{h.Name: {Path: path, Platform: platform.NixOS}}}, k.key)
-		if err != nil {
-			t.Fatal(err)
+		// Releases are signed here by hand: the manifest is genuine, only the
+		// cache is at fault.
+		rel := int64(1)
+		sign := func(path string) {
+			t.Helper()
+			rel++
+			data, err := release.Sign(&release.Manifest{Release: rel, Time: time.Now(),
+				Machines: map[string]release.Machine{h.Name: {Path: path, Platform: platform.NixOS}}}, k.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k.serve(h, data)
 		}
-		k.serve(h, data)
-	}
-	// build builds a new generation of the machine locally (not pushed).
-	build := func(generation string) string {
-		t.Helper()
-		k.machines[h.Name].Generation = generation
-		k.write()
-		out, err := exec.Command("nix", "--extra-experimental-features", "nix-command flakes", "build", "--no-link", "--json",
-			k.fleet+"#nixosConfigurations."+h.Name+".config.system.build.toplevel").Output()
-		if err != nil {
-			t.Fatal(err)
+		// build builds a new generation of the machine locally (not pushed).
+		build := func(generation string) string {
+			t.Helper()
+			k.machines[h.Name].Generation = generation
+			k.write()
+			out, err := exec.Command("nix", "--extra-experimental-features", "nix-command flakes", "build", "--no-link", "--json",
+				k.fleet+"#nixosConfigurations."+h.Name+".config.system.build.toplevel").Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var built []struct{ Outputs map[string]string }
+			json.Unmarshal(out, &built)
+			return built[0].Outputs["out"]
 		}
-		var built []struct{ Outputs map[string]string }
-		json.Unmarshal(out, &built)
-		return built[0].Outputs["out"]
-	}
-	copyTo := func(path, store string) {
-		t.Helper()
-		if out, err := exec.Command("nix", "--extra-experimental-features", "nix-command", "copy", "--to", store, path).CombinedOutput(); err != nil {
-			t.Fatalf("nix copy: %v: %s", err, out)
+		copyTo := func(path, store string) {
+			t.Helper()
+			if out, err := exec.Command("nix", "--extra-experimental-features", "nix-command", "copy", "--to", store, path).CombinedOutput(); err != nil {
+				t.Fatalf("nix copy: %v: %s", err, out)
+			}
 		}
-	}
-	narinfo := func(path string) string {
-		return filepath.Join(k.cache.Dir, strings.SplitN(strings.TrimPrefix(path, "/nix/store/"), "-", 2)[0]+".narinfo")
-	}
-	fails := func(what string, check func(error string) bool) {
-		t.Helper()
-		since := time.Now()
-		st := k.eventually(h, what+" fails at realise", failedAfter(since, agent.StageRealise, rel))
-		if !check(st.LastFailure.Error) {
-			t.Errorf("%s: failure %+v", what, st.LastFailure)
+		narinfo := func(path string) string {
+			return filepath.Join(k.cache.Dir, strings.SplitN(strings.TrimPrefix(path, "/nix/store/"), "-", 2)[0]+".narinfo")
 		}
-		onGeneration(t, h, path1)
-		if n := len(st.History); n == 0 || st.History[n-1].Stage != agent.StageRealise {
-			t.Errorf("%s: history %+v", what, st.History)
+		fails := func(what string, check func(error string) bool) {
+			t.Helper()
+			since := time.Now()
+			st := k.eventually(h, what+" fails at realise", failedAfter(since, agent.StageRealise, rel))
+			if !check(st.LastFailure.Error) {
+				t.Errorf("%s: failure %+v", what, st.LastFailure)
+			}
+			onGeneration(t, h, path1)
+			if n := len(st.History); n == 0 || st.History[n-1].Stage != agent.StageRealise {
+				t.Errorf("%s: history %+v", what, st.History)
+			}
 		}
-	}
 
-	t.Run("path the cache lacks", func(t *testing.T) {
-		sign("/nix/store/00000000000000000000000000000000-nixos-system-pc1-fixture")
-		fails("a path the cache lacks", func(e string) bool { return strings.Contains(e, "error: build of '/nix/store/00000000000000000000000000000000-nixos-system-pc1-fixture' failed") })
-	})
-	t.Run("missing signature", func(t *testing.T) {
-		p := build("unsigned")
-		copyTo(p, k.cache.Store) // no secret-key: the narinfo has no Sig
-		if b, _ := os.ReadFile(narinfo(p)); strings.Contains(string(b), "Sig:") {
-			t.Fatal("the narinfo is signed")
-		}
-		sign(p)
-		fails("an unsigned path", func(e string) bool {
-			return strings.Contains(e, "is not signed by any of the keys in 'trusted-public-keys'")
+		t.Run("path the cache lacks", func(t *testing.T) {
+			sign("/nix/store/00000000000000000000000000000000-nixos-system-pc1-fixture")
+			fails("a path the cache lacks", func(e string) bool {
+				return strings.Contains(e, "error: build of '/nix/store/00000000000000000000000000000000-nixos-system-pc1-fixture' failed")
+			})
 		})
-		if h.HasStorePath(p) {
-			t.Error("the unsigned path reached the host's store")
-		}
-	})
-	t.Run("bad signature", func(t *testing.T) {
-		p := build("badsig")
-		copyTo(p, k.cache.Store+"?secret-key="+k.cacheKey.SecretFile)
-		b, _ := os.ReadFile(narinfo(p))
-		// A signature by the trusted key's name over something else.
-		re := regexp.MustCompile(`Sig: cache-1:(\S+)`)
-		bad := re.ReplaceAllStringFunc(string(b), func(s string) string {
-			return s[:len(s)-6] + strings.Map(func(r rune) rune {
-				if r == 'A' {
-					return 'B'
-				}
-				return 'A'
-			}, s[len(s)-6:len(s)-2]) + s[len(s)-2:]
+		t.Run("missing signature", func(t *testing.T) {
+			p := build("unsigned")
+			copyTo(p, k.cache.Store) // no secret-key: the narinfo has no Sig
+			if b, _ := os.ReadFile(narinfo(p)); strings.Contains(string(b), "Sig:") {
+				t.Fatal("the narinfo is signed")
+			}
+			sign(p)
+			fails("an unsigned path", func(e string) bool {
+				return strings.Contains(e, "is not signed by any of the keys in 'trusted-public-keys'")
+			})
+			if h.HasStorePath(p) {
+				t.Error("the unsigned path reached the host's store")
+			}
 		})
-		if bad == string(b) {
-			t.Fatal("no signature to spoil")
-		}
-		os.WriteFile(narinfo(p), []byte(bad), 0o644)
-		sign(p)
-		fails("a path with a bad signature", func(e string) bool {
-			return strings.Contains(e, "is not signed by any of the keys in 'trusted-public-keys'")
+		t.Run("bad signature", func(t *testing.T) {
+			p := build("badsig")
+			copyTo(p, k.cache.Store+"?secret-key="+k.cacheKey.SecretFile)
+			b, _ := os.ReadFile(narinfo(p))
+			// A signature by the trusted key's name over something else.
+			re := regexp.MustCompile(`Sig: cache-1:(\S+)`)
+			bad := re.ReplaceAllStringFunc(string(b), func(s string) string {
+				return s[:len(s)-6] + strings.Map(func(r rune) rune {
+					if r == 'A' {
+						return 'B'
+					}
+					return 'A'
+				}, s[len(s)-6:len(s)-2]) + s[len(s)-2:]
+			})
+			if bad == string(b) {
+				t.Fatal("no signature to spoil")
+			}
+			os.WriteFile(narinfo(p), []byte(bad), 0o644)
+			sign(p)
+			fails("a path with a bad signature", func(e string) bool {
+				return strings.Contains(e, "is not signed by any of the keys in 'trusted-public-keys'")
+			})
+			if h.HasStorePath(p) {
+				t.Error("the badly signed path reached the host's store")
+			}
 		})
-		if h.HasStorePath(p) {
-			t.Error("the badly signed path reached the host's store")
-		}
-	})
-	t.Run("cache unreachable, then back", func(t *testing.T) {
-		rg, p := k.publish(h, "3") // pushed and signed, then the cache goes away
-		rel = rg
-		addr := strings.TrimPrefix(k.cacheURL[h.Name], "http://")
-		k.cache.Close()
-		fails("an unreachable cache", func(e string) bool { return strings.Contains(e, "Couldn't connect to server") })
-		if n := metric(t, h, `nixherd_agent_failures_total{stage="realise"}`); n < 4 {
-			t.Errorf(`nixherd_agent_failures_total{stage="realise"} = %v`, n)
-		}
-		back, err := pulltest.NewCache(addr, k.cache.Dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		k.cache = back
-		k.eventually(h, "it runs the release once the cache is back", inSyncAt(rg))
-		onGeneration(t, h, p)
+		t.Run("cache unreachable, then back", func(t *testing.T) {
+			rg, p := k.publish(h, "3") // pushed and signed, then the cache goes away
+			rel = rg
+			addr := strings.TrimPrefix(k.cacheURL[h.Name], "http://")
+			k.cache.Close()
+			fails("an unreachable cache", func(e string) bool { return strings.Contains(e, "Couldn't connect to server") })
+			if n := metric(t, h, `nixherd_agent_failures_total{stage="realise"}`); n < 4 {
+				t.Errorf(`nixherd_agent_failures_total{stage="realise"} = %v`, n)
+			}
+			back, err := pulltest.NewCache(addr, k.cache.Dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k.cache = back
+			k.eventually(h, "it runs the release once the cache is back", inSyncAt(rg))
+			onGeneration(t, h, p)
+		})
 	})
 }
 
@@ -579,102 +619,108 @@ func proceed(t *testing.T, h *testhost.Host) {
 // TestAgentKilledMidRealise: an agent killed while it substitutes leaves
 // the host as it was; started again, it starts over and gets there.
 func TestAgentKilledMidRealise(t *testing.T) {
-	k, h, path1 := oneHost(t, "pk1")
+	onEachKind(t, func(t *testing.T, systemd bool) {
+		k, h, path1 := oneHost(t, "pk1", systemd)
 
-	k.cache.HoldNARs()
-	nars := k.cache.NARs.Load()
-	r2, path2 := k.publish(h, "2")
-	testenv.Eventually(t, 60*time.Second, "the agent starts downloading", func() bool { return k.cache.NARs.Load() != nars })
-	if b, _ := os.ReadFile(h.Path("/nix/var/nixherd/agent/inflight.json")); !strings.Contains(string(b), `"stage": "realise"`) {
-		t.Fatalf("in-flight record during the realise: %s", b)
-	}
-	k.stopAgent(h)
-	k.cache.ReleaseNARs()
-	if p := h.Profile(target.SystemProfile); p != path1 || h.CurrentSystem() != path1 || h.HasStorePath(path2) {
-		t.Fatalf("after the kill: profile %s, running %s, has the new path %v", p, h.CurrentSystem(), h.HasStorePath(path2))
-	}
-	if states, _ := filepath.Glob(h.Path("/nix/var/nixherd/watchdog") + "/*/state"); len(states) != 1 {
-		t.Fatalf("watchdog runs %v: the killed realise must not have started one", states)
-	}
+		k.cache.HoldNARs()
+		nars := k.cache.NARs.Load()
+		r2, path2 := k.publish(h, "2")
+		testenv.Eventually(t, 60*time.Second, "the agent starts downloading", func() bool { return k.cache.NARs.Load() != nars })
+		if b, _ := os.ReadFile(h.Path("/nix/var/nixherd/agent/inflight.json")); !strings.Contains(string(b), `"stage": "realise"`) {
+			t.Fatalf("in-flight record during the realise: %s", b)
+		}
+		k.stopAgent(h)
+		k.cache.ReleaseNARs()
+		if p := h.Profile(target.SystemProfile); p != path1 || h.CurrentSystem() != path1 || h.HasStorePath(path2) {
+			t.Fatalf("after the kill: profile %s, running %s, has the new path %v", p, h.CurrentSystem(), h.HasStorePath(path2))
+		}
+		if states, _ := filepath.Glob(h.Path("/nix/var/nixherd/watchdog") + "/*/state"); len(states) != 1 {
+			t.Fatalf("watchdog runs %v: the killed realise must not have started one", states)
+		}
 
-	k.startAgent(h)
-	st := k.eventually(h, "it runs release 2", inSyncAt(r2))
-	onGeneration(t, h, path2)
-	var stopped bool
-	for _, d := range st.History {
-		stopped = stopped || (d.Release == r2 && d.Stage == agent.StageRealise && strings.Contains(d.Error, "stopped during the realise"))
-	}
-	if !stopped || st.History[len(st.History)-1].Outcome != "switched" {
-		t.Errorf("history %+v", st.History)
-	}
+		k.startAgent(h)
+		st := k.eventually(h, "it runs release 2", inSyncAt(r2))
+		onGeneration(t, h, path2)
+		var stopped bool
+		for _, d := range st.History {
+			stopped = stopped || (d.Release == r2 && d.Stage == agent.StageRealise && strings.Contains(d.Error, "stopped during the realise"))
+		}
+		if !stopped || st.History[len(st.History)-1].Outcome != "switched" {
+			t.Errorf("history %+v", st.History)
+		}
+	})
 }
 
 // TestAgentKilledMidActivation: an agent killed while the watchdog
 // activates the new system is started again, follows that watchdog run
 // (it does not start another) and confirms it.
 func TestAgentKilledMidActivation(t *testing.T) {
-	k, h, path1 := oneHost(t, "pk2")
+	onEachKind(t, func(t *testing.T, systemd bool) {
+		k, h, path1 := oneHost(t, "pk2", systemd)
 
-	r2, path2 := k.activating(h)
-	k.stopAgent(h)
-	if p := h.Profile(target.SystemProfile); p != path1 || h.BootDefault() != path1 {
-		t.Fatalf("mid-activation: profile %s, boot default %s; want %s", p, h.BootDefault(), path1)
-	}
-	proceed(t, h)
-	k.startAgent(h)
-	st := k.eventually(h, "it runs release 2", inSyncAt(r2))
-	onGeneration(t, h, path2)
-	last := st.History[len(st.History)-1]
-	if !last.Resumed || last.Outcome != "switched" || last.Release != r2 {
-		t.Errorf("last deployment %+v", last)
-	}
-	if states, _ := filepath.Glob(h.Path("/nix/var/nixherd/watchdog") + "/*/state"); len(states) != 2 {
-		t.Errorf("watchdog runs %v, want one per release", states)
-	}
+		r2, path2 := k.activating(h)
+		k.stopAgent(h)
+		if p := h.Profile(target.SystemProfile); p != path1 || h.BootDefault() != path1 {
+			t.Fatalf("mid-activation: profile %s, boot default %s; want %s", p, h.BootDefault(), path1)
+		}
+		proceed(t, h)
+		k.startAgent(h)
+		st := k.eventually(h, "it runs release 2", inSyncAt(r2))
+		onGeneration(t, h, path2)
+		last := st.History[len(st.History)-1]
+		if !last.Resumed || last.Outcome != "switched" || last.Release != r2 {
+			t.Errorf("last deployment %+v", last)
+		}
+		if states, _ := filepath.Glob(h.Path("/nix/var/nixherd/watchdog") + "/*/state"); len(states) != 2 {
+			t.Errorf("watchdog runs %v, want one per release", states)
+		}
+	})
 }
 
 // TestAgentRollsBackWhenTheNetworkIsLost: a host whose network goes after
 // the activation cannot fetch the manifest to confirm: the watchdog puts
 // the old system back, and the rollback shows in /status and /metrics.
 func TestAgentRollsBackWhenTheNetworkIsLost(t *testing.T) {
-	k, h, path1 := oneHost(t, "pn1")
+	onEachKind(t, func(t *testing.T, systemd bool) {
+		k, h, path1 := oneHost(t, "pn1", systemd)
 
-	r2, path2 := k.activating(h)
-	if err := h.Cut(); err != nil {
-		t.Fatal(err)
-	}
-	proceed(t, h)
-	watchdogState(t, h, "rolled-back")
-	if err := h.Restore(); err != nil {
-		t.Fatal(err)
-	}
-	st := k.eventually(h, "it reports the rollback", func(st agent.Status) bool {
-		return st.Rollbacks == 1 && st.LastFailure != nil && st.LastFailure.Release == r2
+		r2, path2 := k.activating(h)
+		if err := h.Cut(); err != nil {
+			t.Fatal(err)
+		}
+		proceed(t, h)
+		watchdogState(t, h, "rolled-back")
+		if err := h.Restore(); err != nil {
+			t.Fatal(err)
+		}
+		st := k.eventually(h, "it reports the rollback", func(st agent.Status) bool {
+			return st.Rollbacks == 1 && st.LastFailure != nil && st.LastFailure.Release == r2
+		})
+		onGeneration(t, h, path1)
+		if f := st.LastFailure; f.Stage != agent.StageConfirm || !strings.Contains(f.Error, "the release manifest is out of reach") {
+			t.Errorf("last failure %+v", f)
+		}
+		if st.InSync || st.Rejected != path2 || st.AppliedRelease != 1 {
+			t.Errorf("status %+v", st)
+		}
+		if metric(t, h, "nixherd_agent_rollbacks_total") != 1 || metric(t, h, `nixherd_agent_failures_total{stage="confirm"}`) != 1 ||
+			metric(t, h, `nixherd_agent_deployments_total{outcome="ROLLED BACK"}`) != 1 || metric(t, h, "nixherd_agent_in_sync") != 0 {
+			b, _ := get(h, "/metrics")
+			t.Errorf("metrics:\n%s", b)
+		}
+		acts, _ := h.Activations()
+		if n := len(acts); n < 2 || acts[n-2].Path != path2 || acts[n-2].Action != "test" || acts[n-1].Path != path1 || acts[n-1].Action != "switch" {
+			t.Errorf("activations %+v: want the new system tested, then the old one switched back", acts)
+		}
+		// The path that rolled back is not tried again by the next polls.
+		polls := metric(t, h, "nixherd_agent_manifest_fetches_total")
+		k.eventually(h, "it polled twice more", func(agent.Status) bool {
+			return metric(t, h, "nixherd_agent_manifest_fetches_total") >= polls+2
+		})
+		if acts2, _ := h.Activations(); len(acts2) != len(acts) {
+			t.Errorf("the rejected system was activated again: %+v", acts2[len(acts):])
+		}
 	})
-	onGeneration(t, h, path1)
-	if f := st.LastFailure; f.Stage != agent.StageConfirm || !strings.Contains(f.Error, "the release manifest is out of reach") {
-		t.Errorf("last failure %+v", f)
-	}
-	if st.InSync || st.Rejected != path2 || st.AppliedRelease != 1 {
-		t.Errorf("status %+v", st)
-	}
-	if metric(t, h, "nixherd_agent_rollbacks_total") != 1 || metric(t, h, `nixherd_agent_failures_total{stage="confirm"}`) != 1 ||
-		metric(t, h, `nixherd_agent_deployments_total{outcome="ROLLED BACK"}`) != 1 || metric(t, h, "nixherd_agent_in_sync") != 0 {
-		b, _ := get(h, "/metrics")
-		t.Errorf("metrics:\n%s", b)
-	}
-	acts, _ := h.Activations()
-	if n := len(acts); n < 2 || acts[n-2].Path != path2 || acts[n-2].Action != "test" || acts[n-1].Path != path1 || acts[n-1].Action != "switch" {
-		t.Errorf("activations %+v: want the new system tested, then the old one switched back", acts)
-	}
-	// The path that rolled back is not tried again by the next polls.
-	polls := metric(t, h, "nixherd_agent_manifest_fetches_total")
-	k.eventually(h, "it polled twice more", func(agent.Status) bool {
-		return metric(t, h, "nixherd_agent_manifest_fetches_total") >= polls+2
-	})
-	if acts2, _ := h.Activations(); len(acts2) != len(acts) {
-		t.Errorf("the rejected system was activated again: %+v", acts2[len(acts):])
-	}
 }
 
 // TestStatusShowsPulledAndPushedMachines: nixherd status reads a pulled
@@ -818,60 +864,77 @@ func freeAddr(t *testing.T) string {
 // gives a machine travel in the manifest and run on the host after the
 // activation; a failing one rolls the machine back (stage health).
 func TestAgentRollsBackOnAFailedHealthCheck(t *testing.T) {
-	k := newKit(t, testhost.Options{Names: []string{"ph1"}, NetNS: true})
-	h := k.c.Host("ph1")
-	k.extra[h.Name] = `healthChecks = [ { command = "test -e /run/testhost/healthy"; timeout = 1; } ];`
-	touch := func() {
-		if out, err := h.Command(context.Background(), "touch", "/run/testhost/healthy").CombinedOutput(); err != nil {
-			t.Fatalf("%v: %s", err, out)
+	onEachKind(t, func(t *testing.T, systemd bool) {
+		k := newKit(t, testhost.Options{Names: []string{"ph1"}, NetNS: true, Systemd: systemd})
+		h := k.c.Host("ph1")
+		k.extra[h.Name] = `healthChecks = [ { command = "test -e /run/testhost/healthy"; timeout = 1; } ];`
+		touch := func() {
+			if out, err := h.Command(context.Background(), "touch", "/run/testhost/healthy").CombinedOutput(); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
 		}
-	}
-	touch()
-	r1, path1 := k.publish(h, "1")
-	k.startAgent(h, "--health-deadline", "2s")
-	k.eventually(h, "it runs release 1", inSyncAt(r1))
+		touch()
+		r1, path1 := k.publish(h, "1")
+		k.startAgent(h, "--health-deadline", "2s")
+		k.eventually(h, "it runs release 1", inSyncAt(r1))
 
-	os.Remove(h.Path("/run/testhost/healthy"))
-	r2, path2 := k.publish(h, "2")
-	st := k.eventually(h, "it rolled release 2 back", func(st agent.Status) bool { return st.Rollbacks == 1 })
-	onGeneration(t, h, path1)
-	if f := st.LastFailure; f == nil || f.Stage != agent.StageHealth || f.Release != r2 || !strings.Contains(f.Error, "command test -e /run/testhost/healthy") {
-		t.Errorf("last failure %+v", f)
-	}
-	if st.Rejected != path2 || metric(t, h, `nixherd_agent_failures_total{stage="health"}`) != 1 {
-		t.Errorf("status %+v", st)
-	}
+		os.Remove(h.Path("/run/testhost/healthy"))
+		r2, path2 := k.publish(h, "2")
+		st := k.eventually(h, "it rolled release 2 back", func(st agent.Status) bool { return st.Rollbacks == 1 })
+		onGeneration(t, h, path1)
+		if f := st.LastFailure; f == nil || f.Stage != agent.StageHealth || f.Release != r2 || !strings.Contains(f.Error, "command test -e /run/testhost/healthy") {
+			t.Errorf("last failure %+v", f)
+		}
+		if st.Rejected != path2 || metric(t, h, `nixherd_agent_failures_total{stage="health"}`) != 1 {
+			t.Errorf("status %+v", st)
+		}
 
-	touch()
-	r3, path3 := k.publish(h, "3")
-	k.eventually(h, "it runs release 3", inSyncAt(r3))
-	onGeneration(t, h, path3)
+		touch()
+		r3, path3 := k.publish(h, "3")
+		k.eventually(h, "it runs release 3", inSyncAt(r3))
+		onGeneration(t, h, path3)
+	})
 }
 
 // TestAgentPollsOnSIGHUP: `nixherd agent --once` beside a running agent
 // sends it SIGHUP, and it polls at once instead of at its next interval.
 func TestAgentPollsOnSIGHUP(t *testing.T) {
-	k := newKit(t, testhost.Options{Names: []string{"pu1"}, NetNS: true})
-	h := k.c.Host("pu1")
-	r1, _ := k.publish(h, "1")
-	k.startAgent(h, "--interval", "1h")
-	k.eventually(h, "it runs release 1", inSyncAt(r1))
-	r2, path2 := k.publish(h, "2")
-	out, err := h.Command(context.Background(), "/run/testhost/nixherd", "agent", "--once").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "asked the running agent") {
-		t.Fatalf("nixherd agent --once: %v: %s", err, out)
-	}
-	k.eventually(h, "it runs release 2 long before its next interval", inSyncAt(r2))
-	onGeneration(t, h, path2)
+	onEachKind(t, func(t *testing.T, systemd bool) {
+		k := newKit(t, testhost.Options{Names: []string{"pu1"}, NetNS: true, Systemd: systemd})
+		h := k.c.Host("pu1")
+		r1, _ := k.publish(h, "1")
+		k.startAgent(h, "--interval", "1h")
+		k.eventually(h, "it runs release 1", inSyncAt(r1))
+		r2, path2 := k.publish(h, "2")
+		out, err := h.Command(context.Background(), "/run/testhost/nixherd", "agent", "--once").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "asked the running agent") {
+			t.Fatalf("nixherd agent --once: %v: %s", err, out)
+		}
+		k.eventually(h, "it runs release 2 long before its next interval", inSyncAt(r2))
+		onGeneration(t, h, path2)
 
-	// A changed kernel since boot shows as needs-reboot.
-	script := `mkdir -p /run/booted-system && ln -sfn /nix/store/00000000000000000000000000000000-linux-6.6 /run/booted-system/kernel`
-	if out, err := h.Command(context.Background(), "sh", "-c", script).CombinedOutput(); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	h.Command(context.Background(), "/run/testhost/nixherd", "agent", "--once").Run()
-	k.eventually(h, "it says it needs a reboot", func(st agent.Status) bool { return st.NeedsReboot })
-	if metric(t, h, "nixherd_agent_needs_reboot") != 1 {
-		t.Error("nixherd_agent_needs_reboot is not 1")
+		// A changed kernel since boot shows as needs-reboot.
+		script := `mkdir -p /run/booted-system && ln -sfn /nix/store/00000000000000000000000000000000-linux-6.6 /run/booted-system/kernel`
+		if out, err := h.Command(context.Background(), "sh", "-c", script).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		h.Command(context.Background(), "/run/testhost/nixherd", "agent", "--once").Run()
+		k.eventually(h, "it says it needs a reboot", func(st agent.Status) bool { return st.NeedsReboot })
+		if metric(t, h, "nixherd_agent_needs_reboot") != 1 {
+			t.Error("nixherd_agent_needs_reboot is not 1")
+		}
+	})
+}
+
+// onEachKind runs test once per kind of test host, as parallel subtests
+// named after the kind: "sshd" (a shell supervises sshd; the agent runs in
+// a session of its own) and "systemd" (real systemd as process 1, as on
+// NixOS; the agent runs as a service and the watchdog in units of its own).
+func onEachKind(t *testing.T, test func(t *testing.T, systemd bool)) {
+	for _, kind := range []string{"sshd", "systemd"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			test(t, kind == "systemd")
+		})
 	}
 }
