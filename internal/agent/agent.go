@@ -73,7 +73,7 @@ type Config struct {
 	Listen string
 	// Platform is this machine's (default: nixos on Linux, darwin on macOS).
 	Platform platform.Platform
-	// Machine is the machine the agent changes (default: System{}).
+	// System is the machine the agent changes (default: System{}, this one).
 	System Machine
 	// Report hears the progress of deployments (default: none).
 	Report report.Reporter

@@ -145,7 +145,7 @@ func (a *Agent) activate(ctx context.Context, r result, in *inflight, resume boo
 	// may restart the agent itself): the process ends, the watchdog goes
 	// on, and the next start resumes it.
 	actx := context.WithoutCancel(ctx)
-	report := report.To(a.cfg.Report, a.cfg.Machine)
+	progress := report.To(a.cfg.Report, a.cfg.Machine)
 	res, stage := a.cfg.System.Switch(actx, Switch{
 		Machine:  hosts.Machine{Name: a.cfg.Machine, Target: "local", Platform: in.Platform, HealthChecks: in.HealthChecks},
 		Platform: in.Platform, Path: in.Path, WatchID: in.WatchID, Resume: resume,
@@ -156,11 +156,11 @@ func (a *Agent) activate(ctx context.Context, r result, in *inflight, resume boo
 			}
 			return err
 		},
-		Report: func(p reportPhase, detail string) {
+		Report: func(p report.Phase, detail string) {
 			if s, ok := phaseStages[p]; ok {
 				a.stage(s)
 			}
-			report(p, detail)
+			progress(p, detail)
 		},
 	})
 	clearInflight(a.cfg.StateDir)
@@ -263,8 +263,6 @@ func (a *Agent) record(r result) {
 	}
 	a.publish()
 }
-
-type reportPhase = report.Phase
 
 // phaseStages maps the switch's progress to the agent's stages.
 var phaseStages = map[report.Phase]Stage{
