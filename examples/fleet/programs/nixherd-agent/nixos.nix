@@ -8,6 +8,7 @@
   config,
   lib,
   pkgs,
+  utils,
   ...
 }:
 let
@@ -38,7 +39,8 @@ in
         pkgs.gnugrep
       ];
       serviceConfig = {
-        ExecStart = lib.escapeShellArgs cfg.command;
+        # Quoted for systemd, which would expand $ and % itself.
+        ExecStart = utils.escapeSystemdExecArgs cfg.command;
         Restart = "always";
         RestartSec = 10;
       };
