@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/nixherd/nixherd/internal/testhost"
+	"github.com/nixherd/nixherd/internal/testhost/hosttest"
 )
 
 // The README's demo: three test hosts, the fixture fleet deployed to them,
@@ -16,7 +17,7 @@ import (
 // generations and rollback have something to show of; and nothing left
 // behind afterwards.
 func TestDemoDeploysThreeHostsAndCleansUp(t *testing.T) {
-	testhost.Need(t)
+	hosttest.Need(t)
 	var out, errw bytes.Buffer
 	root := newRootCmd()
 	root.SetArgs([]string{"demo", "--no-install"})

@@ -15,6 +15,7 @@ import (
 	"github.com/nixherd/nixherd/internal/shell"
 	"github.com/nixherd/nixherd/internal/testenv"
 	"github.com/nixherd/nixherd/internal/testhost"
+	"github.com/nixherd/nixherd/internal/testhost/hosttest"
 )
 
 type deployJSON struct {
@@ -33,7 +34,7 @@ type deployJSON struct {
 // test hosts and a target where nothing listens: the two are switched, the
 // third is named unreachable, and the exit code is 1.
 func TestDeployCommandSummaryAndExitCode(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{Names: []string{"cli1", "cli2"}})
+	c := hosttest.Start(t, testhost.Options{Names: []string{"cli1", "cli2"}})
 	f := newOpsFleet(t, c)
 	m := func(n string) testhost.FixtureMachine {
 		return testhost.FixtureMachine{Name: n, Platform: platform.NixOS, Generation: "1"}
@@ -77,7 +78,7 @@ func TestDeployCommandSummaryAndExitCode(t *testing.T) {
 // activates: it exits, the host's lock is released, no ssh master
 // connection is left running, and its private socket directory is gone.
 func TestDeployCommandCleansUpOnSIGTERM(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{Names: []string{"term"}})
+	c := hosttest.Start(t, testhost.Options{Names: []string{"term"}})
 	f := newOpsFleet(t, c)
 	slow := testhost.FixtureMachine{Name: "term", Platform: platform.NixOS, Generation: "1", ActivateScript: "sleep 20"}
 	f.write(placement{slow, "term"})
@@ -130,7 +131,7 @@ func activating(h *testhost.Host) bool {
 // deploy.nix target is "local", together with a second host over ssh: the
 // local machine is switched without ssh or copying, the other as usual.
 func TestDeployLocalAndRemoteInOneRun(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{Names: []string{"here", "there"}})
+	c := hosttest.Start(t, testhost.Options{Names: []string{"here", "there"}})
 	f := newOpsFleet(t, c)
 	m := func(n string) testhost.FixtureMachine {
 		return testhost.FixtureMachine{Name: n, Platform: platform.NixOS, Generation: "1"}

@@ -16,6 +16,7 @@ import (
 	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/testenv"
 	"github.com/nixherd/nixherd/internal/testhost"
+	"github.com/nixherd/nixherd/internal/testhost/hosttest"
 )
 
 // The deploy user of these tests: not root, reaching root through sudo and
@@ -26,10 +27,10 @@ const deployUser = "deploy"
 // only machine is deployed as that user. gen is the fixture's generation.
 func sudoFleet(t *testing.T, opts testhost.Options) (*opsFleet, *testhost.Host, func(gen string, activateExit int)) {
 	t.Helper()
-	testhost.Need(t)
+	hosttest.Need(t)
 	testenv.NeedTool(t, "sudo")
 	opts.DeployUser = deployUser
-	c := testhost.Start(t, opts)
+	c := hosttest.Start(t, opts)
 	f := newOpsFleet(t, c)
 	h := c.Hosts[0]
 	write := func(gen string, activateExit int) {

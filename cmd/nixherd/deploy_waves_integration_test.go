@@ -7,13 +7,14 @@ import (
 
 	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/testhost"
+	"github.com/nixherd/nixherd/internal/testhost/hosttest"
 )
 
 // TestDeployInWavesHaltsAtABadWave: three hosts in three waves; the second
 // wave's activation fails, so the host rolls back, the rollout halts and
 // the third host never gets the new system.
 func TestDeployInWavesHaltsAtABadWave(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{Names: []string{"wv1", "wv2", "wv3"}})
+	c := hosttest.Start(t, testhost.Options{Names: []string{"wv1", "wv2", "wv3"}})
 	f := newOpsFleet(t, c)
 	m := func(n, gen string, exit int) testhost.FixtureMachine {
 		return testhost.FixtureMachine{Name: n, Platform: platform.NixOS, Generation: gen, ActivateExit: exit}

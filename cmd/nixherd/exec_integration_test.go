@@ -7,6 +7,7 @@ import (
 
 	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/testhost"
+	"github.com/nixherd/nixherd/internal/testhost/hosttest"
 )
 
 // TestExecRunsOnEveryHost: exec runs a command on two test hosts and a
@@ -21,7 +22,7 @@ func TestExecRunsOnEveryHost(t *testing.T) {
 }
 
 func execOnEveryHost(t *testing.T, systemd bool) {
-	c := testhost.Start(t, testhost.Options{Names: []string{"x1", "x2"}, Systemd: systemd})
+	c := hosttest.Start(t, testhost.Options{Names: []string{"x1", "x2"}, Systemd: systemd})
 	f := newOpsFleet(t, c)
 	m := func(n string) testhost.FixtureMachine {
 		return testhost.FixtureMachine{Name: n, Platform: platform.NixOS, Generation: "1"}

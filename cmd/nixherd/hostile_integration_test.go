@@ -14,6 +14,7 @@ import (
 
 	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/testhost"
+	"github.com/nixherd/nixherd/internal/testhost/hosttest"
 )
 
 // TestDeployNixCannotTurnOffHostKeyChecking: the deployer's own ssh config
@@ -22,7 +23,7 @@ import (
 // it anyway; nixherd refuses such options before any login, unless the
 // user passes --allow-unsafe-ssh-options.
 func TestDeployNixCannotTurnOffHostKeyChecking(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{Names: []string{"impostor"}})
+	c := hosttest.Start(t, testhost.Options{Names: []string{"impostor"}})
 	h := c.Host("impostor")
 	dir := t.TempDir()
 	other := filepath.Join(dir, "other")
@@ -99,7 +100,7 @@ exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"`
 // whose paths and errors carry terminal escape sequences has them shown
 // escaped, in tables and in errors.
 func TestHostileHostCannotExhaustOrRetitle(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{Names: []string{"hostile"}, SessionWrapper: hostileWrapper})
+	c := hosttest.Start(t, testhost.Options{Names: []string{"hostile"}, SessionWrapper: hostileWrapper})
 	h := c.Host("hostile")
 	f := newOpsFleet(t, c)
 	f.write(placement{testhost.FixtureMachine{Name: "hostile", Platform: platform.NixOS, Generation: "1"}, "hostile"})

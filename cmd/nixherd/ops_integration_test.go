@@ -24,6 +24,7 @@ import (
 	"github.com/nixherd/nixherd/internal/shell"
 	"github.com/nixherd/nixherd/internal/testenv"
 	"github.com/nixherd/nixherd/internal/testhost"
+	"github.com/nixherd/nixherd/internal/testhost/hosttest"
 )
 
 const systemProfile = "/nix/var/nix/profiles/system"
@@ -174,7 +175,7 @@ type statusMachine struct {
 // markers; rollback returns to the previous generation and to --to N by
 // store path, activating it with the platform's contract.
 func TestStatusGenerationsRollback(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{Names: []string{"devnix", "devmac"}})
+	c := hosttest.Start(t, testhost.Options{Names: []string{"devnix", "devmac"}})
 	f := newOpsFleet(t, c)
 	devnix1 := testhost.FixtureMachine{Name: "devnix", Platform: platform.NixOS, Generation: "1"}
 	devmac := testhost.FixtureMachine{Name: "devmac", Platform: platform.Darwin, Generation: "1"}
@@ -369,7 +370,7 @@ func TestStatusGenerationsRollback(t *testing.T) {
 // machine's own system profile. The machine is found by host name; each
 // action does what its contract says.
 func TestSwitchLocal(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{Names: []string{"devnix", "devmac"}})
+	c := hosttest.Start(t, testhost.Options{Names: []string{"devnix", "devmac"}})
 	f := newOpsFleet(t, c)
 	devnix := testhost.FixtureMachine{Name: "devnix", Platform: platform.NixOS, Generation: "1"}
 	devmac := testhost.FixtureMachine{Name: "devmac", Platform: platform.Darwin, Generation: "1", ActivateUser: true}
@@ -508,7 +509,7 @@ func TestSwitchLocal(t *testing.T) {
 // A failed local activation puts the profile back where it was (and the
 // boot default with it): the machine must not boot into what just failed.
 func TestSwitchLocalFailureRestoresTheProfile(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{Names: []string{"devnix"}})
+	c := hosttest.Start(t, testhost.Options{Names: []string{"devnix"}})
 	f := newOpsFleet(t, c)
 	h := c.Host("devnix")
 	markNixOS(t, h)
@@ -603,7 +604,7 @@ func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(
 // pseudo-terminal made by script(1).
 func TestDeployLiveViewOnTerminal(t *testing.T) {
 	script := testenv.NeedTool(t, "script")
-	c := testhost.Start(t, testhost.Options{Names: []string{"devnix", "ephem"}})
+	c := hosttest.Start(t, testhost.Options{Names: []string{"devnix", "ephem"}})
 	f := newOpsFleet(t, c)
 	f.write(placement{testhost.FixtureMachine{Name: "devnix", Platform: platform.NixOS, Generation: "1", ActivateScript: "sleep 0.5"}, "devnix"},
 		placement{testhost.FixtureMachine{Name: "ephem", Platform: platform.NixOS, Generation: "1"}, "ephem"})

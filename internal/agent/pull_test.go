@@ -30,6 +30,7 @@ import (
 	"github.com/nixherd/nixherd/internal/target"
 	"github.com/nixherd/nixherd/internal/testenv"
 	"github.com/nixherd/nixherd/internal/testhost"
+	"github.com/nixherd/nixherd/internal/testhost/hosttest"
 )
 
 // The tests in this file run the real nixherd binary as an agent inside test
@@ -87,7 +88,7 @@ type kit struct {
 }
 
 func newKit(t *testing.T, opts testhost.Options) *kit {
-	c := testhost.Start(t, opts)
+	c := hosttest.Start(t, opts)
 	k := &kit{t: t, c: c, dir: t.TempDir(), machines: map[string]*testhost.FixtureMachine{},
 		cacheURL: map[string]string{}, wwwURL: map[string]string{}, agents: map[string]string{}, pulled: map[string]bool{}, extra: map[string]string{}}
 	k.fleet = filepath.Join(k.dir, "fleet")

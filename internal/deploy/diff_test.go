@@ -15,6 +15,7 @@ import (
 	"github.com/nixherd/nixherd/internal/nix"
 	"github.com/nixherd/nixherd/internal/plan"
 	"github.com/nixherd/nixherd/internal/testhost"
+	"github.com/nixherd/nixherd/internal/testhost/hosttest"
 )
 
 // versionedFleet writes a flake whose one NixOS machine's closure holds
@@ -72,7 +73,7 @@ func evaluateAndBuild(t *testing.T, ctx context.Context, n *nix.Nix, dir string)
 // remote host really runs: the host's store is read over ssh, not the
 // deployer's.
 func TestDiffsReadWhatTheHostRuns(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{N: 1})
+	c := hosttest.Start(t, testhost.Options{N: 1})
 	h := c.Hosts[0]
 	ctx := context.Background()
 	n, err := nix.Probe(ctx)

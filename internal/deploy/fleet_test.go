@@ -18,6 +18,7 @@ import (
 	"github.com/nixherd/nixherd/internal/target"
 	"github.com/nixherd/nixherd/internal/testenv"
 	"github.com/nixherd/nixherd/internal/testhost"
+	"github.com/nixherd/nixherd/internal/testhost/hosttest"
 )
 
 // TestDeployToFiveHostsInParallel deploys a changed fleet to five NixOS
@@ -25,7 +26,7 @@ import (
 // with nothing changed.
 func TestDeployToFiveHostsInParallel(t *testing.T) {
 	names := []string{"n1", "n2", "n3", "n4", "n5"}
-	c := testhost.Start(t, testhost.Options{Names: names})
+	c := hosttest.Start(t, testhost.Options{Names: names})
 	var ms []testhost.FixtureMachine
 	for _, n := range names {
 		ms = append(ms, nixos(n, "1"))
@@ -179,7 +180,7 @@ func TestDeployToFiveHostsInParallel(t *testing.T) {
 // the first holds the host's lock while its activation runs, the second is
 // refused and changes nothing.
 func TestSecondDeployToABusyHostIsRefused(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{Names: []string{"busy"}})
+	c := hosttest.Start(t, testhost.Options{Names: []string{"busy"}})
 	slow := nixos("busy", "1")
 	// The activation waits (at most a minute) until the test releases it,
 	// so the first deploy holds the lock however slow this machine is.
@@ -217,7 +218,7 @@ func TestSecondDeployToABusyHostIsRefused(t *testing.T) {
 // TestStaleLockIsTakenOver: a lock left by a deploy whose process is gone,
 // or taken before the host last booted, does not block the next deploy.
 func TestStaleLockIsTakenOver(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{Names: []string{"stale"}})
+	c := hosttest.Start(t, testhost.Options{Names: []string{"stale"}})
 	f := newFleet(t, c, nixos("stale", "1"))
 	h := c.Host("stale")
 	ctx := context.Background()
@@ -241,7 +242,7 @@ func TestStaleLockIsTakenOver(t *testing.T) {
 // Run returns, the host's lock goes away with the ssh session, and the next
 // deploy is not refused.
 func TestInterruptedDeployReleasesTheLock(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{Names: []string{"intr"}})
+	c := hosttest.Start(t, testhost.Options{Names: []string{"intr"}})
 	slow := nixos("intr", "1")
 	slow.ActivateScript = "sleep 5"
 	f := newFleet(t, c, slow)
@@ -299,7 +300,7 @@ func activationsOf(t *testing.T, h *testhost.Host) []testhost.Activation {
 // StrictHostKeyChecking of its own), a host whose key is unknown, or differs
 // from the one on record, is refused before anything is copied.
 func TestHostKeysAreVerified(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{Names: []string{"k1"}})
+	c := hosttest.Start(t, testhost.Options{Names: []string{"k1"}})
 	h := c.Host("k1")
 	f := newFleet(t, c, nixos("k1", "1"))
 	dir := t.TempDir()

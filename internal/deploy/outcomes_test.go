@@ -11,6 +11,7 @@ import (
 	"github.com/nixherd/nixherd/internal/report"
 	"github.com/nixherd/nixherd/internal/target"
 	"github.com/nixherd/nixherd/internal/testhost"
+	"github.com/nixherd/nixherd/internal/testhost/hosttest"
 	"github.com/nixherd/nixherd/internal/ui"
 )
 
@@ -19,7 +20,7 @@ import (
 // interrupted; a dry activation shows what the activation printed. (In
 // this order: the last two copy the closure.)
 func TestOutcomesSayWhatHappened(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{Names: []string{"o1"}})
+	c := hosttest.Start(t, testhost.Options{Names: []string{"o1"}})
 	m := nixos("o1", "1")
 	m.PayloadBytes = 64 << 20 // a copy that takes a moment
 	f := newFleet(t, c, m)

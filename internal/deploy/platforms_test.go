@@ -20,6 +20,7 @@ import (
 	"github.com/nixherd/nixherd/internal/target"
 	"github.com/nixherd/nixherd/internal/testenv"
 	"github.com/nixherd/nixherd/internal/testhost"
+	"github.com/nixherd/nixherd/internal/testhost/hosttest"
 	"github.com/nixherd/nixherd/internal/ui"
 )
 
@@ -27,7 +28,7 @@ import (
 // activate-user) and a standalone home-manager generation, each to its own
 // test host, in one run.
 func TestDeployDarwinAndHomeManager(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{Names: []string{"mac", "hm"}})
+	c := hosttest.Start(t, testhost.Options{Names: []string{"mac", "hm"}})
 	mac := testhost.FixtureMachine{Name: "mac", Platform: platform.Darwin, Generation: "1", ActivateUser: true}
 	home := testhost.FixtureMachine{Name: "root@hm", Platform: platform.Home, Generation: "1"}
 	f := newFleet(t, c, mac, home)
@@ -108,7 +109,7 @@ func TestDeployDarwinAndHomeManager(t *testing.T) {
 // one run: one connection, one deploy lock for both, the system activated
 // before the home, and neither refused by the run's own lock.
 func TestDeploySystemAndHomeToOneHost(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{Names: []string{"mac"}})
+	c := hosttest.Start(t, testhost.Options{Names: []string{"mac"}})
 	h := c.Host("mac")
 	// Each activation takes a second, so without one lock for the host the
 	// second machine would find the first one's lock taken.
@@ -173,7 +174,7 @@ func TestDeploySystemAndHomeToOneHost(t *testing.T) {
 // own; the run holds both until its last machine on the host is done.
 func TestDeploySystemAndHomeToOneHostAsUser(t *testing.T) {
 	testenv.NeedTool(t, "sudo")
-	c := testhost.Start(t, testhost.Options{Names: []string{"umac"}, DeployUser: "deploy", TrustedDeployUser: true})
+	c := hosttest.Start(t, testhost.Options{Names: []string{"umac"}, DeployUser: "deploy", TrustedDeployUser: true})
 	h := c.Host("umac")
 	sys := testhost.FixtureMachine{Name: "umac", Platform: platform.Darwin, Generation: "1"}
 	home := testhost.FixtureMachine{Name: "deploy@umac", Platform: platform.Home, Generation: "1"}
@@ -236,7 +237,7 @@ func mustAddress(t *testing.T, s string) remote.Address {
 // file:// cache, served over HTTP on loopback, from which the hosts
 // substitute them: the deployer copies nothing to the hosts itself.
 func TestDeployThroughABinaryCache(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{Names: []string{"c1", "c2"}})
+	c := hosttest.Start(t, testhost.Options{Names: []string{"c1", "c2"}})
 	f := newFleet(t, c, nixos("c1", "1"), nixos("c2", "1"))
 
 	dir := t.TempDir()
@@ -287,7 +288,7 @@ func TestDeployThroughABinaryCache(t *testing.T) {
 
 // TestBuildOnTarget copies only the derivations and builds on the host.
 func TestBuildOnTarget(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{Names: []string{"b1"}})
+	c := hosttest.Start(t, testhost.Options{Names: []string{"b1"}})
 	f := newFleet(t, c, nixos("b1", "1"))
 	f.setGeneration("built-there", "b1")
 	s := f.deploy(deploy.Options{BuildOn: "target"})
@@ -311,7 +312,7 @@ func TestBuildOnTarget(t *testing.T) {
 
 // TestDryRunChangesNothing reports what would be copied and stops there.
 func TestDryRunChangesNothing(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{Names: []string{"d1"}})
+	c := hosttest.Start(t, testhost.Options{Names: []string{"d1"}})
 	f := newFleet(t, c, nixos("d1", "1"))
 	s := f.deploy(deploy.Options{DryRun: true})
 	r := result(t, s, "d1")
@@ -339,7 +340,7 @@ func run(t *testing.T, name string, args ...string) {
 // TestDeployToANonStandardPort: the port of "user@host:port" reaches both
 // ssh and nix copy (through NIX_SSHOPTS; the ssh:// store URL has no port).
 func TestDeployToANonStandardPort(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{Names: []string{"p1"}, Port: 2222})
+	c := hosttest.Start(t, testhost.Options{Names: []string{"p1"}, Port: 2222})
 	f := newFleet(t, c, nixos("p1", "1"))
 	s := f.deploy(deploy.Options{BuildOn: "target"})
 	if r := result(t, s, "p1"); !s.OK || r.Outcome != report.Switched || !strings.HasSuffix(r.Target, ":2222") {
@@ -360,7 +361,7 @@ func TestDeployToANonStandardPort(t *testing.T) {
 // error, and nothing is done through it.
 func TestUserLockIsTheUsersOwn(t *testing.T) {
 	testenv.NeedTool(t, "sudo")
-	c := testhost.Start(t, testhost.Options{Names: []string{"ulock"}, DeployUser: "deploy", TrustedDeployUser: true})
+	c := hosttest.Start(t, testhost.Options{Names: []string{"ulock"}, DeployUser: "deploy", TrustedDeployUser: true})
 	h := c.Host("ulock")
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -430,7 +431,7 @@ func TestUserLockIsTheUsersOwn(t *testing.T) {
 // the path for an assignment, ran nothing and the deploy said switched.
 func TestDeployRunsAnActivationWhosePathHasEquals(t *testing.T) {
 	testenv.NeedTool(t, "sudo")
-	c := testhost.Start(t, testhost.Options{Names: []string{"eqmac"}, DeployUser: "deploy", TrustedDeployUser: true})
+	c := hosttest.Start(t, testhost.Options{Names: []string{"eqmac"}, DeployUser: "deploy", TrustedDeployUser: true})
 	h := c.Host("eqmac")
 	sys := testhost.FixtureMachine{Name: "eqmac=1", Platform: platform.Darwin, Generation: "1"}
 	dir := t.TempDir()

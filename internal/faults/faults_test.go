@@ -18,6 +18,7 @@ import (
 	"github.com/nixherd/nixherd/internal/shell"
 	"github.com/nixherd/nixherd/internal/testenv"
 	"github.com/nixherd/nixherd/internal/testhost"
+	"github.com/nixherd/nixherd/internal/testhost/hosttest"
 	"github.com/nixherd/nixherd/internal/watchdog"
 )
 
@@ -60,7 +61,7 @@ type fleet struct {
 }
 
 func newFleet(t *testing.T, opts testhost.Options) *fleet {
-	c := testhost.Start(t, opts)
+	c := hosttest.Start(t, opts)
 	return fleetOn(t, c, c.Hosts...)
 }
 
@@ -526,7 +527,7 @@ func TestInterruptDuringActivationRollsBack(t *testing.T) {
 // its previous generation by itself.
 func TestKilledDeployerLeavesHostToRollBack(t *testing.T) {
 	onEachKind(t, func(t *testing.T, systemd bool) {
-		c := testhost.Start(t, testhost.Options{N: 2, Systemd: systemd})
+		c := hosttest.Start(t, testhost.Options{N: 2, Systemd: systemd})
 		for i, state := range []string{watchdog.Activating, watchdog.Activated} {
 			t.Run("while-"+state, func(t *testing.T) {
 				t.Parallel()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nixherd/nixherd/internal/testenv"
 	"github.com/nixherd/nixherd/internal/testhost"
+	"github.com/nixherd/nixherd/internal/testhost/hosttest"
 	"github.com/nixherd/nixherd/internal/watchdog"
 )
 
@@ -41,7 +42,7 @@ func TestSystemdWatchdog(t *testing.T) {
 		for i := range cases {
 			names = append(names, fmt.Sprintf("sd%d", i+1))
 		}
-		c := testhost.Start(t, testhost.Options{Names: names, Systemd: true})
+		c := hosttest.Start(t, testhost.Options{Names: names, Systemd: true})
 		for i, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel()

@@ -15,6 +15,7 @@ import (
 	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/report"
 	"github.com/nixherd/nixherd/internal/testhost"
+	"github.com/nixherd/nixherd/internal/testhost/hosttest"
 )
 
 // generations deploys generations 1…n of a NixOS fixture machine to each
@@ -91,7 +92,7 @@ func TestGC(t *testing.T) {
 	for _, systemd := range []bool{false, true} {
 		kind := map[bool]string{false: "sshd", true: "systemd"}[systemd]
 		t.Run(kind, func(t *testing.T) {
-			c := testhost.Start(t, testhost.Options{Names: []string{"gc1", "gc2"}, Systemd: systemd})
+			c := hosttest.Start(t, testhost.Options{Names: []string{"gc1", "gc2"}, Systemd: systemd})
 			dir, paths := generations(t, c, 5)
 			t.Run("keeps what runs and collects the rest", func(t *testing.T) {
 				keepsWhatRuns(t, c.Host("gc1"), only(t, dir, "gc1"), paths["gc1"])

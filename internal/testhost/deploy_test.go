@@ -15,6 +15,7 @@ import (
 	"github.com/nixherd/nixherd/internal/report"
 	"github.com/nixherd/nixherd/internal/target"
 	"github.com/nixherd/nixherd/internal/testhost"
+	"github.com/nixherd/nixherd/internal/testhost/hosttest"
 )
 
 // fleet is a fixture flake with a deploy.nix placing each machine on the
@@ -80,7 +81,7 @@ func (f *fleet) deploy(ctx context.Context, action target.Action, selectors ...s
 // activate-user); a standalone home-manager configuration gets its profile
 // and activate.
 func TestDeployDarwinAndHome(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{Names: []string{"mac", "laptop"}})
+	c := hosttest.Start(t, testhost.Options{Names: []string{"mac", "laptop"}})
 	mac := testhost.FixtureMachine{Name: "mac", Platform: platform.Darwin, Generation: "1", ActivateUser: true}
 	home := testhost.FixtureMachine{Name: "root@laptop", Platform: platform.Home, Generation: "1"}
 	f := newFleet(t, c, mac, home)

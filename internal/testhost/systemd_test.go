@@ -17,6 +17,7 @@ import (
 	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/testenv"
 	"github.com/nixherd/nixherd/internal/testhost"
+	"github.com/nixherd/nixherd/internal/testhost/hosttest"
 )
 
 // machineSentinels puts a file in this machine's /tmp and /var/tmp and
@@ -75,7 +76,7 @@ func startSystemd(t *testing.T, opts testhost.Options) *testhost.Cluster {
 		})
 	}
 	opts.Systemd = true
-	return testhost.Start(t, opts)
+	return hosttest.Start(t, opts)
 }
 
 // activeUnits lists the host's active units.
@@ -313,7 +314,7 @@ func TestSystemdHostCleanup(t *testing.T) {
 		return
 	}
 	machineSentinels(t)
-	testhost.Need(t)
+	hosttest.Need(t)
 
 	t.Run("Close", func(t *testing.T) {
 		c, err := testhost.New(testhost.Options{N: 2, Systemd: true})
@@ -391,7 +392,7 @@ func TestSystemdHostCleanup(t *testing.T) {
 			})
 		}
 		// The next cluster sweeps what is left.
-		next := testhost.Start(t, testhost.Options{N: 1, Systemd: true})
+		next := hosttest.Start(t, testhost.Options{N: 1, Systemd: true})
 		if _, err := os.Stat(dir); err == nil {
 			t.Errorf("stale directory %s left", dir)
 		}

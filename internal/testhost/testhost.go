@@ -36,9 +36,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 
-	"github.com/nixherd/nixherd/internal/testenv"
 )
 
 // Options says how many hosts to start and how.
@@ -108,35 +106,6 @@ type Cluster struct {
 	removeDir bool
 	closeOnce sync.Once
 	closeErr  error
-}
-
-// Need skips the test (or fails it when NIXHERD_REQUIRE_TOOLS is set) unless
-// test hosts can run here: root, unshare, sshd, ssh and nix.
-func Need(t testing.TB) {
-	t.Helper()
-	testenv.NeedRoot(t)
-	for _, tool := range []string{"unshare", "nsenter", "sshd", "ssh", "ssh-keygen", "ip"} {
-		testenv.NeedTool(t, tool)
-	}
-	testenv.NixEnv(t)
-}
-
-// Start starts the hosts for a test and stops them when the test ends. It
-// fails the test if the hosts cannot be started; without root or the tools
-// it skips (or fails when NIXHERD_REQUIRE_TOOLS is set).
-func Start(t testing.TB, opts Options) *Cluster {
-	t.Helper()
-	Need(t)
-	c, err := New(opts)
-	if err != nil {
-		t.Fatalf("testhost: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			t.Errorf("testhost: %v", err)
-		}
-	})
-	return c
 }
 
 // New starts the hosts. The caller must Close the cluster on every exit

@@ -20,6 +20,7 @@ import (
 	"github.com/nixherd/nixherd/internal/platform"
 	"github.com/nixherd/nixherd/internal/testenv"
 	"github.com/nixherd/nixherd/internal/testhost"
+	"github.com/nixherd/nixherd/internal/testhost/hosttest"
 )
 
 // build builds the fixture's toplevels with the real nix and returns their
@@ -96,7 +97,7 @@ func exitCode(t *testing.T, h *testhost.Host, script string) int {
 // a closure copied to one is in that host's store only, and its
 // switch-to-configuration records the activation on that host only.
 func TestHostsHaveOwnStoresAndActivation(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{Names: []string{"devmac", "devnix", "ephem"}})
+	c := hosttest.Start(t, testhost.Options{Names: []string{"devmac", "devnix", "ephem"}})
 	addrs := map[string]bool{}
 	for _, h := range c.Hosts {
 		if got := strings.TrimSpace(run(t, h, "hostname")); got != h.Name {
@@ -184,7 +185,7 @@ func TestHostsHaveOwnStoresAndActivation(t *testing.T) {
 // A host whose key is not the one in known_hosts is refused: the generated
 // client files really verify host keys.
 func TestWrongHostKeyIsRefused(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{N: 2})
+	c := hosttest.Start(t, testhost.Options{N: 2})
 	a, b := c.Hosts[0], c.Hosts[1]
 	// known_hosts that lists b's key under a's address.
 	kh, err := os.ReadFile(c.KnownHosts)
@@ -211,7 +212,7 @@ func TestWrongHostKeyIsRefused(t *testing.T) {
 
 // The fixture's activation scripts honour the contracts and their knobs.
 func TestFixtureActivationContracts(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{N: 1})
+	c := hosttest.Start(t, testhost.Options{N: 1})
 	h := c.Hosts[0]
 	good := testhost.FixtureMachine{Name: "devnix", Platform: platform.NixOS, Generation: "good"}
 	unitFails := testhost.FixtureMachine{Name: "devnix", Platform: platform.NixOS, Generation: "unit", ActivateExit: 4}
@@ -291,7 +292,7 @@ func waitSSH(t *testing.T, h *testhost.Host, up bool, timeout time.Duration) {
 
 // darwin's activate (and the old activate-user) and home-manager's activate.
 func TestFixtureDarwinAndHome(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{N: 1})
+	c := hosttest.Start(t, testhost.Options{N: 1})
 	h := c.Hosts[0]
 	mac := testhost.FixtureMachine{Name: "devmac", Platform: platform.Darwin, Generation: "1", ActivateUser: true}
 	home := testhost.FixtureMachine{Name: "me@ephem", Platform: platform.Home, Generation: "1"}
@@ -324,7 +325,7 @@ func TestFixtureDarwinAndHome(t *testing.T) {
 // A host in a network namespace: cutting its link makes ssh fail, restoring
 // it makes ssh work again.
 func TestNetNSCutAndRestore(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{N: 1, NetNS: true})
+	c := hosttest.Start(t, testhost.Options{N: 1, NetNS: true})
 	h := c.Hosts[0]
 	if h.NetNS() == "" || strings.HasPrefix(h.Addr, "127.") {
 		t.Fatalf("netns host has namespace %q address %s", h.NetNS(), h.Addr)
@@ -367,7 +368,7 @@ func TestNetNSCutAndRestore(t *testing.T) {
 // Closing a cluster leaves no process, mount namespace, network namespace,
 // veth, listener or directory behind, and frees the addresses.
 func TestCloseCleansUp(t *testing.T) {
-	testhost.Need(t)
+	hosttest.Need(t)
 	c, err := testhost.New(testhost.Options{N: 2, NetNS: true})
 	if err != nil {
 		t.Fatal(err)
@@ -465,7 +466,7 @@ func TestCloseCleansUp(t *testing.T) {
 // Clusters started at the same time (as go test does with packages) get
 // distinct addresses.
 func TestConcurrentClustersGetDistinctAddresses(t *testing.T) {
-	testhost.Need(t)
+	hosttest.Need(t)
 	var mu sync.Mutex
 	seen := map[string]string{}
 	var wg sync.WaitGroup
@@ -500,7 +501,7 @@ func TestConcurrentClustersGetDistinctAddresses(t *testing.T) {
 // nix-daemon, and may copy unsigned paths only when trusted. The real
 // machine's accounts are untouched.
 func TestDeployUser(t *testing.T) {
-	testhost.Need(t)
+	hosttest.Need(t)
 	testenv.NeedTool(t, "sudo")
 	m := testhost.FixtureMachine{Name: "devnix", Platform: platform.NixOS, Generation: "user"}
 	top := build(t, fixture(t, m), m)[0]
@@ -517,7 +518,7 @@ func TestDeployUser(t *testing.T) {
 	}
 
 	t.Run("passwordless sudo, untrusted", func(t *testing.T) {
-		c := testhost.Start(t, testhost.Options{N: 1, DeployUser: "deploy"})
+		c := hosttest.Start(t, testhost.Options{N: 1, DeployUser: "deploy"})
 		h := c.Hosts[0]
 		if out, err := asUser(h, "id -un; sudo -n id -u"); err != nil || out != "deploy\n0" {
 			t.Fatalf("as deploy: %q, %v", out, err)
@@ -538,7 +539,7 @@ func TestDeployUser(t *testing.T) {
 	})
 
 	t.Run("sudo with a password, trusted", func(t *testing.T) {
-		c := testhost.Start(t, testhost.Options{N: 1, DeployUser: "deploy", DeployPassword: "correct horse", TrustedDeployUser: true})
+		c := hosttest.Start(t, testhost.Options{N: 1, DeployUser: "deploy", DeployPassword: "correct horse", TrustedDeployUser: true})
 		h := c.Hosts[0]
 		if _, err := asUser(h, "sudo -n true"); err == nil {
 			t.Error("sudo -n worked although a password is set")
@@ -569,7 +570,7 @@ func TestDeployUser(t *testing.T) {
 // The directory of a cluster whose process died without closing it is
 // removed by the next New; a live cluster's is not.
 func TestStaleClusterDirIsRemoved(t *testing.T) {
-	testhost.Need(t)
+	hosttest.Need(t)
 	stale, err := os.MkdirTemp("", "nixherd-testhost-")
 	if err != nil {
 		t.Fatal(err)
@@ -585,11 +586,11 @@ func TestStaleClusterDirIsRemoved(t *testing.T) {
 	defer os.RemoveAll(foreign)
 	os.WriteFile(filepath.Join(foreign, "owner-ns"), []byte("pid:[1]"), 0o600)
 	os.WriteFile(filepath.Join(foreign, "owner"), []byte("999999999 1"), 0o600)
-	live := testhost.Start(t, testhost.Options{N: 1})
+	live := hosttest.Start(t, testhost.Options{N: 1})
 	if _, err := os.Stat(stale); err == nil {
 		t.Errorf("stale cluster directory %s left", stale)
 	}
-	testhost.Start(t, testhost.Options{N: 1})
+	hosttest.Start(t, testhost.Options{N: 1})
 	if _, err := os.Stat(foreign); err != nil {
 		t.Errorf("a directory owned in another pid namespace was removed: %v", err)
 	}
@@ -601,9 +602,9 @@ func TestStaleClusterDirIsRemoved(t *testing.T) {
 // home-manager activates as its user: a deploy user's activation is recorded
 // too.
 func TestHomeActivationAsDeployUser(t *testing.T) {
-	testhost.Need(t)
+	hosttest.Need(t)
 	testenv.NeedTool(t, "sudo")
-	c := testhost.Start(t, testhost.Options{N: 1, DeployUser: "deploy", TrustedDeployUser: true})
+	c := hosttest.Start(t, testhost.Options{N: 1, DeployUser: "deploy", TrustedDeployUser: true})
 	h := c.Hosts[0]
 	m := testhost.FixtureMachine{Name: "deploy@" + h.Name, Platform: platform.Home, Generation: "1"}
 	top := build(t, fixture(t, m), m)[0]
@@ -626,7 +627,7 @@ func TestHomeActivationAsDeployUser(t *testing.T) {
 // check cannot pass or fail by what an earlier run left in this machine's
 // /nix or /run.
 func TestPathsResolveInsideTheHost(t *testing.T) {
-	c := testhost.Start(t, testhost.Options{Names: []string{"resolver"}})
+	c := hosttest.Start(t, testhost.Options{Names: []string{"resolver"}})
 	h := c.Host("resolver")
 	run(t, h, `set -e
 mkdir -p /nix/store/00000000000000000000000000000000-target
