@@ -36,7 +36,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-
 )
 
 // Options says how many hosts to start and how.
