@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/nixherd/nixherd/internal/agent"
+	"github.com/nixherd/nixherd/internal/atomicfile"
 	"github.com/nixherd/nixherd/internal/deploy"
 	"github.com/nixherd/nixherd/internal/fanout"
 	"github.com/nixherd/nixherd/internal/hosts"
@@ -197,7 +198,7 @@ func (k *kit) publish(h *testhost.Host, generation string) (int64, string) {
 // serve writes a manifest for the host as its web server serves it.
 func (k *kit) serve(h *testhost.Host, data []byte) {
 	k.t.Helper()
-	if err := release.WriteFileAtomic(k.destination(h).Path, data, 0o644); err != nil {
+	if err := atomicfile.Write(k.destination(h).Path, data, 0o644); err != nil {
 		k.t.Fatal(err)
 	}
 }

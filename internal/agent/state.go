@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/nixherd/nixherd/internal/atomicfile"
 	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/platform"
-	"github.com/nixherd/nixherd/internal/release"
 	"github.com/nixherd/nixherd/internal/report"
 )
 
@@ -122,7 +122,7 @@ func writeJSON(dir, name string, v any) error {
 	if err != nil {
 		return err
 	}
-	return release.WriteFileAtomic(filepath.Join(dir, name), append(data, '\n'), 0o600)
+	return atomicfile.Write(filepath.Join(dir, name), append(data, '\n'), 0o600)
 }
 
 func loadState(dir string) (*state, error) {

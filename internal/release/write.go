@@ -2,11 +2,12 @@ package release
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/nixherd/nixherd/internal/atomicfile"
 )
 
 // FileName is the manifest's name when a destination is a directory.
@@ -51,36 +52,9 @@ func (d Destination) Write(n int64, data []byte) error {
 		if err := os.MkdirAll(d.Archive, 0o755); err != nil {
 			return err
 		}
-		if err := WriteFileAtomic(filepath.Join(d.Archive, strconv.FormatInt(n, 10)+".json"), data, 0o644); err != nil {
+		if err := atomicfile.Write(filepath.Join(d.Archive, strconv.FormatInt(n, 10)+".json"), data, 0o644); err != nil {
 			return err
 		}
 	}
-	return WriteFileAtomic(d.Path, data, 0o644)
-}
-
-// WriteFileAtomic writes data to path through a temporary file in the same
-// directory, synced, then renamed over path.
-func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(mode)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.Write(d.Path, data, 0o644)
 }

@@ -11,6 +11,7 @@ import (
 
 	"filippo.io/age"
 	"filippo.io/age/armor"
+	"github.com/nixherd/nixherd/internal/atomicfile"
 )
 
 // Decrypt reads and decrypts the rule's file. A file listed in the rules but
@@ -167,7 +168,7 @@ func (rs *Rules) Encrypt(r *Rule, plain []byte) error {
 	}
 	man, err := rs.stageManifest(m, map[string]bool{filepath.ToSlash(r.File): true})
 	if err != nil {
-		file.abort()
+		file.Abort()
 		return err
 	}
 	return commitAll(file, man)
@@ -176,13 +177,13 @@ func (rs *Rules) Encrypt(r *Rule, plain []byte) error {
 // commitAll renames staged files over their targets, in order. A file
 // renamed before a failure stays renamed: the manifest comes last, and an
 // entry that does not match its file only makes that file "needs rekey".
-func commitAll(files ...staged) error {
+func commitAll(files ...atomicfile.Staged) error {
 	for i, s := range files {
-		if err := s.commit(); err != nil {
+		if err := s.Commit(); err != nil {
 			for _, rest := range files[i:] {
-				rest.abort()
+				rest.Abort()
 			}
-			return fmt.Errorf("replacing %s: %w", displayPath(s.target), err)
+			return fmt.Errorf("replacing %s: %w", displayPath(s.Target), err)
 		}
 	}
 	return nil
@@ -223,61 +224,18 @@ func resolveExisting(p string) (string, error) {
 	}
 }
 
-// staged is a file written beside its target, waiting to be renamed over it.
-type staged struct{ tmp, target string }
-
-// stage writes data to a temporary file in target's folder, with target's
-// mode (0644 for a new file, as agenix leaves them for git).
-func stage(target string, data []byte) (staged, error) {
-	mode := os.FileMode(0o644)
-	if fi, err := os.Stat(target); err == nil {
-		mode = fi.Mode().Perm()
-	}
-	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-		return staged{}, err
-	}
-	f, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".nixherd-*")
+// stage writes data beside target (atomicfile.Stage), keeping an existing
+// file's mode (0644 for a new file, as agenix leaves them for git).
+func stage(target string, data []byte) (atomicfile.Staged, error) {
+	s, err := atomicfile.Stage(target, data, atomicfile.Keep)
 	if err != nil {
-		return staged{}, err
-	}
-	s := staged{tmp: f.Name(), target: target}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if err == nil {
-		err = f.Chmod(mode)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(s.tmp)
-		return staged{}, fmt.Errorf("writing %s: %w", displayPath(target), err)
+		return atomicfile.Staged{}, fmt.Errorf("writing %s: %w", displayPath(target), err)
 	}
 	return s, nil
 }
 
-func (s staged) commit() error { return os.Rename(s.tmp, s.target) }
-func (s staged) abort()        { os.Remove(s.tmp) }
-
 // WritePrivateFile writes decrypted content where the user asked for it,
 // readable by the owner only, atomically.
 func WritePrivateFile(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".nixherd-*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
+	return atomicfile.Write(path, data, 0o600)
 }

@@ -66,12 +66,12 @@ exec "$nixherd" secrets check --rules %s
 	if err != nil {
 		return "", err
 	}
-	if err := os.Chmod(s.tmp, 0o755); err != nil {
-		s.abort()
+	if err := os.Chmod(s.Temp, 0o755); err != nil {
+		s.Abort()
 		return "", err
 	}
-	if err := s.commit(); err != nil {
-		s.abort()
+	if err := s.Commit(); err != nil {
+		s.Abort()
 		return "", err
 	}
 	return hook, nil

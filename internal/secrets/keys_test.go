@@ -1,13 +1,14 @@
 package secrets
 
 import (
-	"filippo.io/age"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"filippo.io/age"
 
 	"github.com/nixherd/nixherd/internal/testenv"
 )

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/nixherd/nixherd/internal/atomicfile"
 )
 
 // The recipients manifest: what each file was encrypted to.
@@ -105,7 +107,7 @@ func (m *manifest) record(r *Rule, data []byte) error {
 
 // stageManifest writes the manifest beside its target, dropping entries of
 // files that no longer exist, for the caller to commit with the files.
-func (rs *Rules) stageManifest(m *manifest, written map[string]bool) (staged, error) {
+func (rs *Rules) stageManifest(m *manifest, written map[string]bool) (atomicfile.Staged, error) {
 	for f := range m.Files {
 		if written[f] {
 			continue
@@ -116,7 +118,7 @@ func (rs *Rules) stageManifest(m *manifest, written map[string]bool) (staged, er
 	}
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
-		return staged{}, err
+		return atomicfile.Staged{}, err
 	}
 	return stage(rs.manifestPath(), append(data, '\n'))
 }

@@ -3,6 +3,8 @@ package secrets
 import (
 	"fmt"
 	"path/filepath"
+
+	"github.com/nixherd/nixherd/internal/atomicfile"
 )
 
 // RekeyResult says what a rekey did.
@@ -46,10 +48,10 @@ func (rs *Rules) Rekey(rules []*Rule, ids *Identities, force bool) (*RekeyResult
 			}
 		}
 	}
-	var done []staged
+	var done []atomicfile.Staged
 	abort := func() {
 		for _, s := range done {
-			s.abort()
+			s.Abort()
 		}
 	}
 	for _, r := range todo {
@@ -64,7 +66,7 @@ func (rs *Rules) Rekey(rules []*Rule, ids *Identities, force bool) (*RekeyResult
 			err = m.record(r, data)
 		}
 		if err == nil {
-			var s staged
+			var s atomicfile.Staged
 			s, err = stage(rs.PathOf(r), data)
 			if err == nil {
 				done = append(done, s)

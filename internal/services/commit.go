@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/nixherd/nixherd/internal/atomicfile"
 )
 
 // rename is os.Rename; tests replace it to make a rename fail.
@@ -77,27 +79,6 @@ func (c *Change) Commit() error {
 // writeTemp writes data to a new file in path's directory with path's
 // permissions, synced to disk, and returns its name.
 func writeTemp(path string, data []byte) (string, error) {
-	mode := os.FileMode(0o644)
-	if st, err := os.Stat(path); err == nil {
-		mode = st.Mode().Perm()
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".nixherd-*")
-	if err != nil {
-		return "", err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(mode)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return "", err
-	}
-	return f.Name(), nil
+	st, err := atomicfile.Stage(path, data, atomicfile.Keep)
+	return st.Temp, err
 }

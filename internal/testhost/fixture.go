@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nixherd/nixherd/internal/atomicfile"
 	"github.com/nixherd/nixherd/internal/platform"
 )
 
@@ -133,7 +134,7 @@ func WriteFixture(dir string, opts FixtureOptions) error {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
 		}
-		if err := writeFileAtomic(p, []byte(files[n]), 0o644); err != nil {
+		if err := atomicfile.Write(p, []byte(files[n]), 0o644); err != nil {
 			return err
 		}
 	}

@@ -28,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nixherd/nixherd/internal/atomicfile"
 	"github.com/nixherd/nixherd/internal/flakelock"
 )
 
@@ -337,22 +338,7 @@ func keepOldLock(path string, old []byte) error {
 			return nil // nix finished writing a valid lock before it failed
 		}
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".flake.lock.*")
-	if err != nil {
-		return fmt.Errorf("restoring %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(old); err != nil {
-		tmp.Close()
-		return fmt.Errorf("restoring %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("restoring %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("restoring %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := atomicfile.Write(path, old, 0o644); err != nil {
 		return fmt.Errorf("restoring %s: %w", path, err)
 	}
 	return nil
