@@ -76,15 +76,11 @@ somewhere; 2 for bad input; 3 when some host could not be reached.`,
 				} else {
 					writeExecSummary(cmd.ErrOrStderr(), s)
 				}
-				for _, h := range s.Hosts {
-					if h.Outcome == report.Unreachable {
-						return exitCode(3, nil)
-					}
+				outcomes := make([]report.Outcome, len(s.Hosts))
+				for i, h := range s.Hosts {
+					outcomes[i] = h.Outcome
 				}
-				if !s.OK {
-					return exitCode(1, nil)
-				}
-				return nil
+				return outcomesExit(s.OK, outcomes)
 			},
 		}
 		f := cmd.Flags()

@@ -93,15 +93,11 @@ input; 3 some host could not be reached.`,
 				} else {
 					writeGC(cmd.OutOrStdout(), s)
 				}
-				for _, h := range s.Hosts {
-					if h.Outcome == report.Unreachable {
-						return exitCode(3, nil)
-					}
+				outcomes := make([]report.Outcome, len(s.Hosts))
+				for i, h := range s.Hosts {
+					outcomes[i] = h.Outcome
 				}
-				if !s.OK {
-					return exitCode(1, nil)
-				}
-				return nil
+				return outcomesExit(s.OK, outcomes)
 			},
 		}
 		f := cmd.Flags()

@@ -147,10 +147,20 @@ func main() { os.Exit(run(os.Args[1:])) }
 // not be reached (the summary names it and what became of the others), 1
 // when machines failed otherwise.
 func summaryExit(s *report.Summary) error {
+	outcomes := make([]report.Outcome, len(s.Machines))
+	for i, r := range s.Machines {
+		outcomes[i] = r.Outcome
+	}
+	return outcomesExit(s.OK, outcomes)
+}
+
+// outcomesExit is the exit status of work on many machines or hosts: 0
+// when it all went well, 3 when one could not be reached, else 1.
+func outcomesExit(ok bool, outcomes []report.Outcome) error {
 	switch {
-	case s.OK:
+	case ok:
 		return nil
-	case slices.ContainsFunc(s.Machines, func(r report.Result) bool { return r.Outcome == report.Unreachable }):
+	case slices.Contains(outcomes, report.Unreachable):
 		return exitCode(exitUnreachable, nil)
 	}
 	return exitCode(exitReported, nil)

@@ -53,6 +53,8 @@ type Fleet struct {
 // Host is one host of the run: the machines deployed to its target.
 type Host struct {
 	fleet *Fleet
+	// Index is the host's place in Hosts().
+	Index int
 	// Machines are the indexes of its machines in the slice given to New,
 	// in that slice's order.
 	Machines []int
@@ -76,8 +78,8 @@ func New(machines []hosts.Machine, o Options) (*Fleet, error) {
 	}
 	pool.SetSudoPassword(o.SudoPassword)
 	f := &Fleet{opts: o, pool: pool, machines: machines}
-	for _, idx := range hosts.ByTarget(machines) {
-		f.hosts = append(f.hosts, &Host{fleet: f, Machines: idx})
+	for i, idx := range hosts.ByTarget(machines) {
+		f.hosts = append(f.hosts, &Host{fleet: f, Index: i, Machines: idx})
 	}
 	return f, nil
 }
@@ -159,6 +161,18 @@ func (f *Fleet) dial(ctx context.Context, m hosts.Machine) (remote.Runner, error
 	}
 	return s, nil
 }
+
+// Names lists the names of the host's machines.
+func (h *Host) Names() []string {
+	names := make([]string, len(h.Machines))
+	for i, m := range h.Machines {
+		names[i] = h.fleet.machines[m].Name
+	}
+	return names
+}
+
+// Target is the host's target, as deploy.nix writes it.
+func (h *Host) Target() string { return h.fleet.machines[h.Machines[0]].Target }
 
 // Machine returns the host's i-th machine (an index of Machines).
 func (h *Host) Machine(i int) hosts.Machine { return h.fleet.machines[i] }

@@ -67,23 +67,16 @@ func Run(ctx context.Context, machines []hosts.Machine, argv []string, reach fan
 	}
 	defer fleet.Close()
 	results := make([]Host, len(fleet.Hosts()))
-	index := map[*fanout.Host]int{}
 	for i, h := range fleet.Hosts() {
-		index[h] = i
-		for _, m := range h.Machines {
-			results[i].Machines = append(results[i].Machines, machines[m].Name)
-		}
-		results[i].Label = results[i].Machines[0]
-		results[i].Target = machines[h.Machines[0]].Target
-		results[i].ExitCode = -1
+		results[i] = Host{Machines: h.Names(), Label: h.Names()[0], Target: h.Target(), ExitCode: -1}
 	}
 	var mu sync.Mutex // one Output call at a time
 	notStarted := fleet.Each(ctx, func(ctx context.Context, h *fanout.Host) {
-		res := &results[index[h]]
+		res := &results[h.Index]
 		runOn(ctx, h, machines[h.Machines[0]], argv, res, out, &mu)
 	})
 	for _, h := range notStarted {
-		res := &results[index[h]]
+		res := &results[h.Index]
 		res.Outcome, res.Error = report.NotStarted, "interrupted before its turn: the command did not run"
 	}
 	s := &Summary{Command: argv, Hosts: results, OK: true}

@@ -114,16 +114,11 @@ func Run(ctx context.Context, machines []hosts.Machine, o Options, rep report.Re
 	}
 	defer fleet.Close()
 	results := make([]Host, len(fleet.Hosts()))
-	index := map[*fanout.Host]int{}
 	for i, h := range fleet.Hosts() {
-		index[h] = i
-		for _, m := range h.Machines {
-			results[i].Machines = append(results[i].Machines, machines[m].Name)
-		}
-		results[i].Target = machines[h.Machines[0]].Target
+		results[i] = Host{Machines: h.Names(), Target: h.Target()}
 	}
 	notStarted := fleet.Each(ctx, func(ctx context.Context, h *fanout.Host) {
-		res := &results[index[h]]
+		res := &results[h.Index]
 		start := time.Now()
 		collectHost(ctx, h, machines[h.Machines[0]], o, res, report.To(rep, res.Machines[0]))
 		res.Seconds = time.Since(start).Seconds()
@@ -135,7 +130,7 @@ func Run(ctx context.Context, machines []hosts.Machine, o Options, rep report.Re
 		}
 	})
 	for _, h := range notStarted {
-		res := &results[index[h]]
+		res := &results[h.Index]
 		res.Outcome, res.Error = report.NotStarted, "interrupted before its turn: nothing was done"
 	}
 	s := &Summary{Hosts: results, DryRun: o.DryRun, OK: true}

@@ -355,29 +355,35 @@ func (f *File) insertItem(open, close *Token, items []Node, text string) splice 
 // the line (and comment lines directly above it) goes; otherwise the item
 // and the blanks before it.
 func (f *File) removeItem(item Node) splice {
-	start, end := item.Pos().Offset, item.End().Offset
-	if f.startsLine(start) {
-		end = f.lineContentEnd(end)
-		ls := f.lineStart(start)
-		for ls > 0 {
-			prev := f.lineStart(ls - 1)
-			line := strings.TrimSpace(f.Src[prev:ls])
-			if !strings.HasPrefix(line, "#") {
-				break
-			}
-			ls = prev
-		}
-		start = ls
-		if start > 0 {
-			start-- // the newline that ends the previous line
-			if start > 0 && f.Src[start] == '\n' && f.Src[start-1] == '\r' {
-				start--
-			}
+	return f.itemSpan(item.Pos().Offset, item.End().Offset, true)
+}
+
+// itemSpan is the splice that removes the item spanning [start, end): its
+// line when it has one of its own (with a comment after it on that line,
+// and with commentsAbove the comment lines directly above it), otherwise
+// the item and the blanks before it.
+func (f *File) itemSpan(start, end int, commentsAbove bool) splice {
+	if !f.startsLine(start) {
+		for start > 0 && (f.Src[start-1] == ' ' || f.Src[start-1] == '\t') {
+			start--
 		}
 		return splice{start, end, ""}
 	}
-	for start > 0 && (f.Src[start-1] == ' ' || f.Src[start-1] == '\t') {
-		start--
+	end = f.lineContentEnd(end)
+	ls := f.lineStart(start)
+	for commentsAbove && ls > 0 {
+		prev := f.lineStart(ls - 1)
+		if !strings.HasPrefix(strings.TrimSpace(f.Src[prev:ls]), "#") {
+			break
+		}
+		ls = prev
+	}
+	start = ls
+	if start > 0 {
+		start-- // the newline that ends the previous line
+		if start > 0 && f.Src[start] == '\n' && f.Src[start-1] == '\r' {
+			start--
+		}
 	}
 	return splice{start, end, ""}
 }

@@ -19,23 +19,7 @@ func (f *File) Cut(items ...Node) (*File, error) {
 	return f.apply(nonOverlapping(splices)...)
 }
 
-func (f *File) cutItem(start, end int) splice {
-	if f.startsLine(start) {
-		end = f.lineContentEnd(end)
-		start = f.lineStart(start)
-		if start > 0 {
-			start-- // the newline that ends the previous line
-			if start > 0 && f.Src[start] == '\n' && f.Src[start-1] == '\r' {
-				start--
-			}
-		}
-		return splice{start, end, ""}
-	}
-	for start > 0 && (f.Src[start-1] == ' ' || f.Src[start-1] == '\t') {
-		start--
-	}
-	return splice{start, end, ""}
-}
+func (f *File) cutItem(start, end int) splice { return f.itemSpan(start, end, false) }
 
 // nonOverlapping drops splices inside others (an item cut with the set that
 // holds it).
