@@ -491,6 +491,9 @@ func secretsInstallHookCmd(f *secretsFlags) *cobra.Command {
 				return exitCode(2, err)
 			}
 			hook, err := secrets.InstallHook(dir, rules, force)
+			if errors.Is(err, secrets.ErrForeignHook) {
+				return fmt.Errorf("%w (--force replaces it)", err)
+			}
 			if err != nil {
 				return err
 			}

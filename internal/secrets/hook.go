@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +13,10 @@ import (
 )
 
 const hookMarker = "# nixherd secrets check hook"
+
+// ErrForeignHook is a pre-commit hook nixherd did not write, which it
+// replaces only when told to.
+var ErrForeignHook = errors.New("a pre-commit hook exists that nixherd did not write")
 
 // InstallHook writes a git pre-commit hook in the repository holding dir
 // that runs `nixherd secrets check`, so drift and plaintext never get
@@ -32,7 +37,7 @@ func InstallHook(dir, rulesFile string, force bool) (string, error) {
 	}
 	hook := filepath.Join(hooks, "pre-commit")
 	if old, err := os.ReadFile(hook); err == nil && !bytes.Contains(old, []byte(hookMarker)) && !force {
-		return "", fmt.Errorf("%s exists and was not written by nixherd; add `nixherd secrets check` to it, or use --force to replace it", hook)
+		return "", fmt.Errorf("%s: %w; add `nixherd secrets check` to it, or replace it", hook, ErrForeignHook)
 	}
 	absRules, err := filepath.Abs(rulesFile)
 	if err != nil {
