@@ -127,7 +127,9 @@ func (g *Guard) follow(ctx context.Context, w *Watch) (Outcome, error) {
 	}
 	g.progress("activate", fmt.Sprintf("activating; the host rolls back if that takes over %s", deadline))
 
-	st, err := w.Await(ctx, g.Host, func(s Status) bool { return s.State == Activated }, g.Poll, g.Patience)
+	// Right after the launch the watchdog is starting or activating: the
+	// first read waits on the machine for that to end.
+	st, err := w.AwaitFrom(ctx, g.Host, "starting activating", func(s Status) bool { return s.State == Activated }, g.Poll, g.Patience)
 	if err != nil {
 		return g.interrupted(ctx, w, err)
 	}

@@ -213,12 +213,14 @@ func (w *Watch) Status(ctx context.Context, h Host) (Status, error) {
 }
 
 // waitScript waits on the machine, looking every 50 ms, while the state is
-// still $2 (at most $3 looks), then prints the status: one round trip that
-// returns as soon as the state changes, where polling from the deployer
-// would add half its interval to every step of the watchdog.
+// one of the words of $2 (at most $3 looks), then prints the status: one
+// round trip that returns as soon as the state changes, where polling from
+// the deployer would add half its interval to every step of the watchdog.
 const waitScript = `cd "$1" 2>/dev/null || { echo state=absent; exit 0; }
 i=0
-while [ $i -lt "$3" ] && [ "$(cat state 2>/dev/null)" = "$2" ]; do
+while [ $i -lt "$3" ]; do
+	s=$(cat state 2>/dev/null) || s=
+	case " $2 " in *" ${s:-starting} "*) ;; *) break ;; esac
 	sleep 0.05 2>/dev/null || sleep 1
 	i=$((i + 1))
 done
@@ -227,8 +229,8 @@ done
 // waitLooks bounds one waitScript call: 100 looks of 50 ms, 5 s.
 const waitLooks = 100
 
-// next waits until the watchdog leaves state from (or about 5 s passed)
-// and reads its status.
+// next waits until the watchdog leaves the states from (space-separated;
+// or about 5 s passed) and reads its status.
 func (w *Watch) next(ctx context.Context, h Host, from string) (Status, error) {
 	out, err := h.RunScript(ctx, waitScript, w.Dir, from, strconv.Itoa(waitLooks))
 	if err != nil {
@@ -335,6 +337,13 @@ var ErrUnreachable = errors.New("host unreachable")
 // connection may drop during activation. It gives up with ErrUnreachable
 // when no read succeeded for patience.
 func (w *Watch) Await(ctx context.Context, h Host, until func(Status) bool, poll, patience time.Duration) (Status, error) {
+	return w.AwaitFrom(ctx, h, "", until, poll, patience)
+}
+
+// AwaitFrom is Await when the watchdog is known to be in one of the states
+// from (space-separated): the first read already waits on the machine for
+// it to leave them, which saves a round trip.
+func (w *Watch) AwaitFrom(ctx context.Context, h Host, from string, until func(Status) bool, poll, patience time.Duration) (Status, error) {
 	var last Status
 	var lastErr error
 	reached := time.Now()
@@ -342,9 +351,12 @@ func (w *Watch) Await(ctx context.Context, h Host, until func(Status) bool, poll
 	for {
 		var st Status
 		var err error
-		if seen {
+		if seen || from != "" {
+			if seen {
+				from = last.State
+			}
 			pctx, cancel := context.WithTimeout(ctx, 5*time.Second+waitLooks*50*time.Millisecond)
-			st, err = w.next(pctx, h, last.State)
+			st, err = w.next(pctx, h, from)
 			cancel()
 		} else {
 			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
