@@ -12,7 +12,9 @@
 // and keeps the others, so a release can move a few machines at a time
 // (a staged rollout). Publishing the closures the current release already
 // names is a no-op: the release number stays. Two publishes to one
-// destination never interleave (a lock file beside the manifest).
+// destination never interleave (a lock file beside the manifest); a staged
+// rollout (internal/pullrollout) builds once (Build) and holds the lock
+// (Open) while it writes release after release (Destination.Write).
 package publish
 
 import (
@@ -90,35 +92,74 @@ type Machine struct {
 // would refuse them.
 var ErrUnsigned = errors.New("the closures would reach the cache unsigned, and agents refuse unsigned paths: give a Nix secret-key file to sign them with, or a store URL with secret-key=")
 
-// ErrBusy is another publish to the same destination.
-var ErrBusy = errors.New("another publish to this destination is running")
+// ErrBusy is another publish or rollout to the same destination.
+var ErrBusy = errors.New("another publish or rollout to this destination is running")
 
 // Publish plans the selected machines and publishes them. Nothing is
 // written unless every selected machine evaluated and built.
 func Publish(ctx context.Context, machines []hosts.Machine, o Options) (*Result, error) {
 	start := time.Now()
-	if o.Now == nil {
-		o.Now = time.Now
+	if err := o.Check(); err != nil {
+		return nil, err
 	}
+	d, err := Open(o)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	b, err := Build(ctx, machines, o)
+	if err != nil {
+		return nil, err
+	}
+	res, err := d.Write(b.Entries(), b.Revision, b.Dirty)
+	if err != nil {
+		return nil, err
+	}
+	res.Seconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+// Check refuses options no publish can go through with: no cache, or a
+// cache the closures would reach unsigned (ErrUnsigned).
+func (o Options) Check() error {
+	if o.Cache == "" {
+		return errors.New("publishing needs a binary cache to push the closures to")
+	}
+	if o.CacheKey == "" && !strings.Contains(o.Cache, "secret-key=") {
+		return ErrUnsigned
+	}
+	return nil
+}
+
+// Built is what Build made: each machine's closure, signed and in the
+// cache, and the fleet's revision.
+type Built struct {
+	Machines []hosts.Machine
+	Closures []plan.Closure
+	Revision string
+	Dirty    bool
+}
+
+// Entries are the built machines' entries of a release.
+func (b *Built) Entries() map[string]*release.Machine {
+	out := map[string]*release.Machine{}
+	for _, c := range b.Closures {
+		out[c.Machine.Name] = &release.Machine{Path: c.OutPath, Platform: c.Platform, HealthChecks: c.Machine.HealthChecks}
+	}
+	return out
+}
+
+// Build evaluates and builds the machines once and pushes their closures,
+// signed, to the cache: what every release of them needs before a
+// manifest can name them. It fails unless every machine evaluated and
+// built and is a system an agent can switch.
+func Build(ctx context.Context, machines []hosts.Machine, o Options) (*Built, error) {
 	if o.Reporter == nil {
 		o.Reporter = report.Discard
 	}
-	if o.Cache == "" {
-		return nil, errors.New("publishing needs a binary cache to push the closures to")
-	}
-	if o.CacheKey == "" && !strings.Contains(o.Cache, "secret-key=") {
-		return nil, ErrUnsigned
-	}
-	unlock, err := lock(o.Destination.Path)
-	if err != nil {
+	if err := o.Check(); err != nil {
 		return nil, err
 	}
-	defer unlock()
-	current, err := currentRelease(o.Destination, o.Key.Public())
-	if err != nil {
-		return nil, err
-	}
-
 	// The cache needs closures built here, whatever deploy.nix says.
 	p, err := plan.Make(ctx, machines, plan.Options{Flake: o.Flake, Action: target.Switch, BuildOn: hosts.BuildLocal,
 		Cache: o.Cache, SignWith: o.CacheKey, Nix: o.Nix, Reporter: o.Reporter})
@@ -137,44 +178,89 @@ func Publish(ctx context.Context, machines []hosts.Machine, o Options) (*Result,
 	if len(failed) > 0 {
 		return nil, fmt.Errorf("nothing was published: %w", errors.Join(failed...))
 	}
+	dir := o.Dir
+	if dir == "" {
+		dir = o.Flake
+	}
+	b := &Built{Machines: machines, Closures: p.Closures}
+	b.Revision, b.Dirty = revision(ctx, dir)
+	return b, nil
+}
 
+// Destination is a publisher's hold on where it publishes: the lock beside
+// the manifest is taken for as long as it is open, so that a staged
+// rollout's successive releases are not interleaved with another publish.
+type Destination struct {
+	dest   release.Destination
+	key    release.SecretKey
+	now    func() time.Time
+	unlock func()
+}
+
+// Open takes the destination's lock; ErrBusy when another publish or
+// rollout holds it.
+func Open(o Options) (*Destination, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	unlock, err := lock(o.Destination.Path)
+	if err != nil {
+		return nil, err
+	}
+	return &Destination{dest: o.Destination, key: o.Key, now: o.Now, unlock: unlock}, nil
+}
+
+// Close frees the lock.
+func (d *Destination) Close() { d.unlock() }
+
+// Current is the release the destination serves now (nil when none) and
+// its number.
+func (d *Destination) Current() (*release.Manifest, int64, error) {
+	c, err := currentRelease(d.dest, d.key.Public())
+	return c.manifest, c.number, err
+}
+
+// Write publishes a release that gives each machine of set its entry (nil:
+// the machine leaves the release) and keeps the other machines' entries.
+// When that changes nothing in a release of this publisher, nothing is
+// written and the release stays.
+func (d *Destination) Write(set map[string]*release.Machine, revision string, dirty bool) (*Result, error) {
+	current, err := currentRelease(d.dest, d.key.Public())
+	if err != nil {
+		return nil, err
+	}
 	next := &release.Manifest{Machines: map[string]release.Machine{}}
 	if current.manifest != nil {
 		for name, m := range current.manifest.Machines {
 			next.Machines[name] = m
 		}
 	}
-	res := &Result{Manifest: o.Destination.Path, Previous: current.number}
-	for _, c := range p.Closures {
-		m := release.Machine{Path: c.OutPath, Platform: c.Platform, HealthChecks: c.Machine.HealthChecks}
-		old, had := next.Machines[c.Machine.Name]
-		next.Machines[c.Machine.Name] = m
-		res.Machines = append(res.Machines, Machine{Machine: c.Machine.Name, Platform: string(c.Platform), Path: c.OutPath,
+	res := &Result{Manifest: d.dest.Path, Previous: current.number, Revision: revision, Dirty: dirty}
+	for name, m := range set {
+		old, had := next.Machines[name]
+		if m == nil {
+			delete(next.Machines, name)
+			continue
+		}
+		next.Machines[name] = *m
+		res.Machines = append(res.Machines, Machine{Machine: name, Platform: string(m.Platform), Path: m.Path,
 			Changed: !had || old.Path != m.Path})
 	}
 	sort.Slice(res.Machines, func(i, j int) bool { return res.Machines[i].Machine < res.Machines[j].Machine })
-	dir := o.Dir
-	if dir == "" {
-		dir = o.Flake
-	}
-	res.Revision, res.Dirty = revision(ctx, dir)
-
 	if current.ours && current.manifest.SameMachines(next) {
 		res.Release, res.Unchanged = current.number, true
-		res.Seconds = time.Since(start).Seconds()
 		return res, nil
 	}
 	next.Release = current.number + 1
-	next.Revision, next.Dirty, next.Time = res.Revision, res.Dirty, o.Now()
-	data, err := release.Sign(next, o.Key)
+	next.Revision, next.Dirty, next.Time = revision, dirty, d.now()
+	data, err := release.Sign(next, d.key)
 	if err != nil {
 		return nil, err
 	}
-	if err := o.Destination.Write(next.Release, data); err != nil {
+	if err := d.dest.Write(next.Release, data); err != nil {
 		return nil, err
 	}
 	res.Release = next.Release
-	res.Seconds = time.Since(start).Seconds()
 	return res, nil
 }
 
