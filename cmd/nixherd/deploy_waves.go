@@ -16,12 +16,16 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// waveFlags are deploy's staged-rollout options.
+// waveFlags are the staged-rollout options of deploy and rollout.
 type waveFlags struct {
 	waves       []string
 	soak        time.Duration
 	fromFile    bool
 	maxInFlight string
+	deadline    time.Duration
+	// always: the command always rolls out in waves (rollout), by default
+	// those of deploy.nix's rollout, else one wave of every machine.
+	always bool
 }
 
 func (w *waveFlags) register(f *pflag.FlagSet) {
@@ -31,7 +35,14 @@ func (w *waveFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&w.maxInFlight, "max-in-flight", "", "deploy at most `N` (or N%) machines at once during a rollout (default: deploy.nix's rollout.maxInFlight)")
 }
 
-func (w *waveFlags) enabled() bool { return len(w.waves) > 0 || w.fromFile }
+// registerPull adds what only a pull rollout has.
+func (w *waveFlags) registerPull(f *pflag.FlagSet) {
+	w.always = true
+	w.register(f)
+	f.DurationVar(&w.deadline, "deadline", 0, "how long a wave's machines have to run the release healthy before the rollout halts (default: deploy.nix's rollout.deadline, else 15m)")
+}
+
+func (w *waveFlags) enabled() bool { return w.always || len(w.waves) > 0 || w.fromFile }
 
 // validate checks the wave flags before anything is built.
 func (w *waveFlags) validate() error {
@@ -47,6 +58,14 @@ func (w *waveFlags) validate() error {
 	if w.maxInFlight != "" && !w.enabled() {
 		return fmt.Errorf("--max-in-flight goes with --wave or --waves")
 	}
+	if w.deadline < 0 {
+		return fmt.Errorf("--deadline %s: a duration cannot be negative", w.deadline)
+	}
+	if w.maxInFlight != "" {
+		if _, _, err := parseBudget(w.maxInFlight); err != nil {
+			return fmt.Errorf("--max-in-flight: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -54,6 +73,9 @@ func (w *waveFlags) validate() error {
 // many machines may be mid-deploy at once.
 func (w *waveFlags) split(inv *hosts.Inventory, selected []hosts.Machine) ([]rollout.Wave, int, error) {
 	spec := &hosts.Rollout{}
+	if w.always && !w.fromFile && len(w.waves) == 0 && inv.Rollout != nil {
+		spec = inv.Rollout
+	}
 	if w.fromFile {
 		if inv.Rollout == nil {
 			return nil, 0, fmt.Errorf("--waves: %s declares no rollout (rollout = { waves = [ … ]; })", inv.File)
@@ -75,6 +97,15 @@ func (w *waveFlags) split(inv *hosts.Inventory, selected []hosts.Machine) ([]rol
 		return nil, 0, err
 	}
 	return waves, spec.InFlight(len(selected)), nil
+}
+
+// deadlineIn is how long a wave may take: --deadline, else deploy.nix's
+// rollout.deadline (0: the command's default).
+func (w *waveFlags) deadlineIn(inv *hosts.Inventory) time.Duration {
+	if w.deadline > 0 || inv.Rollout == nil {
+		return w.deadline
+	}
+	return inv.Rollout.Deadline
 }
 
 // parseBudget reads N or N%.

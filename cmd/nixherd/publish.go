@@ -12,18 +12,16 @@ import (
 	"github.com/nixherd/nixherd/internal/status"
 	"github.com/nixherd/nixherd/internal/ui"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func init() {
 	register(func() *cobra.Command {
 		var (
-			all      bool
-			cache    string
-			cacheKey string
-			keyFile  string
-			to       string
-			asJSON   bool
-			fl       fleetFlags
+			all    bool
+			pf     publishFlags
+			asJSON bool
+			fl     fleetFlags
 		)
 		cmd := &cobra.Command{
 			Use:   "publish [SELECTOR...] --cache STORE_URL --cache-key FILE --key FILE --to DEST",
@@ -51,22 +49,9 @@ input.`,
 			Example: `  nixherd publish --all --cache 'file:///srv/cache' --cache-key cache.sec --key release.sec --to /srv/www/fleet/
   nixherd publish @canary --cache s3://fleet-cache --cache-key cache.sec --key release.sec --to /srv/www/fleet/manifest.json`,
 			RunE: func(cmd *cobra.Command, args []string) error {
-				switch {
-				case cache == "":
-					return exitCode(2, errors.New("--cache STORE_URL is required: the binary cache the hosts substitute from"))
-				case keyFile == "":
-					return exitCode(2, errors.New("--key FILE is required: the Nix secret key (nix key generate-secret) that signs the manifest"))
-				case to == "":
-					return exitCode(2, errors.New("--to DEST is required: the manifest file or directory a web server serves"))
-				}
-				if cacheKey != "" {
-					if _, err := os.Stat(cacheKey); err != nil {
-						return exitCode(2, fmt.Errorf("--cache-key: %w", err))
-					}
-				}
-				key, err := release.ReadSecretKey(keyFile)
+				po, err := pf.options()
 				if err != nil {
-					return exitCode(2, err)
+					return err
 				}
 				ctx := cmd.Context()
 				// publish reaches no host: deploy.nix's ssh options are not used.
@@ -75,13 +60,10 @@ input.`,
 				if err != nil {
 					return err
 				}
-				res, err := publish.Publish(ctx, machines, publish.Options{Flake: fl.fleet.Flake, Dir: fl.fleet.Dir, Cache: cache, CacheKey: cacheKey,
-					Key: key, Destination: release.DestinationOf(to), Nix: fl.nix, Reporter: &report.Lines{W: cmd.ErrOrStderr()}})
-				if errors.Is(err, publish.ErrUnsigned) {
-					return exitCode(2, fmt.Errorf("--cache-key FILE is required unless --cache signs (secret-key=): %w", err))
-				}
+				po.Flake, po.Dir, po.Nix, po.Reporter = fl.fleet.Flake, fl.fleet.Dir, fl.nix, &report.Lines{W: cmd.ErrOrStderr()}
+				res, err := publish.Publish(ctx, machines, po)
 				if err != nil {
-					return err
+					return pf.classify(err)
 				}
 				if asJSON {
 					return ui.WriteJSON(cmd.OutOrStdout(), res)
@@ -92,10 +74,7 @@ input.`,
 		}
 		f := cmd.Flags()
 		f.BoolVar(&all, "all", false, "publish every machine in deploy.nix")
-		f.StringVar(&cache, "cache", "", "the binary cache `STORE_URL` the closures are pushed to (file://, s3://, ssh-ng://…)")
-		f.StringVar(&cacheKey, "cache-key", "", "the Nix secret-key `FILE` the closures are signed with (its public key goes in the hosts' trusted-public-keys)")
-		f.StringVar(&keyFile, "key", "", "the Nix secret-key `FILE` (ed25519) that signs the manifest (agents pin its public key)")
-		f.StringVar(&to, "to", "", "where the manifest is written: a `FILE`, or a directory for manifest.json and releases/")
+		pf.register(f)
 		f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 		fl.flakeFlag.register(f)
 		fl.registerNix(f)
@@ -119,4 +98,51 @@ func writePublished(cmd *cobra.Command, res *publish.Result) {
 		return
 	}
 	fmt.Fprintf(out, "published release %d (was %d) to %s\n", res.Release, res.Previous, res.Manifest)
+}
+
+// publishFlags say where pull mode publishes (publish, rollout).
+type publishFlags struct {
+	cache, cacheKey, keyFile, to string
+}
+
+func (p *publishFlags) register(f *pflag.FlagSet) {
+	f.StringVar(&p.cache, "cache", "", "the binary cache `STORE_URL` the closures are pushed to (file://, s3://, ssh-ng://…)")
+	f.StringVar(&p.cacheKey, "cache-key", "", "the Nix secret-key `FILE` the closures are signed with (its public key goes in the hosts' trusted-public-keys)")
+	f.StringVar(&p.keyFile, "key", "", "the Nix secret-key `FILE` (ed25519) that signs the manifest (agents pin its public key)")
+	f.StringVar(&p.to, "to", "", "where the manifest is written: a `FILE`, or a directory for manifest.json and releases/")
+}
+
+// options checks the flags (exit 2 when one is missing or unreadable) and
+// returns what they say.
+func (p *publishFlags) options() (publish.Options, error) {
+	switch {
+	case p.cache == "":
+		return publish.Options{}, exitCode(2, errors.New("--cache STORE_URL is required: the binary cache the hosts substitute from"))
+	case p.keyFile == "":
+		return publish.Options{}, exitCode(2, errors.New("--key FILE is required: the Nix secret key (nix key generate-secret) that signs the manifest"))
+	case p.to == "":
+		return publish.Options{}, exitCode(2, errors.New("--to DEST is required: the manifest file or directory a web server serves"))
+	}
+	if p.cacheKey != "" {
+		if _, err := os.Stat(p.cacheKey); err != nil {
+			return publish.Options{}, exitCode(2, fmt.Errorf("--cache-key: %w", err))
+		}
+	}
+	key, err := release.ReadSecretKey(p.keyFile)
+	if err != nil {
+		return publish.Options{}, exitCode(2, err)
+	}
+	o := publish.Options{Cache: p.cache, CacheKey: p.cacheKey, Key: key, Destination: release.DestinationOf(p.to)}
+	if err := o.Check(); err != nil {
+		return o, p.classify(err)
+	}
+	return o, nil
+}
+
+// classify gives a publisher's errors their exit status.
+func (p *publishFlags) classify(err error) error {
+	if errors.Is(err, publish.ErrUnsigned) {
+		return exitCode(2, fmt.Errorf("--cache-key FILE is required unless --cache signs (secret-key=): %w", err))
+	}
+	return err
 }

@@ -97,9 +97,9 @@ type Progress interface {
 
 // Halt says why a rollout stopped before its last wave.
 type Halt struct {
-	Wave    string
-	Machine string
-	Reason  string
+	Wave    string `json:"wave"`
+	Machine string `json:"machine"`
+	Reason  string `json:"reason"`
 }
 
 func (h *Halt) Error() string {
