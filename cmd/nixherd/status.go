@@ -10,6 +10,7 @@ func init() {
 	register(func() *cobra.Command {
 		var fl fleetFlags
 		var asJSON bool
+		var releaseAt string
 		cmd := &cobra.Command{
 			Use:   "status [SELECTOR...]",
 			Short: "Show what each machine runs and whether it matches the flake",
@@ -28,7 +29,12 @@ A machine deploy.nix declares pulled (pull = { agent = "http://host:9851"; })
 is read from its agent's /status instead of over ssh: its state says pull
 and, when it is not in sync, whether its release is not published yet, is
 on its way, or failed (and at which stage); --json carries the agent's
-report under "agent".
+report under "agent". Every machine has when it began to run what it runs
+(since), its last deployment and where it failed (lastDeploy: a pulled
+machine's agent's, a pushed machine's last guarded switch), whether it needs
+a reboot, and for a pulled machine whether its agent is stale. --release
+adds the release a publisher serves and the rollout record beside it, as
+nixherd dashboard shows them.
 
 Exit status: 0 when every machine was reached and runs its desired
 configuration; 1 when some machine is out of sync, was never deployed, or
@@ -50,6 +56,11 @@ drifted"); 2 for bad input.`,
 					return err
 				}
 				report := status.NewReport(ms)
+				if releaseAt != "" {
+					if report.Release, report.Rollout, err = status.ReadRelease(ctx, releaseAt); err != nil {
+						return err
+					}
+				}
 				if asJSON {
 					report.WriteJSON(cmd.OutOrStdout())
 				} else {
@@ -68,6 +79,7 @@ drifted"); 2 for bad input.`,
 		fl.registerNix(cmd.Flags())
 		cmd.ValidArgsFunction = fl.selectorCompletion(false)
 		cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
+		cmd.Flags().StringVar(&releaseAt, "release", "", "also show the release published at `WHERE` (publish's --to, or the manifest's URL) and the rollout beside it")
 		return cmd
 	})
 }

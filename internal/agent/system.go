@@ -76,14 +76,6 @@ func (s System) runner() remote.Runner {
 	return s.Runner
 }
 
-// rebootScript names what differs between the booted and the running
-// system among kernel, initrd and kernel modules (NixOS; nothing elsewhere).
-const rebootScript = `[ -e /run/booted-system ] || exit 0
-for f in kernel initrd kernel-modules; do
-	a=$(readlink -f "/run/booted-system/$f" 2>/dev/null) b=$(readlink -f "/run/current-system/$f" 2>/dev/null)
-	[ "$a" = "$b" ] || echo "$f"
-done`
-
 func (s System) State(ctx context.Context, p platform.Platform) (MachineState, error) {
 	exec, err := target.For(p)
 	if err != nil {
@@ -107,11 +99,9 @@ func (s System) State(ctx context.Context, p platform.Platform) (MachineState, e
 	}
 	st := MachineState{Generation: cur, Running: running}
 	if p == platform.NixOS {
-		out, err := r.Run(ctx, remote.Sh(rebootScript))
-		if err != nil {
-			return st, fmt.Errorf("comparing the booted and the running system: %w", err)
+		if st.NeedsReboot, err = target.NeedsReboot(ctx, r); err != nil {
+			return st, err
 		}
-		st.NeedsReboot = strings.TrimSpace(string(out)) != ""
 	}
 	return st, nil
 }

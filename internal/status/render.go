@@ -6,7 +6,9 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/nixherd/nixherd/internal/rollout"
 	"github.com/nixherd/nixherd/internal/ui"
 )
 
@@ -16,11 +18,18 @@ type Report struct {
 	// configuration.
 	InSync   bool      `json:"inSync"`
 	Machines []Machine `json:"machines"`
+	// Time is when the machines were read (the oldest reading, when they
+	// were read at different times).
+	Time time.Time `json:"time"`
+	// Release is the release a publisher serves and Rollout the rollout
+	// record beside it (status --release, the dashboard).
+	Release *Release        `json:"release,omitempty"`
+	Rollout *rollout.Record `json:"rollout,omitempty"`
 }
 
 // NewReport summarises machines.
 func NewReport(machines []Machine) Report {
-	r := Report{InSync: true, Machines: machines}
+	r := Report{InSync: true, Machines: machines, Time: time.Now().UTC()}
 	if r.Machines == nil {
 		r.Machines = []Machine{}
 	}
@@ -81,10 +90,22 @@ func (r Report) WriteTable(w io.Writer) error {
 				first, _, _ := strings.Cut(f.Error, "\n")
 				fmt.Fprintf(w, "%s: release %d failed at %s: %s\n", m.Name, f.Release, ui.Escape(string(f.Stage)), ui.Escape(first))
 			}
-			if a.NeedsReboot {
-				fmt.Fprintf(w, "%s: needs a reboot (its kernel, initrd or kernel modules changed)\n", m.Name)
-			}
 		}
+		if m.NeedsReboot {
+			fmt.Fprintf(w, "%s: needs a reboot (its kernel, initrd or kernel modules changed)\n", m.Name)
+		}
+		if m.Stale && m.Reachable && m.LastSeen != nil {
+			fmt.Fprintf(w, "%s: stale: its agent last polled at %s\n", m.Name, m.LastSeen.Local().Format(time.DateTime))
+		}
+		if d := m.LastDeploy; d != nil && m.Agent == nil && d.Error != "" && !m.InSync {
+			fmt.Fprintf(w, "%s: last deploy %s at %s: %s\n", m.Name, d.Outcome, ui.Escape(d.Stage), ui.Escape(d.Error))
+		}
+	}
+	if rel := r.Release; rel != nil {
+		fmt.Fprintf(w, "release %d published %s (%s)\n", rel.Number, rel.Time.Local().Format(time.DateTime), rel.Manifest)
+	}
+	if ro := r.Rollout; ro != nil {
+		fmt.Fprintf(w, "rollout %s: %s\n", ro.State, ui.Escape(ro.Message))
 	}
 	return nil
 }

@@ -116,11 +116,14 @@ func TestEvaluationErrorIsNotUnreachable(t *testing.T) {
 // TestPulledMachineFromItsAgent: a pulled machine's state comes from its
 // agent's /status; the table says pull and why it is not in sync.
 func TestPulledMachineFromItsAgent(t *testing.T) {
+	switched := time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)
+	polled := time.Now().Add(-time.Hour)
 	agentStatus := agent.Status{Machine: "web1", State: agent.StateIdle, AppliedRelease: 3, DesiredRelease: 4,
-		Running: pathA, Desired: pathB, Failing: true, NeedsReboot: true,
+		Running: pathA, Desired: pathB, Failing: true, NeedsReboot: true, LastPoll: &polled, Started: polled,
 		Generation:  &target.Generation{Number: 7, Path: pathA, Current: true},
-		LastFailure: &agent.Failure{Stage: agent.StageHealth, Release: 4, Error: "web1: rolled back: health check failed: tcp web1:80\nmore"},
-		History:     []agent.Deployment{{Release: 3}, {Release: 4}}}
+		LastFailure: &agent.Failure{Stage: agent.StageHealth, Release: 4, Error: "web1: rolled back: health check failed: tcp web1:80\nmore", Time: switched.Add(time.Minute)},
+		History: []agent.Deployment{{Release: 3, Path: pathA, Outcome: "switched", Started: switched, Seconds: 2},
+			{Release: 4, Path: pathB, Outcome: "ROLLED BACK", Stage: agent.StageHealth, Error: "health check failed: tcp web1:80\nmore", Started: switched.Add(time.Minute)}}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/status" {
 			http.NotFound(w, r)
@@ -130,9 +133,17 @@ func TestPulledMachineFromItsAgent(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := plan.Closure{Machine: hosts.Machine{Name: "web1", Target: "root@web1", Pull: &hosts.Pull{Agent: srv.URL}}, Platform: "nixos", OutPath: pathB}
-	m := queryAgent(context.Background(), c)
+	m := queryAgent(context.Background(), c, Options{})
 	if !m.Reachable || m.Mode != ModePull || m.Running != pathA || m.InSync || m.Generation.Number != 7 || len(m.Agent.History) != 1 {
 		t.Fatalf("machine %+v", m)
+	}
+	// It has run release 3's system since its switch to it; the last
+	// deployment rolled back at health; its last poll is an hour old.
+	if m.Since == nil || !m.Since.Equal(switched.Add(2*time.Second)) || !m.NeedsReboot || !m.Stale {
+		t.Errorf("since %v, needs reboot %v, stale %v", m.Since, m.NeedsReboot, m.Stale)
+	}
+	if d := m.LastDeploy; d == nil || d.Outcome != "ROLLED BACK" || d.Stage != "health" || d.Error != "health check failed: tcp web1:80" || d.Release != 4 {
+		t.Errorf("last deploy %+v", d)
 	}
 	var buf bytes.Buffer
 	r := NewReport([]Machine{m})
@@ -147,11 +158,11 @@ func TestPulledMachineFromItsAgent(t *testing.T) {
 	}
 
 	srv.Close()
-	if m := queryAgent(context.Background(), c); m.Reachable || !strings.Contains(m.Error, "its agent does not answer") {
+	if m := queryAgent(context.Background(), c, Options{}); m.Reachable || !strings.Contains(m.Error, "its agent does not answer") {
 		t.Errorf("agent gone: %+v", m)
 	}
 	c.Machine.Pull.Agent = ""
-	if m := queryAgent(context.Background(), c); !strings.Contains(m.Error, "gives no address of its agent") {
+	if m := queryAgent(context.Background(), c, Options{}); !strings.Contains(m.Error, "gives no address of its agent") {
 		t.Errorf("no address: %+v", m)
 	}
 }

@@ -133,3 +133,21 @@ func (e *ActivationError) Error() string {
 	}
 	return msg
 }
+
+// rebootScript names what differs between the booted and the running
+// system among kernel, initrd and kernel modules.
+const rebootScript = `[ -e /run/booted-system ] || exit 0
+for f in kernel initrd kernel-modules; do
+	a=$(readlink -f "/run/booted-system/$f" 2>/dev/null) b=$(readlink -f "/run/current-system/$f" 2>/dev/null)
+	[ "$a" = "$b" ] || echo "$f"
+done`
+
+// NeedsReboot reports whether a NixOS machine runs a kernel, initrd or
+// kernel modules other than those it booted (what only a reboot applies).
+func NeedsReboot(ctx context.Context, r remote.Runner) (bool, error) {
+	out, err := r.Run(ctx, remote.Sh(rebootScript))
+	if err != nil {
+		return false, fmt.Errorf("comparing the booted and the running system: %w", err)
+	}
+	return strings.TrimSpace(string(out)) != "", nil
+}
