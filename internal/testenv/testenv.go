@@ -7,6 +7,7 @@ package testenv
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -87,4 +88,22 @@ func Await(t testing.TB, timeout time.Duration, cond func() error) {
 		}
 		time.Sleep(wait)
 	}
+}
+
+// Artifact returns the path a test keeps a file at for people to look at
+// after the run (a screenshot): in $NIXHERD_ARTIFACTS (scripts/test.sh sets
+// it to test-artifacts/ in the checkout), else in the system's temporary
+// directory under nixherd-test-artifacts. The path is logged.
+func Artifact(t testing.TB, name string) string {
+	t.Helper()
+	dir := os.Getenv("NIXHERD_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "nixherd-test-artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name)
+	t.Logf("artifact: %s", p)
+	return p
 }
