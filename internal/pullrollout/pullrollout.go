@@ -104,6 +104,9 @@ func (s *Stage) write(set map[string]*release.Machine) (int64, error) {
 	s.mu.Lock()
 	s.published = max(s.published, res.Release)
 	s.mu.Unlock()
+	if s.Record != nil {
+		s.Record.Update(func(r *rollout.Record) { r.Release = max(r.Release, res.Release) })
+	}
 	return res.Release, nil
 }
 
@@ -204,7 +207,10 @@ func (s *Stage) Revert(ctx context.Context, w rollout.Wave, old map[string]*rele
 	rs := s.await(ctx, back, n, old)
 	for _, r := range rs {
 		state, why := "reverted", ""
-		if !r.OK() {
+		switch {
+		case r.Outcome == report.Unreachable:
+			state, why = stale, r.Error
+		case !r.OK():
 			state, why = "not reverted", r.Error
 		}
 		s.record(r.Machine, state, 0, "", why)

@@ -140,7 +140,18 @@ func Run(ctx context.Context, waves []rollout.Wave, o Options) (*Outcome, error)
 	}
 	out.Result = rollout.Run(ctx, waves, stage, progress)
 	out.Release = max(previous, stage.Published())
-	rec.Update(func(r *rollout.Record) { r.Release, r.Halt = out.Release, out.Halt })
+	rec.Update(func(r *rollout.Record) {
+		r.Release, r.Halt = out.Release, out.Halt
+		for i, w := range out.Waves {
+			if w.State != "not started" {
+				continue
+			}
+			r.Waves[i].State = w.State
+			for j := range r.Waves[i].Machines {
+				r.Waves[i].Machines[j].State = w.State
+			}
+		}
+	})
 
 	switch {
 	case ctx.Err() != nil:
@@ -148,7 +159,7 @@ func Run(ctx context.Context, waves []rollout.Wave, o Options) (*Outcome, error)
 		rec.End("interrupted", out.Says())
 	case out.Halt != nil:
 		i := waveIndex(waves, out.Halt.Wave)
-		o.progressOf(progress, i, waves[i], "reverting")
+		progress.Wave(i, waves[i], "reverting")
 		n, back, err := stage.Revert(ctx, waves[i], old)
 		if err != nil {
 			rec.End("halted", out.Says())
@@ -161,7 +172,7 @@ func Run(ctx context.Context, waves []rollout.Wave, o Options) (*Outcome, error)
 				state = "revert incomplete"
 			}
 		}
-		o.progressOf(progress, i, waves[i], state)
+		progress.Wave(i, waves[i], state)
 		rec.Update(func(r *rollout.Record) { r.Release, r.Reverted = out.Release, n })
 		rec.End("halted", out.Says())
 	default:
@@ -204,10 +215,6 @@ func (o *Outcome) reached() string {
 		return "no wave has the new systems"
 	}
 	return "the new systems for wave " + strings.Join(names, ", ")
-}
-
-func (o Options) progressOf(p rollout.Progress, i int, w rollout.Wave, state string) {
-	p.Wave(i, w, state)
 }
 
 func waveIndex(waves []rollout.Wave, name string) int {
