@@ -93,7 +93,7 @@ func (s *Server) view() view {
 		tally[rw.Class]++
 		v.Rows = append(v.Rows, rw)
 	}
-	for _, c := range []count{{Label: "in sync", Class: "ok"}, {Label: "on their way", Class: "warn"}, {Label: "failing or unreachable", Class: "bad"}, {Label: "not read yet", Class: "idle"}} {
+	for _, c := range []count{{Label: "in sync", Class: "ok"}, {Label: "not in sync", Class: "warn"}, {Label: "failing or unreachable", Class: "bad"}, {Label: "not read yet", Class: "idle"}} {
 		if c.N = tally[c.Class]; c.N > 0 || c.Class == "ok" {
 			v.Counts = append(v.Counts, c)
 		}

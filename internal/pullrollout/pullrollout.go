@@ -221,7 +221,8 @@ func (s *Stage) Revert(ctx context.Context, w rollout.Wave, old map[string]*rele
 // await polls the machines' agents until each runs its entry of want
 // (from release n on), rolled back, or the deadline passed.
 func (s *Stage) await(ctx context.Context, machines []hosts.Machine, n int64, want map[string]*release.Machine) []report.Result {
-	deadline := s.now().Add(s.deadline())
+	start := s.now()
+	deadline := start.Add(s.deadline())
 	poll := s.Poll
 	if poll <= 0 {
 		poll = time.Second
@@ -245,7 +246,8 @@ func (s *Stage) await(ctx context.Context, machines []hosts.Machine, n int64, wa
 				delete(silentSince, m.Name)
 			}
 			if v.outcome != "" {
-				results[m.Name] = report.Result{Machine: m.Name, Target: m.Target, Outcome: v.outcome, Path: want[m.Name].Path, Error: v.why}
+				results[m.Name] = report.Result{Machine: m.Name, Target: m.Target, Outcome: v.outcome, Path: want[m.Name].Path, Error: v.why,
+					Seconds: s.now().Sub(start).Seconds()}
 			}
 			if last[m.Name] != v {
 				last[m.Name] = v
@@ -266,7 +268,7 @@ func (s *Stage) await(ctx context.Context, machines []hosts.Machine, n int64, wa
 		if ctx.Err() != nil || late {
 			for _, m := range pending {
 				v := last[m.Name]
-				r := report.Result{Machine: m.Name, Target: m.Target, Outcome: report.Failed, Path: want[m.Name].Path}
+				r := report.Result{Machine: m.Name, Target: m.Target, Outcome: report.Failed, Path: want[m.Name].Path, Seconds: s.now().Sub(start).Seconds()}
 				switch {
 				case ctx.Err() != nil:
 					r.Error = fmt.Sprintf("interrupted while its agent deployed release %d", n)
