@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole nixherd test suite, on a fresh Debian machine as root.
-# Installs what the tests need (nix-bin, openssh-server, age, prometheus) when missing,
+# Installs what the tests need (nix-bin, openssh-server, age, prometheus, chromium) when missing,
 # sets up Nix for offline single-user use, then runs every Go test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,7 @@ command -v sudo >/dev/null 2>&1 || need+=(sudo)  # test hosts' non-root deploy u
 [ -x /lib/systemd/systemd ] && command -v systemd-run >/dev/null 2>&1 || need+=(systemd)
 command -v dbus-daemon >/dev/null 2>&1 || need+=(dbus)
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)  # scrapes the pull agents in one test
+command -v chromium >/dev/null 2>&1 || need+=(chromium)  # sees the dashboard as a person does (internal/testbrowser)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: missing ${need[*]}; run as root or install them" >&2
@@ -73,6 +74,8 @@ echo "test.sh: running with an empty Nix store (private /nix over $NIXHERD_FRESH
 export NIX_CONFIG=$'experimental-features = nix-command flakes\nsandbox = false\nbuild-users-group =\nsubstituters ='
 # Tests that need nix, ssh or age fail instead of skipping when this is set.
 export NIXHERD_REQUIRE_TOOLS=1
+# Screenshots of the dashboard and other files kept for people to look at.
+export NIXHERD_ARTIFACTS=${NIXHERD_ARTIFACTS:-$PWD/test-artifacts}
 git config --global user.email >/dev/null 2>&1 || git config --global user.email "ci@nixherd.invalid"
 git config --global user.name  >/dev/null 2>&1 || git config --global user.name "nixherd CI"
 

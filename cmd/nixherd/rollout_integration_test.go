@@ -38,10 +38,10 @@ type pullFleet struct {
 	machines []testhost.FixtureMachine
 	// agent, extra and tags give each machine its agent's address, more
 	// deploy.nix text and tags; push machines are deployed over ssh.
-	agent  map[string]string
-	extra  map[string]string
-	tags   map[string][]string
-	push   map[string]string // machine → its ssh target
+	agent map[string]string
+	extra map[string]string
+	tags  map[string][]string
+	push  map[string]string // machine → its ssh target
 	// rollout is deploy.nix's rollout attribute ("" none).
 	rollout string
 }
