@@ -269,7 +269,8 @@ func TestRolloutInterruptedAndRefusedTwice(t *testing.T) {
 		return nil
 	})
 
-	second, out, errOut := f.command("rollout2", append([]string{"rollout", "--all"}, f.publishArgs()...)...)
+	// A short deadline: were it not refused, it would end soon all the same.
+	second, out, errOut := f.command("rollout2", append([]string{"rollout", "--all", "--deadline", "1s"}, f.publishArgs()...)...)
 	if code := exitOf(second.Run()); code != 1 || !regexp.MustCompile(`refusing to roll out: \S+/manifest.json: another publish or rollout to this destination is running \(a rollout started .* is at release 2\)`).MatchString(read(t, errOut)) {
 		t.Errorf("a second rollout: exit %d\n%s%s", code, read(t, out), read(t, errOut))
 	}
