@@ -488,7 +488,7 @@ func TestRolloutOverTwelveAgents(t *testing.T) {
 	var waves, rows map[string]string
 	testenv.Await(t, time.Minute, func() error {
 		b.Eval(ctx, `Object.fromEntries([...document.querySelectorAll("#rollout .wave")].map(w => [w.dataset.wave, w.dataset.state]))`, &waves)
-		rows = renderedRows(ctx, t, b)
+		rows = pageRows(ctx, t, b)
 		want := map[string]string{"canary": "done", "web": "reverted", "rest": "not started"}
 		for w, s := range want {
 			if waves[w] != s {
@@ -547,30 +547,28 @@ func wwwURL(t *testing.T, f *pullFleet) string {
 	return s.URL
 }
 
-func renderedRows(ctx context.Context, t *testing.T, b *testbrowser.Browser) map[string]string {
-	t.Helper()
-	var rows map[string]string
-	if err := b.Eval(ctx, `Object.fromEntries([...document.querySelectorAll("tr[data-machine]")].map(r => [r.dataset.machine, r.innerText.replace(/\s+/g, " ")]))`, &rows); err != nil {
-		t.Fatal(err)
-	}
-	return rows
-}
-
-func shot(ctx context.Context, t *testing.T, b *testbrowser.Browser, name string) {
-	t.Helper()
-	png, err := b.Screenshot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(testenv.Artifact(t, name), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// pageRows maps each machine's row on the page to the text a person sees in it.
+func pageRows(ctx context.Context, t *testing.T, b *testbrowser.Browser) map[string]string {
+	t.Helper()
+	rows, err := b.Texts(ctx, "tr[data-machine]", "machine")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// shot keeps a screenshot of the page as a test artifact.
+func shot(ctx context.Context, t *testing.T, b *testbrowser.Browser, name string) {
+	t.Helper()
+	if err := b.SaveScreenshot(ctx, testenv.Artifact(t, name)); err != nil {
+		t.Fatal(err)
+	}
 }

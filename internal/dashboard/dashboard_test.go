@@ -178,7 +178,7 @@ func TestPageInABrowser(t *testing.T) {
 	if err := b.Navigate(ctx, srv.URL+"/"); err != nil {
 		t.Fatal(err)
 	}
-	rows := Rendered(ctx, t, b)
+	rows := pageRows(ctx, t, b)
 	if got := rows["web2"]; !strings.Contains(got, "pull: failed at health") || !strings.Contains(got, "health check failed: <script>alert(1)</script>") {
 		t.Errorf("web2 is shown as %q", got)
 	}
@@ -219,7 +219,7 @@ func TestPageInABrowser(t *testing.T) {
 	if overflow.Inner != 390 || overflow.Scroll > overflow.Inner {
 		t.Errorf("at a phone's width the page is %dpx wide in a %dpx window", overflow.Scroll, overflow.Inner)
 	}
-	if rows := Rendered(ctx, t, b); !strings.Contains(rows["web2"], "ROLLED BACK at health") {
+	if rows := pageRows(ctx, t, b); !strings.Contains(rows["web2"], "ROLLED BACK at health") {
 		t.Errorf("on a phone web2 is shown as %q", rows["web2"])
 	}
 	shot(ctx, t, b, "dashboard-phone.png")
@@ -230,23 +230,20 @@ func TestPageInABrowser(t *testing.T) {
 	}
 }
 
-// Rendered maps each machine's row to the text a person sees in it.
-func Rendered(ctx context.Context, t *testing.T, b *testbrowser.Browser) map[string]string {
+// pageRows maps each machine's row on the page to the text a person sees in it.
+func pageRows(ctx context.Context, t *testing.T, b *testbrowser.Browser) map[string]string {
 	t.Helper()
-	var rows map[string]string
-	if err := b.Eval(ctx, `Object.fromEntries([...document.querySelectorAll("tr[data-machine]")].map(r => [r.dataset.machine, r.innerText.replace(/\s+/g, " ")]))`, &rows); err != nil {
+	rows, err := b.Texts(ctx, "tr[data-machine]", "machine")
+	if err != nil {
 		t.Fatal(err)
 	}
 	return rows
 }
 
+// shot keeps a screenshot of the page as a test artifact.
 func shot(ctx context.Context, t *testing.T, b *testbrowser.Browser, name string) {
 	t.Helper()
-	png, err := b.Screenshot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(testenv.Artifact(t, name), png, 0o644); err != nil {
+	if err := b.SaveScreenshot(ctx, testenv.Artifact(t, name)); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nixherd/nixherd/internal/agent"
+	"github.com/nixherd/nixherd/internal/atomicfile"
 	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/publish"
 	"github.com/nixherd/nixherd/internal/release"
@@ -123,7 +124,7 @@ func Run(ctx context.Context, waves []rollout.Wave, o Options) (*Outcome, error)
 	}
 
 	recordPath := rollout.RecordBeside(o.Publish.Destination.Path)
-	rec := rollout.NewRecorder(waves, previous, func(b []byte) error { return release.WriteFileAtomic(recordPath, b, 0o644) }, o.Now)
+	rec := rollout.NewRecorder(waves, previous, func(b []byte) error { return atomicfile.Write(recordPath, b, 0o644) }, o.Now)
 	rec.Update(func(r *rollout.Record) {
 		r.Revision, r.MaxInFlight, r.Deadline = built.Revision, o.InFlight, deadlineOr(o.Deadline).Seconds()
 		for i, w := range waves {

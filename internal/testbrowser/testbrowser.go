@@ -322,3 +322,22 @@ func (l *lockedBuffer) String() string {
 }
 
 var _ io.Writer = (*lockedBuffer)(nil)
+
+// Texts maps the data-KEY attribute of each element selector matches to
+// the text a person sees in it (runs of white space as one space).
+func (b *Browser) Texts(ctx context.Context, selector, key string) (map[string]string, error) {
+	sel, _ := json.Marshal(selector)
+	k, _ := json.Marshal(key)
+	var out map[string]string
+	err := b.Eval(ctx, fmt.Sprintf(`Object.fromEntries([...document.querySelectorAll(%s)].map(e => [e.dataset[%s], e.innerText.replace(/\s+/g, " ")]))`, sel, k), &out)
+	return out, err
+}
+
+// SaveScreenshot writes a screenshot of the page to path.
+func (b *Browser) SaveScreenshot(ctx context.Context, path string) error {
+	png, err := b.Screenshot(ctx)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, png, 0o644)
+}
