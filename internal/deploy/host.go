@@ -163,10 +163,20 @@ type hostState struct {
 }
 
 // surveyScript prints target.StateScript's lines for profile $1, then the
-// store paths of the list on stdin (up to an empty line) that the host does
-// not hold.
+// store paths of the closure on stdin (its toplevel first, up to an empty
+// line) that the host does not hold. A host that runs the toplevel from
+// its profile already holds all of it (the references of a valid path are
+// valid), so the no-op redeploy skips nix-store, the dearest process of
+// the round trip.
 const surveyScript = target.StateScript + `
-while IFS= read -r p && [ -n "$p" ]; do printf '%s\n' "$p"; done | xargs nix-store --check-validity --print-invalid`
+IFS= read -r t
+if [ -z "$t" ]; then
+  :
+elif [ "$(readlink -f "$1")" = "$t" ] && [ "$(readlink -f /run/current-system)" = "$t" ]; then
+  while IFS= read -r p && [ -n "$p" ]; do :; done
+else
+  { printf '%s\n' "$t"; while IFS= read -r p && [ -n "$p" ]; do printf '%s\n' "$p"; done; } | xargs nix-store --check-validity --print-invalid
+fi`
 
 // survey is the one round trip that reads a machine's profile
 // generation, its running system and the paths of its closure the host
@@ -175,7 +185,7 @@ while IFS= read -r p && [ -n "$p" ]; do printf '%s\n' "$p"; done | xargs nix-sto
 // returns nil and the steps ask one by one.
 type survey struct {
 	profile string
-	closure []nix.PathInfo
+	closure []nix.PathInfo // toplevel first (closureOf)
 }
 
 func (d *run) surveyFor(ctx context.Context, r remote.Runner, exec target.Executor, c plan.Closure, onTarget bool) (*survey, error) {
