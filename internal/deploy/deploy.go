@@ -57,6 +57,18 @@ type Options struct {
 // the summary.
 func Run(ctx context.Context, machines []hosts.Machine, o Options) (*report.Summary, error) {
 	start := time.Now()
+	fleet, err := fanout.New(machines, o.Reach)
+	if err != nil {
+		return nil, err
+	}
+	defer fleet.Close()
+	// The logins to the hosts happen while nix evaluates and builds. Not
+	// for a build, which needs no host, nor with Approve: its question
+	// (deploy --ask) must not be interleaved with what ssh may ask (a
+	// passphrase, an unknown host key).
+	if o.Action != target.Build && o.Approve == nil {
+		fleet.Warm(ctx)
+	}
 	p, err := plan.Make(ctx, machines, plan.Options{
 		Flake: o.Flake, Action: o.Action, BuildOn: o.BuildOn, Cache: o.Cache, DryRun: o.DryRun,
 		Approve: o.Approve, Nix: o.Nix, Reporter: o.Reporter,
@@ -64,12 +76,28 @@ func Run(ctx context.Context, machines []hosts.Machine, o Options) (*report.Summ
 	if err != nil {
 		return nil, err
 	}
-	s, err := Apply(ctx, p, o)
-	if err != nil {
+	var s *report.Summary
+	if sameMachines(p.Closures, machines) {
+		s = applyOn(ctx, p, o, fleet)
+	} else if s, err = Apply(ctx, p, o); err != nil {
 		return nil, err
 	}
 	s.Seconds = time.Since(start).Seconds()
 	return s, nil
+}
+
+// sameMachines reports whether the plan's closures are the machines, in
+// their order (a fleet's hosts index the machines it was made of).
+func sameMachines(cs []plan.Closure, machines []hosts.Machine) bool {
+	if len(cs) != len(machines) {
+		return false
+	}
+	for i, c := range cs {
+		if c.Machine.Name != machines[i].Name {
+			return false
+		}
+	}
+	return true
 }
 
 // Apply applies a plan to its machines: for each host in parallel (up to
@@ -77,6 +105,16 @@ func Run(ctx context.Context, machines []hosts.Machine, o Options) (*report.Summ
 // there) → apply.Apply for each of its machines, systems first. Options
 // that only concern planning are ignored.
 func Apply(ctx context.Context, p *plan.Plan, o Options) (*report.Summary, error) {
+	fleet, err := fanout.New(machinesOf(p.Closures), o.Reach)
+	if err != nil {
+		return nil, err
+	}
+	defer fleet.Close()
+	return applyOn(ctx, p, o, fleet), nil
+}
+
+// applyOn is Apply over a fleet made of the plan's machines.
+func applyOn(ctx context.Context, p *plan.Plan, o Options, fleet *fanout.Fleet) *report.Summary {
 	start := time.Now()
 	if o.Reporter == nil {
 		o.Reporter = report.Discard
@@ -87,12 +125,6 @@ func Apply(ctx context.Context, p *plan.Plan, o Options) (*report.Summary, error
 	if o.CacheSubstituter == "" {
 		o.CacheSubstituter = p.Pushed
 	}
-	fleet, err := fanout.New(machinesOf(p.Closures), o.Reach)
-	if err != nil {
-		return nil, err
-	}
-	defer fleet.Close()
-
 	d := &run{o: o, plan: p}
 	results := make([]report.Result, len(p.Closures))
 	notStarted := fleet.Each(ctx, func(ctx context.Context, h *fanout.Host) {
@@ -108,7 +140,7 @@ func Apply(ctx context.Context, p *plan.Plan, o Options) (*report.Summary, error
 	}
 	s := report.NewSummary(results, time.Since(start).Seconds())
 	s.Action, s.Evaluations, s.SSHConnections = string(p.Action), p.Evaluations, fleet.Dials()
-	return s, nil
+	return s
 }
 
 // run is the state shared by the hosts of one deploy.

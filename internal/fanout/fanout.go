@@ -4,9 +4,11 @@
 // host (machines that share a target, such as a Mac and its user's home,
 // share it), and nothing new started once the context is done.
 //
-// A host's connection is opened by the first machine that needs it and kept
-// for the whole run, so that a command making several passes over the fleet
-// (rollback plans, then applies) logs in once per host.
+// A host's connection is opened by the first machine that needs it, or
+// ahead of time by Warm while the run does something else (a deploy
+// evaluates and builds), and kept for the whole run, so that a command
+// making several passes over the fleet (rollback plans, then applies) logs
+// in once per host.
 package fanout
 
 import (
@@ -48,6 +50,10 @@ type Fleet struct {
 
 	mu    sync.Mutex
 	dials int
+
+	// Warm's dials, stopped and waited for by Close.
+	warmStop context.CancelFunc
+	warming  sync.WaitGroup
 }
 
 // Host is one host of the run: the machines deployed to its target.
@@ -94,8 +100,51 @@ func (f *Fleet) Dials() int {
 	return f.dials
 }
 
-// Close ends every connection.
-func (f *Fleet) Close() error { return f.pool.Close() }
+// Close stops Warm's dials still under way and ends every connection.
+func (f *Fleet) Close() error {
+	if f.warmStop != nil {
+		f.warmStop()
+		f.warming.Wait()
+	}
+	return f.pool.Close()
+}
+
+// Warm starts opening the hosts' connections in the background, at most
+// Parallel at once and in order, and returns at once: the handshakes then
+// overlap what comes before the hosts are needed (a deploy's evaluation
+// and build, which take longer than logging in to a fleet). A host's
+// connection is the one Connect would open, for the host's first machine;
+// its error waits for Connect, as if it had dialled then, so that a run
+// which stops before it needs the hosts reports nothing about them. Call
+// it once, before Each; Close stops the dials still under way.
+func (f *Fleet) Warm(ctx context.Context) {
+	ctx, f.warmStop = context.WithCancel(ctx)
+	f.warming.Add(1)
+	go func() {
+		defer f.warming.Done()
+		slots := make(chan struct{}, f.opts.Parallel)
+		for _, h := range f.hosts {
+			m := f.machines[h.Machines[0]]
+			if m.Local() {
+				continue
+			}
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			if ctx.Err() != nil {
+				return // a slot and the stop came together
+			}
+			f.warming.Add(1)
+			go func() {
+				defer f.warming.Done()
+				defer func() { <-slots }()
+				h.Connect(ctx, m)
+			}()
+		}
+	}()
+}
 
 // Each runs do for every host, at most Parallel at once, hosts in order.
 // Once ctx is done it starts no new host: it returns the hosts it did not
