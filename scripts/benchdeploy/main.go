@@ -16,6 +16,8 @@
 //	evals                    nix processes that evaluated the fleet during one
 //	                         deploy of N hosts (counted by wrappers around nix)
 //	ssh_handshakes_per_host  SSH logins the hosts' sshd logged for one deploy
+//
+// overhead, noop_s and their baselines are medians of three interleaved runs.
 package main
 
 import (
@@ -26,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -98,29 +101,50 @@ func run(nixherd string, n, payload int) error {
 	evals := b.evals() - evalsBefore
 	handshakes := float64(b.logins()-logins) / float64(n)
 
-	raw, err := b.byHand("3")
-	if err != nil {
-		return err
+	// The ratios of short runs on a busy 2-core machine wander: each figure
+	// is the median of three rounds, the by-hand baseline and nixherd
+	// interleaved, each round a new generation of every machine.
+	var raws, nhs, plains []time.Duration
+	var guardedPhases, plainPhases string
+	last := ""
+	for i := range 3 {
+		d, err := b.byHand(fmt.Sprintf("3.%d", i))
+		if err != nil {
+			return err
+		}
+		raws = append(raws, d)
+		if d, err = b.deploy(fmt.Sprintf("4.%d", i), b.names...); err != nil {
+			return err
+		}
+		nhs = append(nhs, d)
+		guardedPhases = medians(b.phases)
+		last = fmt.Sprintf("5.%d", i)
+		if d, err = b.deploy(last, append([]string{"--no-rollback"}, b.names...)...); err != nil {
+			return err
+		}
+		plains = append(plains, d)
+		plainPhases = medians(b.phases)
 	}
-	nh, err := b.deploy("4", b.names...)
-	if err != nil {
-		return err
+	raw, nh, nhPlain := median(raws), median(nhs), median(plains)
+
+	// The no-op and its baseline are short: the median of three of each,
+	// interleaved, so one slow moment of the machine weighs on neither.
+	var noops, trues []time.Duration
+	var noopPhases string
+	for range 3 {
+		d, err := b.deploy(last, b.names...)
+		if err != nil {
+			return err
+		}
+		noops = append(noops, d)
+		noopPhases = medians(b.phases)
+		if d, err = b.sshTrue(); err != nil {
+			return err
+		}
+		trues = append(trues, d)
 	}
-	guardedPhases := medians(b.phases)
-	nhPlain, err := b.deploy("5", append([]string{"--no-rollback"}, b.names...)...)
-	if err != nil {
-		return err
-	}
-	plainPhases := medians(b.phases)
-	noop, err := b.deploy("5", b.names...)
-	if err != nil {
-		return err
-	}
-	sshTrue, err := b.sshTrue()
-	if err != nil {
-		return err
-	}
-	planOnly, err := b.deploy("5", append([]string{"--action=build"}, b.names...)...)
+	noop, sshTrue := median(noops), median(trues)
+	planOnly, err := b.deploy(last, append([]string{"--action=build"}, b.names...)...)
 	if err != nil {
 		return err
 	}
@@ -129,6 +153,7 @@ func run(nixherd string, n, payload int) error {
 		n, payload>>10, one.Seconds(), n, all.Seconds(), raw.Seconds(), nh.Seconds(), nhPlain.Seconds(), noop.Seconds(), planOnly.Seconds(), sshTrue.Seconds())
 	fmt.Fprintf(os.Stderr, "# phases of one host, median of %d (guarded): %s\n", n, guardedPhases)
 	fmt.Fprintf(os.Stderr, "# phases of one host, median of %d (--no-rollback): %s\n", n, plainPhases)
+	fmt.Fprintf(os.Stderr, "# phases of one host, median of %d (no-op): %s\n", n, noopPhases)
 	fmt.Printf("bench: fanout=%.2f\n", all.Seconds()/one.Seconds())
 	fmt.Printf("bench: overhead=%.2f\n", nh.Seconds()/raw.Seconds())
 	fmt.Printf("bench: overhead_no_rollback=%.2f\n", nhPlain.Seconds()/raw.Seconds())
@@ -270,6 +295,13 @@ func medians(ms []map[string]float64) string {
 		out = append(out, fmt.Sprintf("%s %.3fs", p, xs[len(xs)/2]))
 	}
 	return strings.Join(out, ", ")
+}
+
+// median is the middle of ds.
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 // sshTrue times one `ssh HOST true` per host, all at once: a new login to
