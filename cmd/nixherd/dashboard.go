@@ -30,8 +30,10 @@ func init() {
 deploy.nix (or those the selectors name), pushed and pulled: what it should
 run and what it runs, in sync or not and since when, its last deployment
 and where it failed (with the error's first line), whether it needs a
-reboot, whether its agent is stale, and, with --release, the published
-release and a rollout under way with its waves.
+reboot, whether its agent is stale, the last rollout in waves of this
+fleet from this machine (deploy --wave/--waves) and, with --release, the
+published release; a rollout under way is shown with its waves (the
+latest of the two when there are both).
 
 It is nixherd status, kept fresh: pulled machines (their agents' /status),
 the release and the rollout record are read every --refresh, pushed machines
@@ -67,7 +69,11 @@ something that authenticates, since it shows the fleet's layout.`,
 				if err != nil {
 					return exitCode(2, fmt.Errorf("--listen: %w", err))
 				}
-				s := dashboard.New(dashboard.Options{Machines: machines, Release: releaseAt, PushEvery: pushEvery, PullEvery: pullEvery,
+				pushRecord, err := fl.pushRecord()
+				if err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "nixherd: warning: push rollouts are not shown: %v\n", err)
+				}
+				s := dashboard.New(dashboard.Options{Machines: machines, Release: releaseAt, PushRecord: pushRecord, PushEvery: pushEvery, PullEvery: pullEvery,
 					Status: status.Options{Flake: fl.fleet.Flake, Nix: fl.nix, SSHOptions: fl.sshOptions(), StaleAfter: staleAfter}})
 				srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 				go s.Run(ctx)

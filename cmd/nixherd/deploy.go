@@ -124,7 +124,13 @@ Exits 0 only when every selected host ended on its new configuration.`,
 				var summary *report.Summary
 				var halt *rollout.Halt
 				if waves.enabled() {
-					summary, halt, err = deployWaves(ctx, stages, inFlight, o, cmd.ErrOrStderr())
+					record := ""
+					if !dryRun {
+						if record, err = fl.pushRecord(); err != nil {
+							fmt.Fprintf(cmd.ErrOrStderr(), "nixherd: warning: the rollout is not recorded for the dashboard: %v\n", err)
+						}
+					}
+					summary, halt, err = deployWaves(ctx, stages, inFlight, o, cmd.ErrOrStderr(), record)
 				} else {
 					summary, err = deploy.Run(ctx, machines, o)
 				}

@@ -119,8 +119,11 @@ func parseBudget(s string) (int, bool, error) {
 }
 
 // deployWaves plans the deploy of every selected machine once and applies
-// it wave by wave, halting at the first wave that fails.
-func deployWaves(ctx context.Context, waves []rollout.Wave, inFlight int, o deploy.Options, progress io.Writer) (*report.Summary, *rollout.Halt, error) {
+// it wave by wave, halting at the first wave that fails. With a record
+// file, the rollout's progress is kept there for the dashboard and status
+// (rollout.PushRecordFile); a record that cannot be written is a warning,
+// never a reason not to deploy.
+func deployWaves(ctx context.Context, waves []rollout.Wave, inFlight int, o deploy.Options, progress io.Writer, record string) (*report.Summary, *rollout.Halt, error) {
 	start := time.Now()
 	var machines []hosts.Machine
 	for _, w := range waves {
@@ -133,7 +136,25 @@ func deployWaves(ctx context.Context, waves []rollout.Wave, inFlight int, o depl
 	if err != nil {
 		return nil, nil, err
 	}
-	res := rollout.Run(ctx, waves, &deploy.Waves{Plan: p, Options: o, InFlight: inFlight}, waveLines{progress})
+	var stage rollout.Stage = &deploy.Waves{Plan: p, Options: o, InFlight: inFlight}
+	var steps rollout.Progress = waveLines{progress}
+	var rec *rollout.Recorder
+	if record != "" {
+		if rec, err = rollout.NewPushRecorder(waves, record); err != nil {
+			fmt.Fprintf(progress, "nixherd: warning: the rollout is not recorded for the dashboard: %v\n", err)
+			rec = nil
+		} else {
+			rec.Update(func(r *rollout.Record) { r.MaxInFlight = inFlight })
+			stage, steps = rec.Stage(stage), bothProgress{steps, rec}
+		}
+	}
+	res := rollout.Run(ctx, waves, stage, steps)
+	if rec != nil {
+		rec.Finish(res, ctx.Err() != nil)
+		if err := rec.Err(); err != nil {
+			fmt.Fprintf(progress, "nixherd: warning: writing the rollout record %s: %v\n", record, err)
+		}
+	}
 	s := res.Summary(time.Since(start).Seconds())
 	s.Action, s.Evaluations = string(p.Action), p.Evaluations
 	return s, res.Halt, nil
@@ -144,4 +165,12 @@ type waveLines struct{ w io.Writer }
 
 func (l waveLines) Wave(i int, w rollout.Wave, state string) {
 	fmt.Fprintf(l.w, "%s wave %d %s (%s): %s\n", time.Now().UTC().Format(time.RFC3339), i+1, w.Name, strings.Join(w.Names(), ", "), state)
+}
+
+// bothProgress tells two listeners of a rollout's steps.
+type bothProgress [2]rollout.Progress
+
+func (b bothProgress) Wave(i int, w rollout.Wave, state string) {
+	b[0].Wave(i, w, state)
+	b[1].Wave(i, w, state)
 }

@@ -51,4 +51,43 @@ func TestDeployInWavesHaltsAtABadWave(t *testing.T) {
 	if acts, _ := c.Host("wv3").Activations(); len(acts) != len(actsBefore) {
 		t.Errorf("wv3 was activated during the halted rollout: %d activations, %d before", len(acts), len(actsBefore))
 	}
+
+	// The rollout's record, which the dashboard shows, is status's too.
+	out, errOut, _ = f.nixherd("status", "--json")
+	var st struct {
+		Rollout *struct {
+			Kind, State string
+			Halt        struct{ Wave, Machine, Reason string }
+			Waves       []struct {
+				Name, State string
+				Machines    []struct{ Machine, State, Error string }
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil || st.Rollout == nil {
+		t.Fatalf("status --json has no rollout (%v)\n%s%s", err, out, errOut)
+	}
+	ro := st.Rollout
+	if ro.Kind != "push" || ro.State != "halted" || ro.Halt.Wave != "wv2" || ro.Halt.Machine != "wv2" {
+		t.Errorf("rollout record %+v, want a halted push rollout, halted at wv2 in wave wv2", ro)
+	}
+	waveStates := map[string]string{"wv1": "done", "wv2": "halted", "rest": "not started"}
+	machineStates := map[string]string{"wv1": "running", "wv2": "ROLLED BACK", "wv3": "not started"}
+	for _, w := range ro.Waves {
+		if w.State != waveStates[w.Name] {
+			t.Errorf("wave %s is %q in the record, want %q", w.Name, w.State, waveStates[w.Name])
+		}
+		for _, m := range w.Machines {
+			if m.State != machineStates[m.Machine] {
+				t.Errorf("%s is %q (%s) in the record, want %q", m.Machine, m.State, m.Error, machineStates[m.Machine])
+			}
+		}
+	}
+	if len(ro.Waves) != 3 {
+		t.Errorf("%d waves in the record, want 3", len(ro.Waves))
+	}
+	out, _, _ = f.nixherd("status")
+	if !strings.Contains(out, "push rollout started") || !strings.Contains(out, "halted: rollout halted in wave wv2: wv2: ROLLED BACK") {
+		t.Errorf("status does not show the halted push rollout:\n%s", out)
+	}
 }

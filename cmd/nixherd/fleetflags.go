@@ -11,6 +11,7 @@ import (
 	"github.com/nixherd/nixherd/internal/flakeref"
 	"github.com/nixherd/nixherd/internal/hosts"
 	"github.com/nixherd/nixherd/internal/nix"
+	"github.com/nixherd/nixherd/internal/rollout"
 	"github.com/nixherd/nixherd/internal/status"
 	"github.com/spf13/pflag"
 )
@@ -211,4 +212,19 @@ func (f *fleetFlags) selectWithPlatforms(ctx context.Context, stderr io.Writer, 
 		return nil, err
 	}
 	return status.Platforms(ctx, f.nix, f.fleet.Flake, machines)
+}
+
+// pushRecord is where push rollouts of this fleet keep their record
+// (rollout.PushRecordFile): the fleet is named by its directory's absolute
+// path, or by the flake reference as given (without #machine).
+func (f *fleetFlags) pushRecord() (string, error) {
+	name := f.fleet.Ref.Flake
+	if !f.fleet.Fetched {
+		abs, err := filepath.Abs(f.fleet.Dir)
+		if err != nil {
+			return "", err
+		}
+		name = abs
+	}
+	return rollout.PushRecordFile(name)
 }

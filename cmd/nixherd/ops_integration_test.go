@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -102,6 +103,7 @@ func runNixherd(t *testing.T, bin string, args ...string) (string, string, int, 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+stateHome(t))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -649,4 +651,20 @@ func TestDeployLiveViewOnTerminal(t *testing.T) {
 func readFile(p string) string {
 	b, _ := os.ReadFile(p)
 	return string(b)
+}
+
+// stateHomes are the tests' own state directories.
+var stateHomes sync.Map // *testing.T → string
+
+// stateHome is the XDG_STATE_HOME of the nixherd commands a test runs
+// (where push rollouts keep their record): the test's own, removed with it,
+// the same for every command of the test.
+func stateHome(t *testing.T) string {
+	if d, ok := stateHomes.Load(t); ok {
+		return d.(string)
+	}
+	d := t.TempDir()
+	stateHomes.Store(t, d)
+	t.Cleanup(func() { stateHomes.Delete(t) })
+	return d
 }

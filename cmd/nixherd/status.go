@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/nixherd/nixherd/internal/hosts"
+	"github.com/nixherd/nixherd/internal/rollout"
 	"github.com/nixherd/nixherd/internal/status"
 	"github.com/spf13/cobra"
 )
@@ -34,7 +37,8 @@ report under "agent". Every machine has when it began to run what it runs
 machine's agent's, a pushed machine's last guarded switch), whether it needs
 a reboot, and for a pulled machine whether its agent is stale. --release
 adds the release a publisher serves and the rollout record beside it, as
-nixherd dashboard shows them.
+nixherd dashboard shows them; the last rollout in waves of this fleet from
+this machine (deploy --wave/--waves) is shown too, when it is the later.
 
 Exit status: 0 when every machine was reached and runs its desired
 configuration; 1 when some machine is out of sync, was never deployed, or
@@ -59,6 +63,15 @@ drifted"); 2 for bad input.`,
 				if releaseAt != "" {
 					if report.Release, report.Rollout, err = status.ReadRelease(ctx, releaseAt); err != nil {
 						return err
+					}
+				}
+				// The last push rollout of this fleet from this machine,
+				// when it is later than the pull rollout.
+				if file, err := fl.pushRecord(); err == nil {
+					if pushed, err := rollout.ReadRecord(file); err != nil {
+						fmt.Fprintf(cmd.ErrOrStderr(), "nixherd: warning: the last push rollout's record: %v\n", err)
+					} else {
+						report.Rollout = rollout.Latest(report.Rollout, pushed)
 					}
 				}
 				if asJSON {

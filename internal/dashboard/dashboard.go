@@ -46,6 +46,10 @@ type Options struct {
 	// Release is where the release manifest and the rollout record are
 	// read (publish's --to, or the manifest's URL); "" for none.
 	Release string
+	// PushRecord is where push rollouts of the fleet keep their record
+	// (rollout.PushRecordFile); "" for none. The page shows the rollout
+	// started last, push or pull.
+	PushRecord string
 	// PushEvery is how often the flake is evaluated and pushed machines
 	// are read over ssh; PullEvery how often agents, the release and the
 	// rollout record are read (and the page refreshes itself).
@@ -67,7 +71,9 @@ type Server struct {
 	byName   map[string]status.Machine
 	read     map[string]time.Time
 	release  *status.Release
-	rollout  *rollout.Record
+	rollout  *rollout.Record   // the latest of pulled and pushed
+	pulled   *rollout.Record   // beside the release
+	pushed   *rollout.Record   // at PushRecord
 	problems map[string]string // what could not be read: evaluation, release
 	page     *template.Template
 }
@@ -156,17 +162,30 @@ func (s *Server) refreshPull(ctx context.Context) {
 		}
 	}
 	s.readSome(ctx, cs, true)
-	if s.o.Release == "" {
-		return
-	}
-	rel, rec, err := status.ReadRelease(ctx, s.o.Release)
-	if err != nil {
-		s.problem("release", err.Error())
-		return
-	}
-	s.problem("release", "")
+	// What cannot be read now keeps what was read before, with a problem
+	// shown on the page.
 	s.mu.Lock()
-	s.release, s.rollout = rel, rec
+	rel, pulled, pushed := s.release, s.pulled, s.pushed
+	s.mu.Unlock()
+	if s.o.Release != "" {
+		if r, rec, err := status.ReadRelease(ctx, s.o.Release); err != nil {
+			s.problem("release", err.Error())
+		} else {
+			s.problem("release", "")
+			rel, pulled = r, rec
+		}
+	}
+	if s.o.PushRecord != "" {
+		if rec, err := rollout.ReadRecord(s.o.PushRecord); err != nil {
+			s.problem("push rollout", err.Error())
+		} else {
+			s.problem("push rollout", "")
+			pushed = rec
+		}
+	}
+	s.mu.Lock()
+	s.release, s.pulled, s.pushed = rel, pulled, pushed
+	s.rollout = rollout.Latest(pulled, pushed)
 	s.mu.Unlock()
 }
 

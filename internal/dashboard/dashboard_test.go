@@ -247,3 +247,41 @@ func shot(ctx context.Context, t *testing.T, b *testbrowser.Browser, name string
 		t.Fatal(err)
 	}
 }
+
+// TestPageShowsTheLatestRollout: a push rollout (deploy --waves) recorded
+// after the pull rollout beside the release is the one shown, as a push
+// deploy; an older one gives way to the pull rollout.
+func TestPageShowsTheLatestRollout(t *testing.T) {
+	pushed := func(started time.Time) string {
+		rec := rollout.Record{Kind: "push", State: "running", Started: started, Updated: now,
+			Waves: []rollout.WaveRecord{{Name: "@canary", State: "deploying", Machines: []rollout.MachineRecord{{Machine: "web1", State: "deploying"}}}}}
+		data, _ := json.Marshal(rec)
+		file := filepath.Join(t.TempDir(), "push.json")
+		if err := os.WriteFile(file, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return file
+	}
+	for _, tc := range []struct {
+		name    string
+		started time.Time
+		want    []string
+	}{
+		{"later push", now.Add(-time.Minute), []string{"push deploy in waves", `data-wave="@canary" data-state="deploying"`}},
+		{"earlier push", now.Add(-time.Hour), []string{"release 5 → 8", `data-wave="rest" data-state="not started"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newServer(t, releaseDir(t))
+			s.o.PushRecord = pushed(tc.started)
+			s.refreshPull(context.Background())
+			srv := httptest.NewServer(s.Handler())
+			defer srv.Close()
+			page := get(t, srv.URL+"/")
+			for _, w := range tc.want {
+				if !strings.Contains(page, w) {
+					t.Errorf("the page lacks %s", w)
+				}
+			}
+		})
+	}
+}

@@ -187,6 +187,9 @@ func classOf(m status.Machine) string {
 func rolloutOf(rec *rollout.Record, now time.Time) *rolloutView {
 	rv := &rolloutView{State: rec.State, Class: stateClass(rec.State), Message: rec.Message,
 		Releases: fmt.Sprintf("release %d → %d", rec.PreviousRelease, rec.Release), Updated: ago(now, rec.Updated)}
+	if rec.Kind == "push" {
+		rv.Releases = "push deploy in waves"
+	}
 	if rec.State == "running" {
 		rv.Message = fmt.Sprintf("started %s", ago(now, rec.Started))
 	}

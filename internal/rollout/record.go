@@ -1,21 +1,34 @@
 package rollout
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nixherd/nixherd/internal/atomicfile"
+	"github.com/nixherd/nixherd/internal/report"
 )
 
 // Record is a rollout's progress as it goes, written (atomically) where
 // others can watch it: a pull rollout keeps it beside its release manifest
 // (RecordFile), where `nixherd dashboard` and `nixherd status --release`
-// read it. It is a report, not a lock: an interrupted or killed rollout's
+// read it; a push rollout in the deployer's state directory
+// (PushRecordFile), where the dashboard and status of the same fleet on the
+// same machine read it. It is a report, not a lock: an interrupted or killed rollout's
 // record says what it last knew.
 type Record struct {
+	// Kind is pull (nixherd rollout: releases to agents) or push (deploy
+	// --wave/--waves: the deployer applies each wave itself, and there is
+	// no release).
+	Kind string `json:"kind"`
 	// State is running, done, halted or interrupted.
 	State   string     `json:"state"`
 	Started time.Time  `json:"started"`
@@ -107,7 +120,7 @@ func NewRecorder(waves []Wave, previous int64, write func([]byte) error, now fun
 		now = time.Now
 	}
 	t := now().UTC()
-	r := &Recorder{write: write, now: now, rec: Record{State: "running", Started: t, Updated: t, PreviousRelease: previous, Release: previous}}
+	r := &Recorder{write: write, now: now, rec: Record{Kind: "pull", State: "running", Started: t, Updated: t, PreviousRelease: previous, Release: previous}}
 	for _, w := range waves {
 		wr := WaveRecord{Name: w.Name, State: "waiting", Soak: w.Soak.Seconds()}
 		for _, m := range w.Machines {
@@ -205,4 +218,120 @@ func RecordBeside(manifest string) string {
 		return dir + RecordFile
 	}
 	return dir + strings.TrimSuffix(base, ".json") + ".rollout.json"
+}
+
+// PushRecordFile is where a push rollout of the fleet named fleet (its
+// --flake, a directory made absolute or a flake reference) keeps its
+// record: $XDG_STATE_HOME/nixherd/rollouts (default ~/.local/state), one
+// file per fleet, named by a hash of fleet. The last push rollout of a
+// fleet replaces the one before.
+func PushRecordFile(fleet string) (string, error) {
+	dir := os.Getenv("XDG_STATE_HOME")
+	if dir == "" || !filepath.IsAbs(dir) {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("no state directory for the rollout record: %w", err)
+		}
+		dir = filepath.Join(home, ".local", "state")
+	}
+	sum := sha256.Sum256([]byte(fleet))
+	return filepath.Join(dir, "nixherd", "rollouts", hex.EncodeToString(sum[:8])+".json"), nil
+}
+
+// NewPushRecorder starts the record of a push rollout of waves, kept in
+// file (PushRecordFile): written atomically, readable by its owner alone
+// (it names the fleet's machines and their errors).
+func NewPushRecorder(waves []Wave, file string) (*Recorder, error) {
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return nil, fmt.Errorf("the rollout record: %w", err)
+	}
+	r := NewRecorder(waves, 0, func(data []byte) error { return atomicfile.Write(file, data, 0o600) }, nil)
+	r.Update(func(rec *Record) { rec.Kind = "push" })
+	return r, r.Err()
+}
+
+// Stage records, around a push rollout's stage, what happens to each
+// machine: deploying while its wave deploys, then running (its new system,
+// or already up to date), ROLLED BACK, failed or not started as its
+// result says, and failed with the reason when it is unhealthy after the
+// soak.
+func (r *Recorder) Stage(s Stage) Stage { return recordedStage{s, r} }
+
+type recordedStage struct {
+	Stage
+	r *Recorder
+}
+
+func (s recordedStage) Deploy(ctx context.Context, w Wave) (*report.Summary, error) {
+	for _, name := range w.Names() {
+		s.r.Machine(name, "deploying", 0, "", "")
+	}
+	sum, err := s.Stage.Deploy(ctx, w)
+	if err != nil {
+		for _, name := range w.Names() {
+			s.r.Machine(name, "failed", 0, "", err.Error())
+		}
+		return sum, err
+	}
+	for _, m := range sum.Machines {
+		state, why := "running", ""
+		switch {
+		case m.Outcome == report.RolledBack:
+			state = "ROLLED BACK"
+		case m.Outcome == report.NotStarted:
+			state = "not started"
+		case !m.OK():
+			state = "failed"
+		}
+		if !m.OK() {
+			why, _, _ = strings.Cut(m.Error, "\n")
+			why = strings.TrimSpace(string(m.Outcome) + ": " + why)
+		}
+		s.r.Machine(m.Machine, state, 0, m.Path, why)
+	}
+	return sum, nil
+}
+
+func (s recordedStage) Healthy(ctx context.Context, w Wave) (map[string]string, error) {
+	bad, err := s.Stage.Healthy(ctx, w)
+	for name, why := range bad {
+		s.r.Machine(name, "failed", 0, "", "unhealthy after the soak: "+why)
+	}
+	return bad, err
+}
+
+// Finish records how a rollout Run ended: the waves it did not start and
+// their machines, the halt, and done, halted or interrupted.
+func (r *Recorder) Finish(res *Result, interrupted bool) {
+	for i, wr := range res.Waves {
+		if wr.State != "not started" {
+			continue
+		}
+		r.Update(func(rec *Record) {
+			if i < len(rec.Waves) {
+				rec.Waves[i].State = wr.State
+			}
+		})
+		for _, m := range wr.Machines {
+			r.Machine(m.Machine, wr.State, 0, "", m.Error)
+		}
+	}
+	switch {
+	case res.Halt != nil:
+		r.Update(func(rec *Record) { rec.Halt = res.Halt })
+		r.End("halted", res.Halt.Error())
+	case interrupted:
+		r.End("interrupted", "interrupted: the waves not started were left alone")
+	default:
+		r.End("done", "every wave deployed and stayed healthy")
+	}
+}
+
+// Latest is the record of the rollout started last of a and b (either may
+// be nil): a fleet rolled out by push and by pull shows its latest.
+func Latest(a, b *Record) *Record {
+	if a == nil || b != nil && b.Started.After(a.Started) {
+		return b
+	}
+	return a
 }

@@ -105,7 +105,11 @@ func (r Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "release %d published %s (%s)\n", rel.Number, rel.Time.Local().Format(time.DateTime), rel.Manifest)
 	}
 	if ro := r.Rollout; ro != nil {
-		fmt.Fprintf(w, "rollout %s: %s\n", ro.State, ui.Escape(ro.Message))
+		kind := ro.Kind
+		if kind == "" {
+			kind = "pull"
+		}
+		fmt.Fprintf(w, "%s rollout started %s, %s: %s\n", kind, ro.Started.Local().Format(time.DateTime), ro.State, ui.Escape(ro.Message))
 	}
 	return nil
 }
