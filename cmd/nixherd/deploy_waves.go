@@ -145,7 +145,7 @@ func deployWaves(ctx context.Context, waves []rollout.Wave, inFlight int, o depl
 			rec = nil
 		} else {
 			rec.Update(func(r *rollout.Record) { r.MaxInFlight = inFlight })
-			stage, steps = rec.Stage(stage), bothProgress{steps, rec}
+			stage, steps = rec.Stage(stage), rollout.Both(steps, rec)
 		}
 	}
 	res := rollout.Run(ctx, waves, stage, steps)
@@ -165,12 +165,4 @@ type waveLines struct{ w io.Writer }
 
 func (l waveLines) Wave(i int, w rollout.Wave, state string) {
 	fmt.Fprintf(l.w, "%s wave %d %s (%s): %s\n", time.Now().UTC().Format(time.RFC3339), i+1, w.Name, strings.Join(w.Names(), ", "), state)
-}
-
-// bothProgress tells two listeners of a rollout's steps.
-type bothProgress [2]rollout.Progress
-
-func (b bothProgress) Wave(i int, w rollout.Wave, state string) {
-	b[0].Wave(i, w, state)
-	b[1].Wave(i, w, state)
 }

@@ -137,22 +137,12 @@ func Run(ctx context.Context, waves []rollout.Wave, o Options) (*Outcome, error)
 		InFlight: o.InFlight, Deadline: o.Deadline, Poll: o.Poll, Record: rec, Now: o.Now}
 	progress := rollout.Progress(rec)
 	if o.Progress != nil {
-		progress = both{rec, o.Progress}
+		progress = rollout.Both(rec, o.Progress)
 	}
 	out.Result = rollout.Run(ctx, waves, stage, progress)
 	out.Release = max(previous, stage.Published())
-	rec.Update(func(r *rollout.Record) {
-		r.Release, r.Halt = out.Release, out.Halt
-		for i, w := range out.Waves {
-			if w.State != "not started" {
-				continue
-			}
-			r.Waves[i].State = w.State
-			for j := range r.Waves[i].Machines {
-				r.Waves[i].Machines[j].State = w.State
-			}
-		}
-	})
+	rec.Update(func(r *rollout.Record) { r.Release = out.Release })
+	rec.Settle(out.Result)
 
 	switch {
 	case ctx.Err() != nil:
@@ -232,12 +222,4 @@ func deadlineOr(d time.Duration) time.Duration {
 		return d
 	}
 	return DefaultDeadline
-}
-
-// both hands progress to two listeners.
-type both struct{ a, b rollout.Progress }
-
-func (p both) Wave(i int, w rollout.Wave, state string) {
-	p.a.Wave(i, w, state)
-	p.b.Wave(i, w, state)
 }

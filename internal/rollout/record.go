@@ -300,25 +300,29 @@ func (s recordedStage) Healthy(ctx context.Context, w Wave) (map[string]string, 
 	return bad, err
 }
 
-// Finish records how a rollout Run ended: the waves it did not start and
-// their machines, the halt, and done, halted or interrupted.
-func (r *Recorder) Finish(res *Result, interrupted bool) {
-	for i, wr := range res.Waves {
-		if wr.State != "not started" {
-			continue
-		}
-		r.Update(func(rec *Record) {
-			if i < len(rec.Waves) {
-				rec.Waves[i].State = wr.State
+// Settle records what Run's result adds to what the record followed as it
+// went: the halt, and the waves Run did not start, with their machines.
+func (r *Recorder) Settle(res *Result) {
+	r.Update(func(rec *Record) {
+		rec.Halt = res.Halt
+		for i, w := range res.Waves {
+			if w.State != "not started" || i >= len(rec.Waves) {
+				continue
 			}
-		})
-		for _, m := range wr.Machines {
-			r.Machine(m.Machine, wr.State, 0, "", m.Error)
+			rec.Waves[i].State = w.State
+			for j := range rec.Waves[i].Machines {
+				rec.Waves[i].Machines[j].State = w.State
+			}
 		}
-	}
+	})
+}
+
+// Finish settles a push rollout's record (Settle) and ends it: done,
+// halted or interrupted.
+func (r *Recorder) Finish(res *Result, interrupted bool) {
+	r.Settle(res)
 	switch {
 	case res.Halt != nil:
-		r.Update(func(rec *Record) { rec.Halt = res.Halt })
 		r.End("halted", res.Halt.Error())
 	case interrupted:
 		r.End("interrupted", "interrupted: the waves not started were left alone")

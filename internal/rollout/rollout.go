@@ -95,6 +95,16 @@ type Progress interface {
 	Wave(i int, w Wave, state string)
 }
 
+// Both tells a and b of a rollout's steps, in that order.
+func Both(a, b Progress) Progress { return both{a, b} }
+
+type both struct{ a, b Progress }
+
+func (p both) Wave(i int, w Wave, state string) {
+	p.a.Wave(i, w, state)
+	p.b.Wave(i, w, state)
+}
+
 // Halt says why a rollout stopped before its last wave.
 type Halt struct {
 	Wave    string `json:"wave"`
